@@ -1,0 +1,162 @@
+#include "batch.h"
+
+#include <algorithm>
+
+namespace pqc {
+namespace {
+
+const char* const kResourceNames[kOpCount] = {
+    "x0tta6bl4-pqc:kem-keypair", "x0tta6bl4-pqc:kem-keypair-derand",
+    "x0tta6bl4-pqc:kem-encaps",  "x0tta6bl4-pqc:kem-encaps-derand",
+    "x0tta6bl4-pqc:kem-decaps",  "x0tta6bl4-pqc:sig-keypair",
+    "x0tta6bl4-pqc:sig-sign",    "x0tta6bl4-pqc:sig-verify",
+};
+
+// One input operand copied off the JS heap: a single value shared by every item, or one value
+// per item laid end to end.
+struct CopiedInput {
+  std::vector<uint8_t> bytes;
+  std::vector<size_t> offsets;  // count + 1 entries, empty when shared
+
+  Bytes Item(uint32_t i) {
+    if (offsets.empty()) return Bytes{bytes.data(), bytes.size()};
+    return Bytes{bytes.data() + offsets[i], offsets[i + 1] - offsets[i]};
+  }
+};
+
+struct Batch {
+  Batch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op, uint32_t count)
+      : algorithm(std::move(algorithm)),
+        op(op),
+        count(count),
+        values(count, 0),
+        deferred(Napi::Promise::Deferred::New(env)) {}
+
+  ~Batch() {
+    // Inputs may be secret keys and seeds.
+    const Liboqs* lib = ActiveLiboqs();
+    for (CopiedInput& input : inputs) lib->mem_cleanse(input.bytes.data(), input.bytes.size());
+  }
+
+  std::shared_ptr<const Algorithm> algorithm;
+  int op;
+  uint32_t count;
+  std::vector<CopiedInput> inputs;
+  std::vector<std::vector<uint8_t*>> outputs;  // [operand][item] into JS-owned ArrayBuffers
+  std::vector<int64_t> values;
+  Napi::ObjectReference result;  // keeps the output ArrayBuffers alive while workers write
+  Napi::Promise::Deferred deferred;
+  uint32_t pending = 0;
+};
+
+CopiedInput CopyInput(Napi::Env env, const Napi::Value& value, const OperandShape& shape,
+                      uint32_t count) {
+  CopiedInput copy;
+  if (!value.IsArray()) {
+    const Bytes bytes = RequireBytes(env, value, shape.name, shape.length, shape.max_length);
+    copy.bytes.assign(bytes.data, bytes.data + bytes.length);
+    return copy;
+  }
+  Napi::Array array = value.As<Napi::Array>();
+  if (array.Length() != count) {
+    ThrowInvalid(env, std::string(shape.name) + " must hold " + std::to_string(count) +
+                          " items, got " + std::to_string(array.Length()));
+  }
+  std::vector<Bytes> items(count);
+  size_t total = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const std::string name = std::string(shape.name) + "[" + std::to_string(i) + "]";
+    items[i] = RequireBytes(env, array.Get(i), name.c_str(), shape.length, shape.max_length);
+    total += items[i].length;
+  }
+  copy.bytes.resize(total);
+  copy.offsets.resize(count + 1);
+  for (uint32_t i = 0; i < count; i++) {
+    std::copy(items[i].data, items[i].data + items[i].length,
+              copy.bytes.begin() + copy.offsets[i]);
+    copy.offsets[i + 1] = copy.offsets[i] + items[i].length;
+  }
+  return copy;
+}
+
+class ChunkWorker final : public Napi::AsyncWorker {
+ public:
+  ChunkWorker(Napi::Env env, std::shared_ptr<Batch> batch, uint32_t begin, uint32_t end)
+      : Napi::AsyncWorker(env, kResourceNames[batch->op]),
+        batch_(std::move(batch)),
+        begin_(begin),
+        end_(end) {}
+
+  void Execute() override {
+    Batch& batch = *batch_;
+    const OpShape& shape = batch.algorithm->Shape(batch.op);
+    Bytes in[kMaxInputs];
+    uint8_t* out[kMaxOutputs] = {};
+    for (uint32_t i = begin_; i < end_; i++) {
+      for (int k = 0; k < shape.inputs; k++) in[k] = batch.inputs[k].Item(i);
+      for (int k = 0; k < shape.outputs; k++) out[k] = batch.outputs[k][i];
+      batch.values[i] = batch.algorithm->Execute(batch.op, in, out);
+    }
+  }
+
+  void OnOK() override {
+    Batch& batch = *batch_;
+    if (--batch.pending > 0) return;
+    Napi::Env env = Env();
+    const bool failed = std::any_of(batch.values.begin(), batch.values.end(),
+                                    [](int64_t value) { return value == kFailed; });
+    if (failed) {
+      batch.deferred.Reject(PqcError(env, "ERR_PQC_OPERATION_FAILED",
+                                     batch.algorithm->name() + ": liboqs reported an error")
+                                .Value());
+    } else {
+      Napi::Array result = batch.result.Value().As<Napi::Array>();
+      Napi::Float64Array values = Napi::Float64Array::New(env, batch.count);
+      for (uint32_t i = 0; i < batch.count; i++) values[i] = static_cast<double>(batch.values[i]);
+      result.Set(kMaxOutputs, values);
+      batch.deferred.Resolve(result);
+    }
+    batch.result.Reset();
+  }
+
+ private:
+  std::shared_ptr<Batch> batch_;
+  uint32_t begin_;
+  uint32_t end_;
+};
+
+}  // namespace
+
+Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op,
+                       uint32_t count, uint32_t chunks, const std::vector<Napi::Value>& inputs) {
+  const OpShape& shape = algorithm->Shape(op);
+  auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count);
+  for (int k = 0; k < shape.inputs; k++) {
+    batch->inputs.push_back(CopyInput(env, inputs[k], shape.in[k], count));
+  }
+  Napi::Array result = Napi::Array::New(env, kMaxOutputs + 1);
+  batch->outputs.resize(shape.outputs);
+  for (int k = 0; k < shape.outputs; k++) {
+    Napi::Array items = Napi::Array::New(env, count);
+    batch->outputs[k].resize(count);
+    for (uint32_t i = 0; i < count; i++) {
+      Napi::Uint8Array item = Napi::Uint8Array::New(env, shape.out[k].length);
+      batch->outputs[k][i] = item.Data();
+      items.Set(i, item);
+    }
+    result.Set(k, items);
+  }
+  batch->result = Napi::Persistent(result.As<Napi::Object>());
+
+  chunks = std::min(chunks, count);
+  batch->pending = chunks;
+  Napi::Promise promise = batch->deferred.Promise();
+  for (uint32_t c = 0; c < chunks; c++) {
+    const uint32_t begin = static_cast<uint32_t>(uint64_t{count} * c / chunks);
+    const uint32_t end = static_cast<uint32_t>(uint64_t{count} * (c + 1) / chunks);
+    (new ChunkWorker(env, batch, begin, end))->Queue();
+  }
+  return promise;
+}
+
+}  // namespace pqc

@@ -1,0 +1,10 @@
+{
+  "sources": [
+    "addon.cc",
+    "algorithm_handle.cc",
+    "batch.cc",
+    "kem.cc",
+    "liboqs.cc",
+    "sig.cc"
+  ]
+}
