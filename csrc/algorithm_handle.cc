@@ -42,10 +42,13 @@ AlgorithmHandle::AlgorithmHandle(const Napi::CallbackInfo& info)
     const OpShape& encaps = algorithm_->Shape(kKemEncaps);
     self.Set("ciphertextLength", Napi::Number::New(env, encaps.out[0].length));
     self.Set("sharedSecretLength", Napi::Number::New(env, encaps.out[1].length));
+    // 0 when this algorithm or the loaded liboqs cannot take a seed.
+    const OpShape& keypair_derand = algorithm_->Shape(kKemKeypairDerand);
+    const OpShape& encaps_derand = algorithm_->Shape(kKemEncapsDerand);
     self.Set("keypairSeedLength",
-             Napi::Number::New(env, algorithm_->Shape(kKemKeypairDerand).in[0].length));
+             Napi::Number::New(env, keypair_derand.supported ? keypair_derand.in[0].length : 0));
     self.Set("encapsSeedLength",
-             Napi::Number::New(env, algorithm_->Shape(kKemEncapsDerand).in[1].length));
+             Napi::Number::New(env, encaps_derand.supported ? encaps_derand.in[1].length : 0));
   } else {
     self.Set("signatureLength",
              Napi::Number::New(env, algorithm_->Shape(kSigSign).out[0].length));

@@ -1,0 +1,143 @@
+import { PqcError } from './errors.js';
+import type { BackendName, KemEngine, SigEngine } from './engine.js';
+import { loadNativeBackend, NativeKemEngine, NativeSigEngine, type NativeBackend } from './native/native-backend.js';
+import { preloadWasm, wasmCatalog, wasmPackageVersion, WasmKemEngine, WasmSigEngine } from './wasm/wasm-backend.js';
+
+/**
+ * Which liboqs serves this process: X0TTA6BL4_PQC_BACKEND=native|wasm|auto (default auto:
+ * the system liboqs when it loads, else the WebAssembly build). Read once, at first use.
+ */
+export type BackendChoice = BackendName | 'auto';
+
+export interface SelectedBackend {
+  name: BackendName;
+  choice: BackendChoice;
+  native?: NativeBackend;
+  /** Why auto did not pick the native backend. */
+  nativeUnavailable?: PqcError;
+}
+
+const CHOICES: readonly BackendChoice[] = ['native', 'wasm', 'auto'];
+
+export function backendChoice(env: Record<string, string | undefined> = process.env): BackendChoice {
+  const value = (env.X0TTA6BL4_PQC_BACKEND ?? 'auto').trim().toLowerCase() || 'auto';
+  if (!CHOICES.includes(value as BackendChoice)) {
+    throw new PqcError(
+      'ERR_PQC_UNSUPPORTED_BACKEND',
+      `X0TTA6BL4_PQC_BACKEND must be one of ${CHOICES.join(', ')}, got "${env.X0TTA6BL4_PQC_BACKEND}"`,
+    );
+  }
+  return value as BackendChoice;
+}
+
+let selected: SelectedBackend | undefined;
+
+export function selectedBackend(): SelectedBackend {
+  if (selected) return selected;
+  const choice = backendChoice();
+  if (choice === 'wasm') return (selected = { name: 'wasm', choice });
+  try {
+    return (selected = { name: 'native', choice, native: loadNativeBackend() });
+  } catch (error) {
+    if (choice === 'native') throw error;
+    wasmCatalog();
+    return (selected = { name: 'wasm', choice, nativeUnavailable: error as PqcError });
+  }
+}
+
+/** The backend an object asked for by name, or the process's selection. */
+function resolve(requested: BackendChoice | undefined): BackendName {
+  if (requested === undefined || requested === 'auto') return selectedBackend().name;
+  if (requested !== 'native' && requested !== 'wasm') {
+    throw new PqcError('ERR_PQC_UNSUPPORTED_BACKEND', `backend must be "native", "wasm" or "auto", got ${String(requested)}`);
+  }
+  return requested;
+}
+
+function wasmAlgorithm(name: string, type: 'kem' | 'sig') {
+  const algorithm = wasmCatalog().get(name);
+  if (!algorithm || algorithm.type !== type) {
+    throw new PqcError(
+      'ERR_PQC_UNSUPPORTED_ALGORITHM',
+      `${type === 'kem' ? 'KEM' : 'signature'} ${name} is not in the WebAssembly liboqs ${wasmPackageVersion()}`,
+    );
+  }
+  return algorithm;
+}
+
+export function createKemEngine(name: string, requested?: BackendChoice): KemEngine {
+  return resolve(requested) === 'native'
+    ? new NativeKemEngine(name, loadNativeBackend())
+    : new WasmKemEngine(name, wasmAlgorithm(name, 'kem'));
+}
+
+export function createSigEngine(name: string, requested?: BackendChoice): SigEngine {
+  return resolve(requested) === 'native'
+    ? new NativeSigEngine(name, loadNativeBackend())
+    : new WasmSigEngine(name, wasmAlgorithm(name, 'sig'));
+}
+
+/** Resolves once the selected backend can serve sync calls for the standard algorithms. */
+export async function ready(): Promise<void> {
+  if (selectedBackend().name === 'wasm') await preloadWasm();
+}
+
+export interface Info {
+  backend: BackendName | 'none';
+  liboqs: { version: string; path: string } | null;
+  /** The WebAssembly package in use, when the backend is wasm. */
+  wasm: { package: string; version: string } | null;
+  kems: string[];
+  sigs: string[];
+  capabilities: { kemKeypairDerand: boolean; kemEncapsDerand: boolean; sigContext: boolean };
+  /** Why the native backend is not in use, when it is not. */
+  nativeUnavailable: { code: string; message: string } | null;
+}
+
+export function info(): Info {
+  let backend: SelectedBackend;
+  try {
+    backend = selectedBackend();
+  } catch (error) {
+    const { code, message } = PqcError.from(error);
+    return {
+      backend: 'none',
+      liboqs: null,
+      wasm: null,
+      kems: [],
+      sigs: [],
+      capabilities: { kemKeypairDerand: false, kemEncapsDerand: false, sigContext: false },
+      nativeUnavailable: { code, message },
+    };
+  }
+  const unavailable = backend.nativeUnavailable
+    ? { code: backend.nativeUnavailable.code, message: backend.nativeUnavailable.message }
+    : null;
+  if (backend.native) {
+    const { addon, liboqs } = backend.native;
+    const { kems, sigs } = addon.algorithms();
+    return {
+      backend: 'native',
+      liboqs: { version: liboqs.version, path: liboqs.path },
+      wasm: null,
+      kems,
+      sigs,
+      capabilities: {
+        kemKeypairDerand: liboqs.kemKeypairDerand,
+        kemEncapsDerand: liboqs.kemEncapsDerand,
+        sigContext: liboqs.sigContext,
+      },
+      nativeUnavailable: unavailable,
+    };
+  }
+  const catalog = [...wasmCatalog()];
+  return {
+    backend: 'wasm',
+    liboqs: null,
+    wasm: { package: '@oqs/liboqs-js', version: wasmPackageVersion() },
+    kems: catalog.filter(([, a]) => a.type === 'kem').map(([name]) => name),
+    sigs: catalog.filter(([, a]) => a.type === 'sig').map(([name]) => name),
+    capabilities: { kemKeypairDerand: false, kemEncapsDerand: false, sigContext: false },
+    nativeUnavailable: unavailable,
+  };
+}

@@ -1,0 +1,75 @@
+import { inspect } from 'node:util';
+import { PqcError } from './errors.js';
+
+/**
+ * Bytes that must not leak: secret keys and shared secrets. A plain Uint8Array everywhere
+ * bytes are expected, but `inspect`, `toString` and `JSON.stringify` show no content.
+ */
+export class SecretBytes extends Uint8Array {
+  override toString(): string {
+    return `[SecretBytes ${this.length} bytes]`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  /** A SecretBytes view of `bytes`, sharing its memory. */
+  static view(bytes: Uint8Array): SecretBytes {
+    return new SecretBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+  }
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${value.byteLength})`;
+  return typeof value;
+}
+
+/** Checks `value` is a Uint8Array, not detached, of `length` bytes when given. */
+export function requireBytes(value: unknown, name: string, length?: number, what?: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be a Uint8Array, got ${describe(value)}`);
+  }
+  if (value.byteLength === 0 && isDetached(value)) {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} is a detached buffer`);
+  }
+  if (length !== undefined && value.byteLength !== length) {
+    throw new PqcError(
+      'ERR_PQC_INVALID_INPUT',
+      `${name} must be ${length} bytes${what ? ` (${what})` : ''}, got ${value.byteLength}`,
+    );
+  }
+  return value;
+}
+
+export function requireByteArray(value: unknown, name: string, length?: number, what?: string): Uint8Array[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be a non-empty array of Uint8Array`);
+  }
+  return value.map((item, i) => requireBytes(item, `${name}[${i}]`, length, what));
+}
+
+// Node 20 has no ArrayBuffer.prototype.detached; a view over a detached buffer cannot be made.
+function isDetached(view: Uint8Array): boolean {
+  try {
+    new Uint8Array(view.buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Largest batch the addon accepts in one call (csrc/algorithm_handle.cc). */
+export const MAX_BATCH = 1 << 20;
+
+export function requireCount(count: unknown): number {
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `count must be an integer from 1 to ${MAX_BATCH}, got ${String(count)}`);
+  }
+  return count;
+}

@@ -1,0 +1,37 @@
+/** Every error this package throws is a PqcError with a stable `code`. */
+export type PqcErrorCode =
+  | 'ERR_PQC_INVALID_INPUT'
+  | 'ERR_PQC_LIBOQS_NOT_FOUND'
+  | 'ERR_PQC_LIBOQS_TOO_OLD'
+  | 'ERR_PQC_LIBOQS_NOT_LOADED'
+  | 'ERR_PQC_LIBOQS_ALREADY_LOADED'
+  | 'ERR_PQC_NATIVE_ADDON_NOT_FOUND'
+  | 'ERR_PQC_WASM_UNAVAILABLE'
+  | 'ERR_PQC_UNSUPPORTED_ALGORITHM'
+  | 'ERR_PQC_UNSUPPORTED_CAPABILITY'
+  | 'ERR_PQC_UNSUPPORTED_BACKEND'
+  | 'ERR_PQC_OPERATION_FAILED'
+  | 'ERR_PQC_NOT_READY'
+  | (string & { readonly __pqcCode?: never });
+
+export class PqcError extends Error {
+  readonly code: PqcErrorCode;
+
+  constructor(code: PqcErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PqcError';
+    this.code = code;
+  }
+
+  /** Gives errors raised by the addon (which carry a `code`) this class without changing them. */
+  static from(error: unknown): PqcError {
+    if (error instanceof PqcError) return error;
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && code.startsWith('ERR_PQC_')) {
+      return new PqcError(code, (error as Error).message);
+    }
+    return new PqcError('ERR_PQC_OPERATION_FAILED', String((error as Error)?.message ?? error), {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,163 @@
+import { createKemEngine, type BackendChoice } from './backend.js';
+import { requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
+import { Op, type KemEngine } from './engine.js';
+import { PqcError } from './errors.js';
+
+export interface KemKeyPair {
+  publicKey: Uint8Array;
+  secretKey: SecretBytes;
+}
+
+export interface Encapsulation {
+  ciphertext: Uint8Array;
+  sharedSecret: SecretBytes;
+}
+
+export interface KemOptions {
+  backend?: BackendChoice;
+}
+
+/**
+ * A key encapsulation mechanism: `new Kem('ML-KEM-768')`. Sync methods run on the calling
+ * thread; `…Async` and `…Many` run on the libuv pool with the native backend.
+ */
+export class Kem {
+  readonly name: string;
+  readonly backend: string;
+  readonly publicKeyLength: number;
+  readonly secretKeyLength: number;
+  readonly ciphertextLength: number;
+  readonly sharedSecretLength: number;
+  readonly #engine: KemEngine;
+
+  constructor(name: string, options: KemOptions = {}) {
+    if (typeof name !== 'string' || name === '') {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', 'the algorithm name must be a non-empty string');
+    }
+    this.#engine = createKemEngine(name, options.backend);
+    this.name = name;
+    this.backend = this.#engine.backend;
+    const lengths = this.#engine.lengths;
+    this.publicKeyLength = lengths.publicKey;
+    this.secretKeyLength = lengths.secretKey;
+    this.ciphertextLength = lengths.ciphertext;
+    this.sharedSecretLength = lengths.sharedSecret;
+  }
+
+  /** Resolves once sync calls may be made (at once on the native backend). */
+  ready(): Promise<void> {
+    return this.#engine.ready();
+  }
+
+  generateKeyPair(options: { seed?: Uint8Array } = {}): KemKeyPair {
+    const publicKey = new Uint8Array(this.publicKeyLength);
+    const secretKey = new SecretBytes(this.secretKeyLength);
+    if (options.seed === undefined) {
+      this.#engine.run(Op.KemKeypair, publicKey, secretKey);
+    } else {
+      this.#engine.run(Op.KemKeypairDerand, this.#seed(options.seed, 'keypair'), publicKey, secretKey);
+    }
+    return { publicKey, secretKey };
+  }
+
+  encapsulate(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Encapsulation {
+    const pk = this.#publicKey(publicKey);
+    const ciphertext = new Uint8Array(this.ciphertextLength);
+    const sharedSecret = new SecretBytes(this.sharedSecretLength);
+    if (options.seed === undefined) {
+      this.#engine.run(Op.KemEncaps, pk, ciphertext, sharedSecret);
+    } else {
+      this.#engine.run(Op.KemEncapsDerand, pk, this.#seed(options.seed, 'encaps'), ciphertext, sharedSecret);
+    }
+    return { ciphertext, sharedSecret };
+  }
+
+  decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): SecretBytes {
+    const sharedSecret = new SecretBytes(this.sharedSecretLength);
+    this.#engine.run(Op.KemDecaps, this.#ciphertext(ciphertext), this.#secretKey(secretKey), sharedSecret);
+    return sharedSecret;
+  }
+
+  async generateKeyPairAsync(options: { seed?: Uint8Array } = {}): Promise<KemKeyPair> {
+    const [pair] = await this.generateKeyPairMany(1, options.seed === undefined ? {} : { seeds: [options.seed] });
+    return pair!;
+  }
+
+  async encapsulateAsync(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Promise<Encapsulation> {
+    const [result] = await this.encapsulateMany([publicKey], options.seed === undefined ? {} : { seeds: [options.seed] });
+    return result!;
+  }
+
+  async decapsulateAsync(ciphertext: Uint8Array, secretKey: Uint8Array): Promise<SecretBytes> {
+    const [sharedSecret] = await this.decapsulateMany([ciphertext], secretKey);
+    return sharedSecret!;
+  }
+
+  /** `count` key pairs generated across the pool (from `seeds`, one per pair, when given). */
+  async generateKeyPairMany(count: number, options: { seeds?: Uint8Array[] } = {}): Promise<KemKeyPair[]> {
+    const seeds = options.seeds && this.#seeds(options.seeds, 'keypair');
+    const n = seeds ? seeds.length : requireCount(count);
+    const { outputs } = seeds
+      ? await this.#engine.runAsync(Op.KemKeypairDerand, n, [seeds])
+      : await this.#engine.runAsync(Op.KemKeypair, n, []);
+    return outputs[0]!.map((publicKey, i) => ({ publicKey, secretKey: SecretBytes.view(outputs[1]![i]!) }));
+  }
+
+  /** One encapsulation per public key, across the pool. */
+  async encapsulateMany(publicKeys: Uint8Array[], options: { seeds?: Uint8Array[] } = {}): Promise<Encapsulation[]> {
+    const pks = requireByteArray(publicKeys, 'publicKeys', this.publicKeyLength, `${this.name} public key`);
+    const seeds = options.seeds && this.#seeds(options.seeds, 'encaps');
+    if (seeds && seeds.length !== pks.length) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `seeds must hold one seed per public key (${pks.length})`);
+    }
+    const { outputs } = seeds
+      ? await this.#engine.runAsync(Op.KemEncapsDerand, pks.length, [pks, seeds])
+      : await this.#engine.runAsync(Op.KemEncaps, pks.length, [pks]);
+    return outputs[0]!.map((ciphertext, i) => ({ ciphertext, sharedSecret: SecretBytes.view(outputs[1]![i]!) }));
+  }
+
+  /** Decapsulates each ciphertext with one secret key, or with `secretKey[i]` when given an array. */
+  async decapsulateMany(ciphertexts: Uint8Array[], secretKey: Uint8Array | Uint8Array[]): Promise<SecretBytes[]> {
+    const cts = requireByteArray(ciphertexts, 'ciphertexts', this.ciphertextLength, `${this.name} ciphertext`);
+    const sk = Array.isArray(secretKey)
+      ? requireByteArray(secretKey, 'secretKey', this.secretKeyLength, `${this.name} secret key`)
+      : this.#secretKey(secretKey);
+    if (Array.isArray(sk) && sk.length !== cts.length) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `secretKey must hold one key per ciphertext (${cts.length})`);
+    }
+    const { outputs } = await this.#engine.runAsync(Op.KemDecaps, cts.length, [cts, sk]);
+    return outputs[0]!.map((sharedSecret) => SecretBytes.view(sharedSecret));
+  }
+
+  #publicKey(value: unknown): Uint8Array {
+    return requireBytes(value, 'publicKey', this.publicKeyLength, `${this.name} public key`);
+  }
+
+  #secretKey(value: unknown): Uint8Array {
+    return requireBytes(value, 'secretKey', this.secretKeyLength, `${this.name} secret key`);
+  }
+
+  #ciphertext(value: unknown): Uint8Array {
+    return requireBytes(value, 'ciphertext', this.ciphertextLength, `${this.name} ciphertext`);
+  }
+
+  #seedLength(kind: 'keypair' | 'encaps'): number {
+    const length = kind === 'keypair' ? this.#engine.lengths.keypairSeed : this.#engine.lengths.encapsSeed;
+    if (length === 0) {
+      throw new PqcError(
+        'ERR_PQC_UNSUPPORTED_CAPABILITY',
+        `${this.name}: ${kind === 'keypair' ? 'key generation' : 'encapsulation'} from a seed ` +
+          `${this.#engine.seedUnsupportedReason[kind]}`,
+      );
+    }
+    return length;
+  }
+
+  #seed(value: unknown, kind: 'keypair' | 'encaps'): Uint8Array {
+    return requireBytes(value, 'seed', this.#seedLength(kind), `${this.name} ${kind} seed`);
+  }
+
+  #seeds(value: unknown, kind: 'keypair' | 'encaps'): Uint8Array[] {
+    return requireByteArray(value, 'seeds', this.#seedLength(kind), `${this.name} ${kind} seed`);
+  }
+}

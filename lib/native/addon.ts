@@ -1,0 +1,65 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { PqcError } from '../errors.js';
+
+/** The shape of csrc/addon.cc's exports. */
+export interface LiboqsStatus {
+  path: string;
+  version: string;
+  kemKeypairDerand: boolean;
+  kemEncapsDerand: boolean;
+  sigContext: boolean;
+}
+
+export interface NativeAlgorithm {
+  readonly publicKeyLength: number;
+  readonly secretKeyLength: number;
+  readonly ciphertextLength: number;
+  readonly sharedSecretLength: number;
+  readonly keypairSeedLength: number;
+  readonly encapsSeedLength: number;
+  readonly signatureLength: number;
+  readonly contextSupported: boolean | null;
+  run(op: number, ...operands: Uint8Array[]): number;
+  runAsync(
+    op: number,
+    count: number,
+    chunks: number,
+    ...inputs: (Uint8Array | Uint8Array[])[]
+  ): Promise<[Uint8Array[] | undefined, Uint8Array[] | undefined, Float64Array]>;
+}
+
+export interface Addon {
+  load(path: string): LiboqsStatus;
+  status(): LiboqsStatus | null;
+  algorithms(): { kems: string[]; sigs: string[] };
+  Algorithm: new (family: 'kem' | 'sig', name: string) => NativeAlgorithm;
+}
+
+// lib/native/ in the sources and dist/native/ in the package: the root is two levels up.
+const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+let loaded: { addon: Addon } | { error: PqcError } | undefined;
+
+/** The addon from prebuilds/ or a local build (node-gyp-build decides), loaded once. */
+export function loadAddon(): Addon {
+  if (!loaded) {
+    try {
+      const require = createRequire(import.meta.url);
+      const nodeGypBuild = require('node-gyp-build') as (dir: string) => Addon;
+      loaded = { addon: nodeGypBuild(packageRoot) };
+    } catch (cause) {
+      loaded = {
+        error: new PqcError(
+          'ERR_PQC_NATIVE_ADDON_NOT_FOUND',
+          `no prebuilt addon for ${process.platform}-${process.arch} and no local build in ${packageRoot}: ` +
+            `${(cause as Error).message.split('\n')[0]}. Rebuild it with "npm rebuild x0tta6bl4-pqc" ` +
+            '(needs python3, make and a C++ compiler) or use the WebAssembly backend.',
+          { cause },
+        ),
+      };
+    }
+  }
+  if ('error' in loaded) throw loaded.error;
+  return loaded.addon;
+}

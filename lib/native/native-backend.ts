@@ -1,0 +1,131 @@
+import { availableParallelism } from 'node:os';
+import { PqcError } from '../errors.js';
+import type { BatchInput, BatchResult, KemEngine, Op, SigEngine } from '../engine.js';
+import { loadAddon, type Addon, type LiboqsStatus, type NativeAlgorithm } from './addon.js';
+import { LIBOQS_INSTALL_HINT, liboqsCandidates } from './liboqs-search.js';
+
+export interface NativeBackend {
+  addon: Addon;
+  liboqs: LiboqsStatus;
+}
+
+let loaded: NativeBackend | undefined;
+
+/**
+ * Finds and loads the system liboqs once per process. The error lists every place tried and
+ * why each failed, then how to fix it.
+ */
+export function loadNativeBackend(env: Record<string, string | undefined> = process.env): NativeBackend {
+  if (loaded) return loaded;
+  const addon = loadAddon();
+  const already = addon.status();
+  if (already) return (loaded = { addon, liboqs: already });
+
+  const attempts: string[] = [];
+  let tooOld: string | undefined;
+  for (const candidate of liboqsCandidates({ env, platform: process.platform })) {
+    try {
+      return (loaded = { addon, liboqs: addon.load(candidate) });
+    } catch (error) {
+      const { code, message } = error as PqcError;
+      if (code === 'ERR_PQC_LIBOQS_TOO_OLD') tooOld ??= `${candidate}: ${message}`;
+      attempts.push(`  ${candidate}: ${message}`);
+    }
+  }
+  if (tooOld) {
+    throw new PqcError(
+      'ERR_PQC_LIBOQS_TOO_OLD',
+      `only a liboqs older than 0.12.0 was found (${tooOld}).\n${LIBOQS_INSTALL_HINT}`,
+    );
+  }
+  throw new PqcError(
+    'ERR_PQC_LIBOQS_NOT_FOUND',
+    `liboqs was not found. Tried:\n${attempts.join('\n')}\n${LIBOQS_INSTALL_HINT}`,
+  );
+}
+
+// Pool work spreads over at most this many libuv threads at once.
+const poolSize = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
+const chunksFor = (count: number) => Math.min(count, Math.max(poolSize, availableParallelism()));
+
+abstract class NativeEngine {
+  readonly backend = 'native';
+  protected readonly algorithm: NativeAlgorithm;
+
+  constructor(
+    readonly name: string,
+    family: 'kem' | 'sig',
+    protected readonly native: NativeBackend,
+  ) {
+    try {
+      this.algorithm = new native.addon.Algorithm(family, name);
+    } catch (error) {
+      throw PqcError.from(error);
+    }
+  }
+
+  isReady(): boolean {
+    return true;
+  }
+
+  async ready(): Promise<void> {}
+
+  run(op: Op, ...operands: Uint8Array[]): number {
+    try {
+      return this.algorithm.run(op, ...operands);
+    } catch (error) {
+      throw PqcError.from(error);
+    }
+  }
+
+  async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
+    try {
+      const [first, second, values] = await this.algorithm.runAsync(op, count, chunksFor(count), ...inputs);
+      return { outputs: [first, second].filter((output) => output !== undefined), values };
+    } catch (error) {
+      throw PqcError.from(error);
+    }
+  }
+}
+
+export class NativeKemEngine extends NativeEngine implements KemEngine {
+  readonly lengths;
+  readonly seedUnsupportedReason;
+
+  constructor(name: string, native: NativeBackend) {
+    super(name, 'kem', native);
+    const a = this.algorithm;
+    this.lengths = {
+      publicKey: a.publicKeyLength,
+      secretKey: a.secretKeyLength,
+      ciphertext: a.ciphertextLength,
+      sharedSecret: a.sharedSecretLength,
+      keypairSeed: a.keypairSeedLength,
+      encapsSeed: a.encapsSeedLength,
+    };
+    const { version, kemKeypairDerand, kemEncapsDerand } = native.liboqs;
+    const mlKem = name.startsWith('ML-KEM-');
+    const why = (present: boolean, symbol: string, since: string) =>
+      !mlKem
+        ? `liboqs derives ${name} from a seed for ML-KEM only`
+        : present
+          ? ''
+          : `needs ${symbol} from liboqs ${since} or newer; the loaded liboqs is ${version}`;
+    this.seedUnsupportedReason = {
+      keypair: why(kemKeypairDerand, 'OQS_KEM_keypair_derand', '0.13'),
+      encaps: why(kemEncapsDerand, 'OQS_KEM_encaps_derand', '0.15'),
+    };
+  }
+}
+
+export class NativeSigEngine extends NativeEngine implements SigEngine {
+  readonly lengths;
+  readonly contextSupported;
+
+  constructor(name: string, native: NativeBackend) {
+    super(name, 'sig', native);
+    const a = this.algorithm;
+    this.lengths = { publicKey: a.publicKeyLength, secretKey: a.secretKeyLength, signature: a.signatureLength };
+    this.contextSupported = a.contextSupported;
+  }
+}

@@ -1,0 +1,153 @@
+import { createSigEngine, type BackendChoice } from './backend.js';
+import { requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
+import { Op, type SigEngine } from './engine.js';
+import { PqcError } from './errors.js';
+
+export interface SigKeyPair {
+  publicKey: Uint8Array;
+  secretKey: SecretBytes;
+}
+
+export interface SignOptions {
+  /** FIPS 204 context string, at most 255 bytes; empty by default. */
+  context?: Uint8Array;
+}
+
+const NO_CONTEXT = new Uint8Array(0);
+const MAX_CONTEXT = 255;
+
+/**
+ * A signature scheme: `new Sig('ML-DSA-65')`. `verify` answers false for a signature that does
+ * not verify (including one of the wrong length) and throws for bad keys or inputs.
+ */
+export class Sig {
+  readonly name: string;
+  readonly backend: string;
+  readonly publicKeyLength: number;
+  readonly secretKeyLength: number;
+  /** The largest signature this scheme produces. */
+  readonly signatureLength: number;
+  readonly #engine: SigEngine;
+
+  constructor(name: string, options: { backend?: BackendChoice } = {}) {
+    if (typeof name !== 'string' || name === '') {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', 'the algorithm name must be a non-empty string');
+    }
+    this.#engine = createSigEngine(name, options.backend);
+    this.name = name;
+    this.backend = this.#engine.backend;
+    this.publicKeyLength = this.#engine.lengths.publicKey;
+    this.secretKeyLength = this.#engine.lengths.secretKey;
+    this.signatureLength = this.#engine.lengths.signature;
+  }
+
+  ready(): Promise<void> {
+    return this.#engine.ready();
+  }
+
+  generateKeyPair(): SigKeyPair {
+    const publicKey = new Uint8Array(this.publicKeyLength);
+    const secretKey = new SecretBytes(this.secretKeyLength);
+    this.#engine.run(Op.SigKeypair, publicKey, secretKey);
+    return { publicKey, secretKey };
+  }
+
+  sign(message: Uint8Array, secretKey: Uint8Array, options: SignOptions = {}): Uint8Array {
+    const signature = new Uint8Array(this.signatureLength);
+    const length = this.#engine.run(
+      Op.SigSign,
+      requireBytes(message, 'message'),
+      this.#secretKey(secretKey),
+      this.#context(options),
+      signature,
+    );
+    return length === signature.length ? signature : signature.slice(0, length);
+  }
+
+  verify(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array, options: SignOptions = {}): boolean {
+    return (
+      this.#engine.run(
+        Op.SigVerify,
+        requireBytes(message, 'message'),
+        requireBytes(signature, 'signature'),
+        this.#publicKey(publicKey),
+        this.#context(options),
+      ) === 1
+    );
+  }
+
+  async generateKeyPairAsync(): Promise<SigKeyPair> {
+    return (await this.generateKeyPairMany(1))[0]!;
+  }
+
+  async signAsync(message: Uint8Array, secretKey: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
+    return (await this.signMany([message], secretKey, options))[0]!;
+  }
+
+  async verifyAsync(
+    message: Uint8Array,
+    signature: Uint8Array,
+    publicKey: Uint8Array,
+    options: SignOptions = {},
+  ): Promise<boolean> {
+    return (await this.verifyMany([message], [signature], publicKey, options))[0]!;
+  }
+
+  async generateKeyPairMany(count: number): Promise<SigKeyPair[]> {
+    const { outputs } = await this.#engine.runAsync(Op.SigKeypair, requireCount(count), []);
+    return outputs[0]!.map((publicKey, i) => ({ publicKey, secretKey: SecretBytes.view(outputs[1]![i]!) }));
+  }
+
+  /** Signs every message with one key, across the pool. */
+  async signMany(messages: Uint8Array[], secretKey: Uint8Array, options: SignOptions = {}): Promise<Uint8Array[]> {
+    const msgs = requireByteArray(messages, 'messages');
+    const { outputs, values } = await this.#engine.runAsync(Op.SigSign, msgs.length, [
+      msgs,
+      this.#secretKey(secretKey),
+      this.#context(options),
+    ]);
+    return outputs[0]!.map((signature, i) => (values[i] === signature.length ? signature : signature.slice(0, values[i])));
+  }
+
+  /** Verifies `signatures[i]` over `messages[i]` with one public key or `publicKey[i]`. */
+  async verifyMany(
+    messages: Uint8Array[],
+    signatures: Uint8Array[],
+    publicKey: Uint8Array | Uint8Array[],
+    options: SignOptions = {},
+  ): Promise<boolean[]> {
+    const msgs = requireByteArray(messages, 'messages');
+    const sigs = requireByteArray(signatures, 'signatures');
+    const pk = Array.isArray(publicKey)
+      ? requireByteArray(publicKey, 'publicKey', this.publicKeyLength, `${this.name} public key`)
+      : this.#publicKey(publicKey);
+    if (sigs.length !== msgs.length || (Array.isArray(pk) && pk.length !== msgs.length)) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `messages, signatures and public keys must have the same count`);
+    }
+    const { values } = await this.#engine.runAsync(Op.SigVerify, msgs.length, [msgs, sigs, pk, this.#context(options)]);
+    return Array.from(values, (value) => value === 1);
+  }
+
+  #publicKey(value: unknown): Uint8Array {
+    return requireBytes(value, 'publicKey', this.publicKeyLength, `${this.name} public key`);
+  }
+
+  #secretKey(value: unknown): Uint8Array {
+    return requireBytes(value, 'secretKey', this.secretKeyLength, `${this.name} secret key`);
+  }
+
+  #context(options: SignOptions): Uint8Array {
+    if (options.context === undefined) return NO_CONTEXT;
+    const context = requireBytes(options.context, 'context');
+    if (context.length > MAX_CONTEXT) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `context must be at most ${MAX_CONTEXT} bytes, got ${context.length}`);
+    }
+    if (context.length > 0 && this.#engine.contextSupported === false) {
+      throw new PqcError(
+        'ERR_PQC_UNSUPPORTED_CAPABILITY',
+        `${this.name} on the ${this.backend} backend does not take a context string`,
+      );
+    }
+    return context;
+  }
+}
