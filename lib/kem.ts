@@ -146,8 +146,8 @@ export class Kem {
     if (length === 0) {
       throw new PqcError(
         'ERR_PQC_UNSUPPORTED_CAPABILITY',
-        `${this.name}: ${kind === 'keypair' ? 'key generation' : 'encapsulation'} from a seed ` +
-          `${this.#engine.seedUnsupportedReason[kind]}`,
+        `${this.name}: ${kind === 'keypair' ? 'key generation' : 'encapsulation'} from a seed is not available: ` +
+          this.#engine.seedUnsupportedReason[kind],
       );
     }
     return length;

@@ -107,7 +107,7 @@ export class NativeKemEngine extends NativeEngine implements KemEngine {
     const mlKem = name.startsWith('ML-KEM-');
     const why = (present: boolean, symbol: string, since: string) =>
       !mlKem
-        ? `liboqs derives ${name} from a seed for ML-KEM only`
+        ? `liboqs offers it for ML-KEM only`
         : present
           ? ''
           : `needs ${symbol} from liboqs ${since} or newer; the loaded liboqs is ${version}`;
