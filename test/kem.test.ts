@@ -1,0 +1,181 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Kem, PqcError, ready, SecretBytes } from '../lib/index.js';
+import { Op } from '../lib/engine.js';
+import { environment, toHex } from './support/environment.js';
+
+await ready();
+
+// FIPS 203, table 3.
+const ML_KEM = [
+  { name: 'ML-KEM-512', publicKey: 800, secretKey: 1632, ciphertext: 768 },
+  { name: 'ML-KEM-768', publicKey: 1184, secretKey: 2400, ciphertext: 1088 },
+  { name: 'ML-KEM-1024', publicKey: 1568, secretKey: 3168, ciphertext: 1568 },
+];
+
+function expectCode(fn: () => unknown, code: string) {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(PqcError);
+    expect((error as PqcError).code).toBe(code);
+    return error as PqcError;
+  }
+  throw new Error(`expected ${code}, nothing was thrown`);
+}
+
+async function expectRejectCode(promise: Promise<unknown>, code: string) {
+  await expect(promise).rejects.toSatisfy((error: unknown) => error instanceof PqcError && error.code === code);
+}
+
+describe.each(ML_KEM)(`$name on the ${environment.backend} backend`, (params) => {
+  const kem = new Kem(params.name);
+
+  it('reports the FIPS 203 sizes', () => {
+    expect(kem.backend).toBe(environment.backend);
+    expect([kem.publicKeyLength, kem.secretKeyLength, kem.ciphertextLength, kem.sharedSecretLength]).toEqual([
+      params.publicKey,
+      params.secretKey,
+      params.ciphertext,
+      32,
+    ]);
+  });
+
+  it('agrees on a shared secret (sync)', () => {
+    const { publicKey, secretKey } = kem.generateKeyPair();
+    const { ciphertext, sharedSecret } = kem.encapsulate(publicKey);
+    expect(toHex(kem.decapsulate(ciphertext, secretKey))).toBe(toHex(sharedSecret));
+    // Two encapsulations to one key are independent.
+    expect(toHex(kem.encapsulate(publicKey).sharedSecret)).not.toBe(toHex(sharedSecret));
+  });
+
+  it('agrees on a shared secret (async, off the main thread)', async () => {
+    const { publicKey, secretKey } = await kem.generateKeyPairAsync();
+    const { ciphertext, sharedSecret } = await kem.encapsulateAsync(publicKey);
+    expect(toHex(await kem.decapsulateAsync(ciphertext, secretKey))).toBe(toHex(sharedSecret));
+    expect(toHex(kem.decapsulate(ciphertext, secretKey))).toBe(toHex(sharedSecret));
+  });
+
+  it('runs batches, each item its own result', async () => {
+    const pairs = await kem.generateKeyPairMany(6);
+    expect(new Set(pairs.map((pair) => toHex(pair.publicKey))).size).toBe(6);
+    const encapsulations = await kem.encapsulateMany(pairs.map((pair) => pair.publicKey));
+    const perKey = await kem.decapsulateMany(
+      encapsulations.map((e) => e.ciphertext),
+      pairs.map((pair) => pair.secretKey),
+    );
+    perKey.forEach((secret, i) => expect(toHex(secret)).toBe(toHex(encapsulations[i]!.sharedSecret)));
+
+    const one = pairs[0]!;
+    const toOne = await kem.encapsulateMany(Array.from({ length: 5 }, () => one.publicKey));
+    const sameKey = await kem.decapsulateMany(toOne.map((e) => e.ciphertext), one.secretKey);
+    sameKey.forEach((secret, i) => expect(toHex(secret)).toBe(toHex(toOne[i]!.sharedSecret)));
+  });
+
+  it('keeps secrets out of inspect, toString and JSON', async () => {
+    const pair = kem.generateKeyPair();
+    const { inspect } = await import('node:util');
+    const [batched] = await kem.generateKeyPairMany(1);
+    for (const secret of [pair.secretKey, batched!.secretKey]) {
+      for (const shown of [inspect(secret), String(secret), JSON.stringify(secret)]) {
+        expect(shown).toContain(`SecretBytes ${params.secretKey} bytes`);
+        expect(shown).not.toMatch(/\d+, \d+/);
+      }
+    }
+    expect(inspect(pair)).toContain(`secretKey: [SecretBytes ${params.secretKey} bytes]`);
+    expect(JSON.stringify(pair)).toContain(`"secretKey":"[SecretBytes ${params.secretKey} bytes]"`);
+    expect(pair.secretKey).toBeInstanceOf(SecretBytes);
+    expect(pair.secretKey).toBeInstanceOf(Uint8Array);
+  });
+
+  it('decapsulates a tampered ciphertext to a different secret (implicit rejection), never throwing', () => {
+    const { publicKey, secretKey } = kem.generateKeyPair();
+    const { ciphertext, sharedSecret } = kem.encapsulate(publicKey);
+    fc.assert(
+      fc.property(fc.nat(ciphertext.length - 1), fc.integer({ min: 1, max: 255 }), (index, flip) => {
+        const forged = ciphertext.slice();
+        forged[index]! ^= flip;
+        const secret = kem.decapsulate(forged, secretKey);
+        expect(toHex(secret)).not.toBe(toHex(sharedSecret));
+        // Implicit rejection is deterministic in the ciphertext.
+        expect(toHex(kem.decapsulate(forged, secretKey))).toBe(toHex(secret));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  describe('rejects bad input with ERR_PQC_INVALID_INPUT', () => {
+    const { publicKey, secretKey } = kem.generateKeyPair();
+    const { ciphertext } = kem.encapsulate(publicKey);
+    const wrong: [string, unknown][] = [
+      ['undefined', undefined],
+      ['a string', 'abc'],
+      ['an array of numbers', [1, 2, 3]],
+      ['an ArrayBuffer', new ArrayBuffer(params.publicKey)],
+      ['an Int16Array', new Int16Array(params.publicKey / 2)],
+      ['one byte short', new Uint8Array(params.publicKey - 1)],
+      ['one byte long', new Uint8Array(params.publicKey + 1)],
+    ];
+
+    it.each(wrong)('encapsulate(%s)', (_, value) => {
+      expectCode(() => kem.encapsulate(value as Uint8Array), 'ERR_PQC_INVALID_INPUT');
+    });
+
+    it('decapsulate with a truncated ciphertext or key, or the two swapped', () => {
+      expectCode(() => kem.decapsulate(ciphertext.subarray(1), secretKey), 'ERR_PQC_INVALID_INPUT');
+      expectCode(() => kem.decapsulate(ciphertext, secretKey.subarray(0, 100)), 'ERR_PQC_INVALID_INPUT');
+      expectCode(() => kem.decapsulate(secretKey, ciphertext), 'ERR_PQC_INVALID_INPUT');
+    });
+
+    it('a detached buffer', () => {
+      const detached = publicKey.slice();
+      structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      const error = expectCode(() => kem.encapsulate(detached), 'ERR_PQC_INVALID_INPUT');
+      expect(error.message).toMatch(/detached|bytes/);
+    });
+
+    it('the async and batch forms, as rejected promises', async () => {
+      await expectRejectCode(kem.encapsulateAsync(publicKey.subarray(2)), 'ERR_PQC_INVALID_INPUT');
+      await expectRejectCode(kem.decapsulateAsync(ciphertext, publicKey), 'ERR_PQC_INVALID_INPUT');
+      await expectRejectCode(kem.encapsulateMany([]), 'ERR_PQC_INVALID_INPUT');
+      await expectRejectCode(kem.encapsulateMany([publicKey, new Uint8Array(3)]), 'ERR_PQC_INVALID_INPUT');
+      await expectRejectCode(kem.decapsulateMany([ciphertext, ciphertext], [secretKey]), 'ERR_PQC_INVALID_INPUT');
+      await expectRejectCode(kem.generateKeyPairMany(0), 'ERR_PQC_INVALID_INPUT');
+      await expectRejectCode(kem.generateKeyPairMany(1.5), 'ERR_PQC_INVALID_INPUT');
+    });
+
+    it('names the algorithm and the expected length, and no key bytes', () => {
+      const error = expectCode(() => kem.decapsulate(ciphertext, secretKey.subarray(1)), 'ERR_PQC_INVALID_INPUT');
+      expect(error.message).toContain(`${params.secretKey} bytes`);
+      expect(error.message).toContain(params.name);
+      expect(error.message).not.toContain(toHex(secretKey).slice(0, 12));
+    });
+  });
+
+  it('refuses seeds it cannot use, with the capability named', () => {
+    const seed = new Uint8Array(64);
+    if (environment.capabilities.kemKeypairDerand) {
+      expectCode(() => kem.generateKeyPair({ seed: seed.subarray(1) }), 'ERR_PQC_INVALID_INPUT');
+    } else {
+      const error = expectCode(() => kem.generateKeyPair({ seed }), 'ERR_PQC_UNSUPPORTED_CAPABILITY');
+      expect(error.message).toMatch(/derand/);
+    }
+  });
+});
+
+describe('algorithm names', () => {
+  it('an unknown or disabled algorithm is ERR_PQC_UNSUPPORTED_ALGORITHM', () => {
+    expectCode(() => new Kem('ML-KEM-4096'), 'ERR_PQC_UNSUPPORTED_ALGORITHM');
+    expectCode(() => new Kem('ML-DSA-65'), 'ERR_PQC_UNSUPPORTED_ALGORITHM');
+  });
+
+  it('a name that is not a string is ERR_PQC_INVALID_INPUT', () => {
+    expectCode(() => new Kem(42 as unknown as string), 'ERR_PQC_INVALID_INPUT');
+    expectCode(() => new Kem(''), 'ERR_PQC_INVALID_INPUT');
+  });
+
+  it('lists what the backend enables', () => {
+    for (const name of ['ML-KEM-512', 'ML-KEM-768', 'ML-KEM-1024']) expect(environment.kems).toContain(name);
+    expect(Op.KemDecaps).toBe(4);
+  });
+});

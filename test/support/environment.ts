@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { info } from '../../lib/index.js';
+
+/**
+ * What the suite runs on. Without a system liboqs the suite runs on the WebAssembly backend and
+ * native-only tests are skipped, with the reason; PQC_REQUIRE_NATIVE=1 makes that a failure
+ * (checked in test/backend-selection.test.ts).
+ */
+export const environment = info();
+export const requireNative = process.env.PQC_REQUIRE_NATIVE === '1';
+export const native = environment.backend === 'native';
+export const NATIVE_SKIP = native
+  ? ''
+  : `no native liboqs (${environment.nativeUnavailable?.code ?? 'backend forced to ' + environment.backend})`;
+
+export const capabilities = environment.capabilities;
+
+/** liboqs version as [major, minor], or null on the WebAssembly backend. */
+export function liboqsVersion(): [number, number] | null {
+  const match = /^(\d+)\.(\d+)/.exec(environment.liboqs?.version ?? '');
+  return match ? [Number(match[1]), Number(match[2])] : null;
+}
+
+export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export function readVectors<T>(relative: string): T {
+  return JSON.parse(readFileSync(new URL(`../../../shared/vectors/${relative}`, import.meta.url), 'utf8')) as T;
+}
+
+export const hex = (text: string) => Uint8Array.from(Buffer.from(text, 'hex'));
+export const toHex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+
+/**
+ * Runs a module body in a fresh Node process against the built package (dist/), so that the
+ * per-process backend selection can be tested under different environments.
+ */
+export function runInChild(body: string, env: Record<string, string | undefined>) {
+  const script = `import * as pqc from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};\n${body}`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
