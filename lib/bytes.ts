@@ -47,11 +47,15 @@ export function requireBytes(value: unknown, name: string, length?: number, what
   return value;
 }
 
-export function requireByteArray(value: unknown, name: string, length?: number, what?: string): Uint8Array[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be a non-empty array of Uint8Array`);
+export function requireArray(value: unknown, name: string): unknown[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_BATCH) {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be an array of 1 to ${MAX_BATCH} Uint8Array`);
   }
-  return value.map((item, i) => requireBytes(item, `${name}[${i}]`, length, what));
+  return value;
+}
+
+export function requireByteArray(value: unknown, name: string, length?: number, what?: string): Uint8Array[] {
+  return requireArray(value, name).map((item, i) => requireBytes(item, `${name}[${i}]`, length, what));
 }
 
 // Node 20 has no ArrayBuffer.prototype.detached; a view over a detached buffer cannot be made.

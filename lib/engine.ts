@@ -63,10 +63,14 @@ export interface KemEngine extends Engine {
   readonly lengths: KemLengths;
   /** Why a seed cannot be used, for the error message. */
   readonly seedUnsupportedReason: { keypair: string; encaps: string };
+  /** Whether the backend itself applies FIPS 203's key checks (and fails the op on a bad key). */
+  readonly checksMlKemKeys: boolean;
 }
 
 export interface SigEngine extends Engine {
   readonly lengths: SigLengths;
   /** false: the scheme takes no context string; null: unknown until tried. */
   readonly contextSupported: boolean | null;
+  /** Whether the backend enforces FIPS 204's bound on z when verifying ML-DSA. */
+  readonly checksMlDsaBounds: boolean;
 }

@@ -1,7 +1,8 @@
 import { createKemEngine, type BackendChoice } from './backend.js';
-import { requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
+import { requireArray, requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
 import { Op, type KemEngine } from './engine.js';
 import { PqcError } from './errors.js';
+import { hasConsistentDecapsulationKey, isReducedEncapsulationKey, mlKemRank } from './ml-kem-input-checks.js';
 
 export interface KemKeyPair {
   publicKey: Uint8Array;
@@ -29,6 +30,9 @@ export class Kem {
   readonly ciphertextLength: number;
   readonly sharedSecretLength: number;
   readonly #engine: KemEngine;
+  /** ML-KEM's k, for key checks the backend does not make itself; 0 when not needed. */
+  readonly #checkRank: number;
+  readonly #mlKem: boolean;
 
   constructor(name: string, options: KemOptions = {}) {
     if (typeof name !== 'string' || name === '') {
@@ -42,6 +46,8 @@ export class Kem {
     this.secretKeyLength = lengths.secretKey;
     this.ciphertextLength = lengths.ciphertext;
     this.sharedSecretLength = lengths.sharedSecret;
+    this.#mlKem = mlKemRank(name) > 0;
+    this.#checkRank = this.#engine.checksMlKemKeys ? 0 : mlKemRank(name);
   }
 
   /** Resolves once sync calls may be made (at once on the native backend). */
@@ -64,17 +70,19 @@ export class Kem {
     const pk = this.#publicKey(publicKey);
     const ciphertext = new Uint8Array(this.ciphertextLength);
     const sharedSecret = new SecretBytes(this.sharedSecretLength);
-    if (options.seed === undefined) {
-      this.#engine.run(Op.KemEncaps, pk, ciphertext, sharedSecret);
-    } else {
-      this.#engine.run(Op.KemEncapsDerand, pk, this.#seed(options.seed, 'encaps'), ciphertext, sharedSecret);
-    }
+    this.#rejectingBadKeys('publicKey', () =>
+      options.seed === undefined
+        ? this.#engine.run(Op.KemEncaps, pk, ciphertext, sharedSecret)
+        : this.#engine.run(Op.KemEncapsDerand, pk, this.#seed(options.seed, 'encaps'), ciphertext, sharedSecret),
+    );
     return { ciphertext, sharedSecret };
   }
 
   decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): SecretBytes {
     const sharedSecret = new SecretBytes(this.sharedSecretLength);
-    this.#engine.run(Op.KemDecaps, this.#ciphertext(ciphertext), this.#secretKey(secretKey), sharedSecret);
+    const ct = this.#ciphertext(ciphertext);
+    const sk = this.#secretKey(secretKey);
+    this.#rejectingBadKeys('secretKey', () => this.#engine.run(Op.KemDecaps, ct, sk, sharedSecret));
     return sharedSecret;
   }
 
@@ -105,14 +113,16 @@ export class Kem {
 
   /** One encapsulation per public key, across the pool. */
   async encapsulateMany(publicKeys: Uint8Array[], options: { seeds?: Uint8Array[] } = {}): Promise<Encapsulation[]> {
-    const pks = requireByteArray(publicKeys, 'publicKeys', this.publicKeyLength, `${this.name} public key`);
+    const pks = requireArray(publicKeys, 'publicKeys').map((key, i) => this.#publicKey(key, `publicKeys[${i}]`));
     const seeds = options.seeds && this.#seeds(options.seeds, 'encaps');
     if (seeds && seeds.length !== pks.length) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `seeds must hold one seed per public key (${pks.length})`);
     }
-    const { outputs } = seeds
-      ? await this.#engine.runAsync(Op.KemEncapsDerand, pks.length, [pks, seeds])
-      : await this.#engine.runAsync(Op.KemEncaps, pks.length, [pks]);
+    const { outputs } = await this.#rejectingBadKeys('publicKeys', () =>
+      seeds
+        ? this.#engine.runAsync(Op.KemEncapsDerand, pks.length, [pks, seeds])
+        : this.#engine.runAsync(Op.KemEncaps, pks.length, [pks]),
+    );
     return outputs[0]!.map((ciphertext, i) => ({ ciphertext, sharedSecret: SecretBytes.view(outputs[1]![i]!) }));
   }
 
@@ -120,21 +130,49 @@ export class Kem {
   async decapsulateMany(ciphertexts: Uint8Array[], secretKey: Uint8Array | Uint8Array[]): Promise<SecretBytes[]> {
     const cts = requireByteArray(ciphertexts, 'ciphertexts', this.ciphertextLength, `${this.name} ciphertext`);
     const sk = Array.isArray(secretKey)
-      ? requireByteArray(secretKey, 'secretKey', this.secretKeyLength, `${this.name} secret key`)
+      ? requireArray(secretKey, 'secretKey').map((key, i) => this.#secretKey(key, `secretKey[${i}]`))
       : this.#secretKey(secretKey);
     if (Array.isArray(sk) && sk.length !== cts.length) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `secretKey must hold one key per ciphertext (${cts.length})`);
     }
-    const { outputs } = await this.#engine.runAsync(Op.KemDecaps, cts.length, [cts, sk]);
+    const { outputs } = await this.#rejectingBadKeys('secretKey', () =>
+      this.#engine.runAsync(Op.KemDecaps, cts.length, [cts, sk]),
+    );
     return outputs[0]!.map((sharedSecret) => SecretBytes.view(sharedSecret));
   }
 
-  #publicKey(value: unknown): Uint8Array {
-    return requireBytes(value, 'publicKey', this.publicKeyLength, `${this.name} public key`);
+  #publicKey(value: unknown, name = 'publicKey'): Uint8Array {
+    const key = requireBytes(value, name, this.publicKeyLength, `${this.name} public key`);
+    if (this.#checkRank && !isReducedEncapsulationKey(key, this.#checkRank)) throw this.#badKey(name);
+    return key;
   }
 
-  #secretKey(value: unknown): Uint8Array {
-    return requireBytes(value, 'secretKey', this.secretKeyLength, `${this.name} secret key`);
+  #secretKey(value: unknown, name = 'secretKey'): Uint8Array {
+    const key = requireBytes(value, name, this.secretKeyLength, `${this.name} secret key`);
+    if (this.#checkRank && !hasConsistentDecapsulationKey(key, this.#checkRank)) throw this.#badKey(name);
+    return key;
+  }
+
+  #badKey(name: string): PqcError {
+    const check = name.startsWith('public') ? 'modulus check (7.2)' : 'hash check (7.3)';
+    return new PqcError('ERR_PQC_INVALID_INPUT', `${name} is not a valid ${this.name} key: it fails the FIPS 203 ${check}`);
+  }
+
+  /**
+   * ML-KEM encapsulation and decapsulation fail only on keys that fail FIPS 203's checks, so a
+   * failure reported by the backend is the caller's bad key.
+   */
+  #rejectingBadKeys<T>(name: string, operation: () => T): T {
+    const rethrow = (error: unknown): never => {
+      if (this.#mlKem && (error as PqcError).code === 'ERR_PQC_OPERATION_FAILED') throw this.#badKey(name);
+      throw error;
+    };
+    try {
+      const result = operation();
+      return (result instanceof Promise ? result.catch(rethrow) : result) as T;
+    } catch (error) {
+      return rethrow(error);
+    }
   }
 
   #ciphertext(value: unknown): Uint8Array {

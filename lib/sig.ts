@@ -2,6 +2,7 @@ import { createSigEngine, type BackendChoice } from './backend.js';
 import { requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
 import { Op, type SigEngine } from './engine.js';
 import { PqcError } from './errors.js';
+import { hasBoundedResponse, mlDsaParameters } from './ml-dsa-input-checks.js';
 
 export interface SigKeyPair {
   publicKey: Uint8Array;
@@ -28,6 +29,8 @@ export class Sig {
   /** The largest signature this scheme produces. */
   readonly signatureLength: number;
   readonly #engine: SigEngine;
+  /** Set when verification must apply FIPS 204's bound on z before the backend does the rest. */
+  readonly #boundCheck: ReturnType<typeof mlDsaParameters>;
 
   constructor(name: string, options: { backend?: BackendChoice } = {}) {
     if (typeof name !== 'string' || name === '') {
@@ -39,6 +42,7 @@ export class Sig {
     this.publicKeyLength = this.#engine.lengths.publicKey;
     this.secretKeyLength = this.#engine.lengths.secretKey;
     this.signatureLength = this.#engine.lengths.signature;
+    this.#boundCheck = this.#engine.checksMlDsaBounds ? undefined : mlDsaParameters(name);
   }
 
   ready(): Promise<void> {
@@ -65,15 +69,11 @@ export class Sig {
   }
 
   verify(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array, options: SignOptions = {}): boolean {
-    return (
-      this.#engine.run(
-        Op.SigVerify,
-        requireBytes(message, 'message'),
-        requireBytes(signature, 'signature'),
-        this.#publicKey(publicKey),
-        this.#context(options),
-      ) === 1
-    );
+    const msg = requireBytes(message, 'message');
+    const sig = this.#signature(signature);
+    const pk = this.#publicKey(publicKey);
+    const context = this.#context(options);
+    return this.#inBounds(sig) && this.#engine.run(Op.SigVerify, msg, sig, pk, context) === 1;
   }
 
   async generateKeyPairAsync(): Promise<SigKeyPair> {
@@ -117,7 +117,7 @@ export class Sig {
     options: SignOptions = {},
   ): Promise<boolean[]> {
     const msgs = requireByteArray(messages, 'messages');
-    const sigs = requireByteArray(signatures, 'signatures');
+    const sigs = requireByteArray(signatures, 'signatures').map((s) => this.#signature(s));
     const pk = Array.isArray(publicKey)
       ? requireByteArray(publicKey, 'publicKey', this.publicKeyLength, `${this.name} public key`)
       : this.#publicKey(publicKey);
@@ -125,7 +125,15 @@ export class Sig {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `messages, signatures and public keys must have the same count`);
     }
     const { values } = await this.#engine.runAsync(Op.SigVerify, msgs.length, [msgs, sigs, pk, this.#context(options)]);
-    return Array.from(values, (value) => value === 1);
+    return Array.from(values, (value, i) => value === 1 && this.#inBounds(sigs[i]!));
+  }
+
+  #signature(value: unknown): Uint8Array {
+    return requireBytes(value, 'signature');
+  }
+
+  #inBounds(signature: Uint8Array): boolean {
+    return !this.#boundCheck || signature.length !== this.signatureLength || hasBoundedResponse(signature, this.#boundCheck);
   }
 
   #publicKey(value: unknown): Uint8Array {

@@ -27,8 +27,12 @@ const { values: options } = parseArgs({
 const PREBUILDS = ['linux-x64', 'linux-arm64'].map((t) => `prebuilds/${t}/x0tta6bl4-pqc.glibc.node`);
 // csrc/ and binding.gyp ship for the local-build fallback (other platforms, musl, or
 // `npm rebuild x0tta6bl4-pqc` where install scripts are allowed).
-const REQUIRED = ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'binding.gyp',
-  'csrc/sources.gypi', ...PREBUILDS];
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+// What package.json points at must ship too: a dangling "bin" or "types" breaks users.
+const declared = [manifest.main, manifest.types, ...Object.values(manifest.bin ?? {})]
+  .filter(Boolean).map((p) => path.posix.normalize(p));
+const REQUIRED = [...new Set(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts',
+  'binding.gyp', 'csrc/sources.gypi', ...PREBUILDS, ...declared])];
 const FORBIDDEN = [
   /^build\//, /(^|\/)(test|tests|__tests__)\//, /\.(test|spec)\.[cm]?[jt]s$/, /vectors?/i,
   /\.map$/, /\.tsbuildinfo$/, /\.tgz$/, /(^|\/)node_modules\//,
@@ -36,9 +40,9 @@ const FORBIDDEN = [
   /^prebuilds\/(?!.*\.node$)/,
 ];
 
+class CheckFailed extends Error {}
 function fail(message) {
-  console.error(`check-install: ${message}`);
-  process.exit(1);
+  throw new CheckFailed(message);
 }
 
 // Inherited npm_* variables (npm run sets dozens) would leak into the inner npm and into
@@ -69,7 +73,8 @@ function pack(into) {
   const missing = REQUIRED.filter((f) => !files.includes(f));
   const extra = files.filter((f) => FORBIDDEN.some((pattern) => pattern.test(f)));
   if (missing.length > 0) {
-    fail(`tarball lacks ${missing.join(', ')} (run "npm run build:ts" and "npm run prebuild")`);
+    fail(`tarball lacks ${missing.join(', ')} (dist/ comes from "npm run build:ts", prebuilds/ ` +
+      'from "npm run build:prebuilds")');
   }
   if (extra.length > 0) fail(`tarball must not contain ${extra.join(', ')} (package.json "files")`);
   console.log(`packed ${result.filename}: ${files.length} files, ${result.size} bytes`);
@@ -83,7 +88,7 @@ function install(tarball, dir, scripts) {
   const flags = scripts === 'ignored' ? ['--ignore-scripts'] : [];
   const output = npm(['install', tarball, '--no-audit', '--no-fund', ...flags], dir);
   // Under npm's default blocking our "install" script is listed as skipped, not run.
-  if (scripts === 'blocked by default' && !/x0tta6bl4-pqc/.test(output)) {
+  if (scripts === 'blocked by default' && !/install-scripts +x0tta6bl4-pqc@\S+ \(install:/.test(output)) {
     fail(`npm did not report x0tta6bl4-pqc's install script as blocked:\n${output}`);
   }
   if (fs.existsSync(path.join(dir, 'node_modules', 'x0tta6bl4-pqc', 'build'))) {
@@ -100,7 +105,10 @@ function smoke(dir, expected) {
   if (result.status !== 0) fail(`smoke test failed (${command.join(' ')}) in ${dir}`);
 }
 
-if (!['native', 'wasm', 'auto'].includes(options.expect)) fail(`--expect ${options.expect}`);
+if (!['native', 'wasm', 'auto'].includes(options.expect)) {
+  console.error(`check-install: --expect must be native, wasm or auto, got ${options.expect}`);
+  process.exit(2);
+}
 const expected = options.expect === 'auto' ? (hasLiboqs() ? 'native' : 'wasm') : options.expect;
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'x0tta6bl4-pqc-install-'));
@@ -112,7 +120,10 @@ try {
     install(tarball, dir, scripts);
     smoke(dir, expected);
   }
-} finally {
-  if (process.env.PQC_CHECK_KEEP) console.log(`kept ${work}`);
-  else fs.rmSync(work, { recursive: true, force: true });
+  fs.rmSync(work, { recursive: true, force: true });
+} catch (error) {
+  if (!(error instanceof CheckFailed)) throw error;
+  // The temp projects stay for a look at what npm installed.
+  console.error(`check-install: ${error.message}\n(left ${work})`);
+  process.exitCode = 1;
 }

@@ -42,6 +42,8 @@ const forged = Uint8Array.from(signature);
 forged[forged.length >> 1] ^= 0x01;
 assert.equal(sig.verify(message, forged, keys.publicKey), false, 'ML-DSA-65 accepts a flipped byte');
 
-const source = about.liboqs ? `liboqs ${about.liboqs.version} at ${about.liboqs.path}` : `${about.wasm?.package} ${about.wasm?.version}`;
+const source = about.liboqs
+  ? `liboqs ${about.liboqs.version} at ${about.liboqs.path}`
+  : `${about.wasm?.package} ${about.wasm?.version}; native: ${about.nativeUnavailable?.code}`;
 console.log(`ok ${process.arch} node ${process.version}: ${addonPath}, backend ${about.backend} (${source}); ` +
   'ML-KEM-768 round trip, ML-DSA-65 sign/verify/forgery');

@@ -44,6 +44,11 @@ export function loadNativeBackend(env: Record<string, string | undefined> = proc
   );
 }
 
+function atLeast(version: string, minor: number): boolean {
+  const [major = 0, minorVersion = 0] = version.split('.').map(Number);
+  return major > 0 || minorVersion >= minor;
+}
+
 // Pool work spreads over at most this many libuv threads at once.
 const poolSize = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
 const chunksFor = (count: number) => Math.min(count, Math.max(poolSize, availableParallelism()));
@@ -91,9 +96,12 @@ abstract class NativeEngine {
 export class NativeKemEngine extends NativeEngine implements KemEngine {
   readonly lengths;
   readonly seedUnsupportedReason;
+  readonly checksMlKemKeys: boolean;
 
   constructor(name: string, native: NativeBackend) {
     super(name, 'kem', native);
+    // mlkem-native, with FIPS 203's input checks, replaced the reference code in liboqs 0.14.
+    this.checksMlKemKeys = atLeast(native.liboqs.version, 14);
     const a = this.algorithm;
     this.lengths = {
       publicKey: a.publicKeyLength,
@@ -121,11 +129,14 @@ export class NativeKemEngine extends NativeEngine implements KemEngine {
 export class NativeSigEngine extends NativeEngine implements SigEngine {
   readonly lengths;
   readonly contextSupported;
+  readonly checksMlDsaBounds: boolean;
 
   constructor(name: string, native: NativeBackend) {
     super(name, 'sig', native);
     const a = this.algorithm;
     this.lengths = { publicKey: a.publicKeyLength, secretKey: a.secretKeyLength, signature: a.signatureLength };
     this.contextSupported = a.contextSupported;
+    // mldsa-native replaced the pq-crystals code, whose AVX2 verify misses the z bound, in 0.16.
+    this.checksMlDsaBounds = atLeast(native.liboqs.version, 16);
   }
 }

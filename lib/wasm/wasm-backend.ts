@@ -169,6 +169,7 @@ abstract class WasmEngine<T extends WasmKem | WasmSig> {
 
 export class WasmKemEngine extends WasmEngine<WasmKem> implements KemEngine {
   readonly lengths;
+  readonly checksMlKemKeys = true;
   readonly seedUnsupportedReason = {
     keypair: 'the WebAssembly liboqs exposes no OQS_KEM_keypair_derand',
     encaps: 'the WebAssembly liboqs exposes no OQS_KEM_encaps_derand',
@@ -227,6 +228,7 @@ export class WasmKemEngine extends WasmEngine<WasmKem> implements KemEngine {
 export class WasmSigEngine extends WasmEngine<WasmSig> implements SigEngine {
   readonly lengths;
   readonly contextSupported = false;
+  readonly checksMlDsaBounds = true;
 
   constructor(name: string, algorithm: WasmAlgorithm) {
     super(name, algorithm);

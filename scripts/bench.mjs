@@ -1,0 +1,641 @@
+#!/usr/bin/env node
+// npm run bench [-- --quick] [-- --write] [-- --rounds N] [-- --only ML-KEM-768] [-- --threads N]
+//
+// Time per operation of the package's native backend called three ways (sync, async one at a
+// time, batch across the libuv pool), beside liboqs's own C speed measured in the same run by
+// scripts/bench-harness.c on the very liboqs file the package loaded, and beside the
+// WebAssembly backend and, for ML-KEM-768, @noble/post-quantum. The ratios are the point:
+// absolute times depend on the machine and on whatever else it is running.
+//
+// Each measurement is warmed up and then repeated in alternating rounds (C, sync, async,
+// batch, C on N threads, wasm, noble; again …); the table shows the best (or median) round.
+// The markdown table goes to stdout, progress to stderr; --write also rewrites BENCHMARKS.md.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const HARNESS_SOURCE = path.join(root, 'scripts', 'bench-harness.c');
+const BENCHMARKS_FILE = path.join(root, 'BENCHMARKS.md');
+
+const KEMS = ['ML-KEM-512', 'ML-KEM-768', 'ML-KEM-1024'];
+const SIGS = ['ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87'];
+const KEM_OPS = ['keygen', 'encaps', 'decaps'];
+const SIG_OPS = ['keypair', 'sign', 'verify'];
+// The message scripts/bench-harness.c signs has this length too.
+const MESSAGE_LENGTH = 64;
+
+const SYNC_TARGET = 1.1; // native sync time ÷ C time, at most
+const BATCH_TARGET = 1.8; // batch rate ÷ sync rate, at least
+
+const USAGE = `usage: npm run bench [-- options]
+  --quick        fewer, shorter rounds (about 20 s instead of a few minutes)
+  --write        also rewrite BENCHMARKS.md with the table and the machine
+  --rounds N     alternating rounds per measurement (default 5, quick 3)
+  --batch N      items per batch call (default 256)
+  --stat min|median  how rounds are summarised (default min: the machine is shared, and
+                 interference only ever adds time)
+  --verbose      print every round's time to stderr
+  --only TEXT    only the algorithms whose name contains TEXT (e.g. ML-KEM-768)
+  --threads N    set UV_THREADPOOL_SIZE to N for this run (default: the environment's, else 4)
+Load liboqs as the package does, e.g. LD_LIBRARY_PATH=/opt/liboqs/0.16.0/lib npm run bench.`;
+
+function parseArgs(argv) {
+  const options = {
+    quick: false,
+    write: false,
+    verbose: false,
+    rounds: undefined,
+    stat: 'min',
+    batch: 256,
+    only: '',
+    threads: undefined,
+  };
+  const number = (flag, value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) fail(`${flag} needs a positive integer, got ${value ?? 'nothing'}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--quick':
+        options.quick = true;
+        break;
+      case '--write':
+        options.write = true;
+        break;
+      case '--verbose':
+        options.verbose = true;
+        break;
+      case '--stat':
+        options.stat = value();
+        if (options.stat !== 'min' && options.stat !== 'median') fail(`--stat takes min or median, got ${options.stat}`);
+        break;
+      case '--rounds':
+        options.rounds = number(flag, value());
+        break;
+      case '--batch':
+        options.batch = number(flag, value());
+        break;
+      case '--only':
+        options.only = value() ?? '';
+        break;
+      case '--threads':
+        options.threads = number(flag, value());
+        break;
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown option ${argv[i]}\n${USAGE}`);
+    }
+  }
+  return options;
+}
+
+function fail(message) {
+  console.error(`bench: ${message}`);
+  process.exit(1);
+}
+
+const progress = (message) => process.stderr.write(`${message}\n`);
+
+const options = parseArgs(process.argv.slice(2));
+// The pool size must be set before the package (which reads it) and the pool start.
+if (options.threads !== undefined) process.env.UV_THREADPOOL_SIZE = String(options.threads);
+const settings = {
+  rounds: options.rounds ?? (options.quick ? 3 : 5),
+  // Wall time of one measurement of one implementation, and of its warm-up.
+  targetMs: options.quick ? 20 : 120,
+  warmupMs: options.quick ? 10 : 40,
+  batch: options.batch,
+};
+
+let pqc;
+try {
+  pqc = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
+} catch (error) {
+  fail(`cannot load dist/index.js (${error.message.split('\n')[0]}); build first: npm run build`);
+}
+const { Kem, Sig, info } = pqc;
+
+// ---------------------------------------------------------------------------------------------
+// What is available in this run, and why not when it is not.
+
+const status = info();
+const poolSize = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
+const cores = os.availableParallelism();
+// Threads that batch work actually runs on at once.
+const batchThreads = Math.min(poolSize, cores);
+
+const skipped = []; // [what, why]
+let nativeReason;
+if (status.backend !== 'native') {
+  nativeReason = status.nativeUnavailable
+    ? `${status.nativeUnavailable.code}: ${status.nativeUnavailable.message.split('\n')[0]}`
+    : `X0TTA6BL4_PQC_BACKEND=${process.env.X0TTA6BL4_PQC_BACKEND} selects the ${status.backend} backend`;
+  skipped.push(['native sync/async/batch and liboqs C, every row', nativeReason]);
+}
+
+let tempDir;
+let harness;
+if (!nativeReason) {
+  try {
+    harness = compileHarness();
+  } catch (error) {
+    skipped.push(['liboqs C columns, every row', error.message]);
+  }
+}
+
+function compileHarness() {
+  tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'x0tta6bl4-pqc-bench-'));
+  process.on('exit', () => fs.rmSync(tempDir, { recursive: true, force: true }));
+  const binary = path.join(tempDir, 'bench-harness');
+  const cc = process.env.CC || 'cc';
+  try {
+    execFileSync(cc, ['-O2', '-o', binary, HARNESS_SOURCE, '-ldl', '-lpthread'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const why = error.code === 'ENOENT' ? `no C compiler (${cc}) on PATH` : String(error.stderr || error.message).trim();
+    throw new Error(`cannot compile scripts/bench-harness.c with ${cc}: ${why}`);
+  }
+  return binary;
+}
+
+/** ns per op from the C harness: `iterations` calls to liboqs on `threads` threads. */
+function runHarness(algorithm, op, iterations, threads = 1) {
+  const args = [status.liboqs.path, algorithm, op, String(iterations), String(threads), String(settings.warmupMs)];
+  const result = spawnSync(harness, args, { encoding: 'utf8' });
+  const match = /ns_per_op=([\d.]+) .*version=(\S+)/.exec(result.stdout ?? '');
+  if (result.status !== 0 || !match) {
+    throw new Error(`bench-harness ${args.join(' ')} failed: ${(result.stderr || result.error?.message || '').trim()}`);
+  }
+  if (match[2] !== status.liboqs.version) {
+    throw new Error(`bench-harness loaded liboqs ${match[2]}, the package ${status.liboqs.version}`);
+  }
+  return Number(match[1]);
+}
+
+let wasmReason;
+try {
+  const probe = new Kem('ML-KEM-512', { backend: 'wasm' });
+  await probe.ready();
+} catch (error) {
+  wasmReason = `${error.code ?? 'error'}: ${error.message.split('\n')[0]}`;
+  skipped.push(['wasm column, every row', wasmReason]);
+}
+
+let noble;
+try {
+  noble = (await import('@noble/post-quantum/ml-kem.js')).ml_kem768;
+} catch (error) {
+  skipped.push(['noble column (ML-KEM-768)', `@noble/post-quantum is not installed: ${error.message.split('\n')[0]}`]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing.
+
+// Results land here so that no call can be optimised away.
+let sink;
+
+const now = () => process.hrtime.bigint();
+
+/** An implementation of one row: `measure(calls)` gives ns per item; a call does `items` items. */
+function syncTimer(fn) {
+  return {
+    items: 1,
+    async measure(calls) {
+      const start = now();
+      for (let i = 0; i < calls; i++) sink = fn();
+      return Number(now() - start) / calls;
+    },
+  };
+}
+
+function asyncTimer(fn) {
+  return {
+    items: 1,
+    async measure(calls) {
+      const start = now();
+      for (let i = 0; i < calls; i++) sink = await fn();
+      return Number(now() - start) / calls;
+    },
+  };
+}
+
+function batchTimer(fn, items) {
+  return {
+    items,
+    async measure(calls) {
+      const start = now();
+      for (let i = 0; i < calls; i++) sink = await fn();
+      return Number(now() - start) / (calls * items);
+    },
+  };
+}
+
+function harnessTimer(algorithm, op, threads) {
+  return {
+    items: 1,
+    async measure(calls) {
+      return runHarness(algorithm, op, calls, threads);
+    },
+    // One short run (it warms up itself) instead of the doubling below.
+    async calibrate() {
+      return runHarness(algorithm, op, 16 * threads, threads);
+    },
+  };
+}
+
+/** Warms `timer` up for about warmupMs and returns its estimated ns per call. */
+async function calibrate(timer) {
+  if (timer.calibrate) return (await timer.calibrate()) * timer.items;
+  const budget = settings.warmupMs * 1e6;
+  let spent = 0;
+  let perItem = 0;
+  for (let calls = 1; ; calls *= 2) {
+    perItem = await timer.measure(calls);
+    spent += perItem * timer.items * calls;
+    if (spent >= budget || calls >= 1 << 20) break;
+  }
+  return perItem * timer.items;
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const summarise = (values) => (options.stat === 'min' ? Math.min(...values) : median(values));
+const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
+
+/**
+ * Calibrates every timer, then runs them in alternating rounds. `weight` scales the time per
+ * measurement (signing varies from call to call with ML-DSA's rejection sampling).
+ */
+async function measureRow(timers, weight) {
+  const calls = new Map();
+  for (const [key, timer] of timers) {
+    const perCall = await calibrate(timer);
+    const wanted = Math.ceil((settings.targetMs * weight * 1e6) / perCall);
+    calls.set(key, Math.max(timer.items > 1 ? 1 : 3, Math.min(wanted, 1 << 22)));
+  }
+  const samples = new Map(timers.map(([key]) => [key, []]));
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const [key, timer] of timers) samples.get(key).push(await timer.measure(calls.get(key)));
+  }
+  return samples;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rows.
+
+const message = (i) => Uint8Array.from({ length: MESSAGE_LENGTH }, (_, k) => (k * 7 + i) & 0xff);
+
+function kemTimers(name, op) {
+  const timers = [];
+  const B = settings.batch;
+  if (!nativeReason) {
+    const kem = new Kem(name, { backend: 'native' });
+    const { publicKey, secretKey } = kem.generateKeyPair();
+    const { ciphertext, sharedSecret } = kem.encapsulate(publicKey);
+    if (!equal(kem.decapsulate(ciphertext, secretKey), sharedSecret)) throw new Error(`${name}: decapsulation mismatch`);
+    const publicKeys = Array.from({ length: B }, () => kem.generateKeyPair().publicKey);
+    const ciphertexts = Array.from({ length: B }, () => kem.encapsulate(publicKey).ciphertext);
+    const [sync, async, batch] = {
+      keygen: [() => kem.generateKeyPair(), () => kem.generateKeyPairAsync(), () => kem.generateKeyPairMany(B)],
+      encaps: [() => kem.encapsulate(publicKey), () => kem.encapsulateAsync(publicKey), () => kem.encapsulateMany(publicKeys)],
+      decaps: [
+        () => kem.decapsulate(ciphertext, secretKey),
+        () => kem.decapsulateAsync(ciphertext, secretKey),
+        () => kem.decapsulateMany(ciphertexts, secretKey),
+      ],
+    }[op];
+    if (harness) timers.push(['c', harnessTimer(name, op, 1)]);
+    timers.push(['sync', syncTimer(sync)], ['async', asyncTimer(async)], ['batch', batchTimer(batch, B)]);
+    if (harness) timers.push(['c-threads', harnessTimer(name, op, batchThreads)]);
+  }
+  if (!wasmReason) {
+    const kem = new Kem(name, { backend: 'wasm' });
+    timers.push(['wasm', lazySync(kem, () => {
+      const { publicKey, secretKey } = kem.generateKeyPair();
+      const { ciphertext } = kem.encapsulate(publicKey);
+      return {
+        keygen: () => kem.generateKeyPair(),
+        encaps: () => kem.encapsulate(publicKey),
+        decaps: () => kem.decapsulate(ciphertext, secretKey),
+      }[op];
+    })]);
+  }
+  if (noble && name === 'ML-KEM-768') {
+    const { publicKey, secretKey } = noble.keygen();
+    const { cipherText } = noble.encapsulate(publicKey);
+    const fn = {
+      keygen: () => noble.keygen(),
+      encaps: () => noble.encapsulate(publicKey),
+      decaps: () => noble.decapsulate(cipherText, secretKey),
+    }[op];
+    timers.push(['noble', syncTimer(fn)]);
+  }
+  return timers;
+}
+
+function sigTimers(name, op) {
+  const timers = [];
+  const B = settings.batch;
+  const msg = message(0);
+  if (!nativeReason) {
+    const sig = new Sig(name, { backend: 'native' });
+    const { publicKey, secretKey } = sig.generateKeyPair();
+    const signature = sig.sign(msg, secretKey);
+    if (!sig.verify(msg, signature, publicKey)) throw new Error(`${name}: a fresh signature does not verify`);
+    const messages = Array.from({ length: B }, (_, i) => message(i));
+    const signatures = messages.map((m) => sig.sign(m, secretKey));
+    const [sync, async, batch] = {
+      keypair: [() => sig.generateKeyPair(), () => sig.generateKeyPairAsync(), () => sig.generateKeyPairMany(B)],
+      sign: [() => sig.sign(msg, secretKey), () => sig.signAsync(msg, secretKey), () => sig.signMany(messages, secretKey)],
+      verify: [
+        () => sig.verify(msg, signature, publicKey),
+        () => sig.verifyAsync(msg, signature, publicKey),
+        () => sig.verifyMany(messages, signatures, publicKey),
+      ],
+    }[op];
+    if (harness) timers.push(['c', harnessTimer(name, op, 1)]);
+    timers.push(['sync', syncTimer(sync)], ['async', asyncTimer(async)], ['batch', batchTimer(batch, B)]);
+    if (harness) timers.push(['c-threads', harnessTimer(name, op, batchThreads)]);
+  }
+  if (!wasmReason) {
+    const sig = new Sig(name, { backend: 'wasm' });
+    timers.push(['wasm', lazySync(sig, () => {
+      const { publicKey, secretKey } = sig.generateKeyPair();
+      const signature = sig.sign(msg, secretKey);
+      return {
+        keypair: () => sig.generateKeyPair(),
+        sign: () => sig.sign(msg, secretKey),
+        verify: () => sig.verify(msg, signature, publicKey),
+      }[op];
+    })]);
+  }
+  return timers;
+}
+
+/** A sync timer for a wasm object, set up once its module has loaded. */
+function lazySync(object, setup) {
+  let timer;
+  return {
+    items: 1,
+    async measure(calls) {
+      if (!timer) {
+        await object.ready();
+        timer = syncTimer(setup());
+      }
+      return timer.measure(calls);
+    },
+  };
+}
+
+function equal(a, b) {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run.
+
+const rows = [
+  ...KEMS.flatMap((name) => KEM_OPS.map((op) => ({ name, op, timers: () => kemTimers(name, op) }))),
+  ...SIGS.flatMap((name) => SIG_OPS.map((op) => ({ name, op, timers: () => sigTimers(name, op) }))),
+].filter((row) => row.name.includes(options.only));
+if (rows.length === 0) fail(`no algorithm matches --only ${options.only}`);
+
+const loadBefore = os.loadavg()[0];
+const started = Date.now();
+progress(
+  `bench: ${rows.length} rows, ${settings.rounds} rounds, ~${settings.targetMs} ms per measurement; ` +
+    (status.liboqs ? `liboqs ${status.liboqs.version} at ${status.liboqs.path}` : 'no native backend'),
+);
+for (const row of rows) {
+  const t0 = Date.now();
+  row.samples = await measureRow(row.timers(), row.op === 'sign' ? 3 : 1);
+  row.time = Object.fromEntries([...row.samples].map(([key, values]) => [key, summarise(values)]));
+  row.spread = Math.max(...['c', 'sync'].filter((k) => row.samples.has(k)).map((k) => spread(row.samples.get(k))), 0);
+  progress(`  ${row.name} ${row.op}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (options.verbose) {
+    for (const [key, values] of row.samples) progress(`    ${key.padEnd(9)} ${values.map(micros).join(' ')} µs`);
+  }
+}
+const elapsed = (Date.now() - started) / 1000;
+const loadAfter = os.loadavg()[0];
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+function micros(ns) {
+  if (ns === undefined) return '—';
+  const us = ns / 1000;
+  return us < 10 ? us.toFixed(2) : us < 100 ? us.toFixed(1) : us.toFixed(0);
+}
+
+function ratio(a, b, target) {
+  if (a === undefined || b === undefined) return '—';
+  const value = a / b;
+  const text = value < 10 ? value.toFixed(2) : value.toFixed(1);
+  if (!target) return text;
+  const ok = target.max !== undefined ? value <= target.max : value >= target.min;
+  return `${text} ${ok ? '✓' : '✗'}`;
+}
+
+function table(headers, body) {
+  const right = headers.map((_, i) => i >= 2);
+  const widths = headers.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells) =>
+    `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;
+  return [line(headers), rule, ...body.map(line)].join('\n');
+}
+
+const nativeCell = (row, key) => (nativeReason ? 'skipped' : micros(row.time[key]));
+
+const timesTable = table(
+  ['Algorithm', 'Operation', 'liboqs C', 'native sync', 'native async', 'native batch', 'wasm', 'noble'],
+  rows.map((r) => [
+    r.name,
+    r.op,
+    nativeReason ? 'skipped' : micros(r.time.c),
+    nativeCell(r, 'sync'),
+    nativeCell(r, 'async'),
+    nativeCell(r, 'batch'),
+    micros(r.time.wasm),
+    micros(r.time.noble),
+  ]),
+);
+
+const ratiosTable = table(
+  [
+    'Algorithm',
+    'Operation',
+    `sync ÷ C (≤ ${SYNC_TARGET.toFixed(2)})`,
+    'async ÷ C',
+    `batch rate ÷ sync rate (≥ ${BATCH_TARGET.toFixed(2)})`,
+    `C ${batchThreads} threads ÷ C 1 thread`,
+    'wasm ÷ C',
+    'noble ÷ C',
+    'round spread',
+  ],
+  rows.map((r) => [
+    r.name,
+    r.op,
+    ratio(r.time.sync, r.time.c, { max: SYNC_TARGET }),
+    ratio(r.time.async, r.time.c),
+    ratio(r.time.sync, r.time.batch, { min: BATCH_TARGET }),
+    ratio(r.time.c, r.time['c-threads']),
+    ratio(r.time.wasm, r.time.c),
+    ratio(r.time.noble, r.time.c),
+    r.samples.has('sync') ? `${(r.spread * 100).toFixed(0)}%` : '—',
+  ]),
+);
+
+function verdict() {
+  if (nativeReason) return [];
+  const lines = [];
+  const sync = rows.filter((r) => r.time.c !== undefined);
+  if (sync.length) {
+    const met = sync.filter((r) => r.time.sync / r.time.c <= SYNC_TARGET).length;
+    lines.push(`- native sync ≤ ${SYNC_TARGET.toFixed(2)}× liboqs C: ${met} of ${sync.length} rows`);
+  }
+  const met = rows.filter((r) => r.time.sync / r.time.batch >= BATCH_TARGET).length;
+  lines.push(`- batch rate ≥ ${BATCH_TARGET.toFixed(2)}× sync rate on ${batchThreads} threads: ${met} of ${rows.length} rows`);
+  return lines;
+}
+
+function cpuModel() {
+  try {
+    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const model = /^model name\s*:\s*(.+)$/m.exec(text)?.[1];
+    const flags = /^flags\s*:\s*(.+)$/m.exec(text)?.[1].split(' ') ?? [];
+    const simd = ['avx2', 'avx512f'].filter((f) => flags.includes(f)).join(', ');
+    if (model) return simd ? `${model} (${simd})` : model;
+  } catch {}
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+const machine = [
+  `- CPU: ${cpuModel()}, ${cores} cores available to Node (os.availableParallelism())`,
+  `- libuv pool: ${poolSize} threads (UV_THREADPOOL_SIZE${process.env.UV_THREADPOOL_SIZE ? `=${process.env.UV_THREADPOOL_SIZE}` : ' unset, default 4'}); ` +
+    `batches run on ${batchThreads} threads at once`,
+  `- Node ${process.version} on ${os.type()} ${os.release()} ${os.arch()}`,
+  `- liboqs: ${status.liboqs ? `${status.liboqs.version}, ${status.liboqs.path}` : `not loaded (${nativeReason})`}`,
+  `- wasm: ${wasmReason ? `unavailable (${wasmReason})` : `@oqs/liboqs-js ${wasmVersion()}`}; noble: ${noble ? `@noble/post-quantum ${nobleVersion()}` : 'not installed'}`,
+  `- ${settings.rounds} rounds of ~${settings.targetMs} ms per measurement (×3 for sign), batch ${settings.batch} items; ` +
+    `load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; ${elapsed.toFixed(0)} s in all`,
+  `- ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+];
+
+function wasmVersion() {
+  return packageVersion('@oqs/liboqs-js');
+}
+
+function nobleVersion() {
+  return packageVersion('@noble/post-quantum');
+}
+
+function packageVersion(name) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return '?';
+  }
+}
+
+function statName() {
+  return options.stat === 'min' ? 'best' : 'median';
+}
+
+const skippedLines = skipped.map(([what, why]) => `- skipped ${what}: ${why}`);
+
+const report = [
+  `Time per operation, µs (${statName()} of ${settings.rounds} rounds):`,
+  '',
+  timesTable,
+  '',
+  'Ratios (same run):',
+  '',
+  ratiosTable,
+  '',
+  ...verdict(),
+  ...skippedLines,
+  ...machine,
+].join('\n');
+
+console.log(report);
+
+if (options.write) {
+  fs.writeFileSync(BENCHMARKS_FILE, benchmarksMarkdown());
+  progress(`bench: wrote ${path.relative(process.cwd(), BENCHMARKS_FILE) || BENCHMARKS_FILE}`);
+}
+
+function benchmarksMarkdown() {
+  return `# Benchmarks
+
+Generated by \`npm run bench -- --write\` (scripts/bench.mjs); do not edit by hand.
+
+## What is measured
+
+Time per operation of the native backend (the system liboqs through the N-API addon), called
+three ways, beside liboqs's own C speed measured in the same run:
+
+- **liboqs C**: scripts/bench-harness.c, compiled with \`cc -O2\` at run time, \`dlopen\`s the
+  very liboqs file the package loaded (\`info().liboqs.path\`) and calls \`OQS_KEM_keypair\` /
+  \`OQS_KEM_encaps\` / \`OQS_KEM_decaps\` / \`OQS_SIG_keypair\` / \`OQS_SIG_sign\` /
+  \`OQS_SIG_verify\` in a loop on reused buffers, on one thread.
+- **native sync**: \`kem.generateKeyPair()\`, \`kem.encapsulate(pk)\`, \`kem.decapsulate(ct, sk)\`,
+  \`sig.generateKeyPair()\`, \`sig.sign(msg, sk)\`, \`sig.verify(msg, sig, pk)\`.
+- **native async**: the \`…Async\` methods, awaited one at a time.
+- **native batch**: \`generateKeyPairMany(${settings.batch})\`, \`encapsulateMany(pks)\`,
+  \`decapsulateMany(cts, sk)\`, \`signMany(msgs, sk)\`, \`verifyMany(msgs, sigs, pk)\` with
+  ${settings.batch} items, wall time ÷ items.
+- **wasm**: the package's WebAssembly backend (\`{ backend: 'wasm' }\`), sync calls after \`ready()\`.
+- **noble**: \`ml_kem768\` from @noble/post-quantum (pure JavaScript), ML-KEM-768 only.
+
+Messages are ${MESSAGE_LENGTH} bytes. Each measurement is warmed up, then the implementations
+run in alternating rounds (C, sync, async, batch, C on ${batchThreads} threads, wasm, noble, and again)
+and the table shows the ${statName()} of ${settings.rounds} rounds. Targets: native sync ≤ ${SYNC_TARGET.toFixed(2)}× the C time;
+batch rate ≥ ${BATCH_TARGET.toFixed(2)}× the sync rate. "C ${batchThreads} threads ÷ C 1 thread" is
+the same harness on ${batchThreads} threads: how far ${batchThreads} threads can speed liboqs itself up on
+this machine at that moment, the ceiling for the batch ratio. "Round spread" is the larger
+(max − min) ÷ median of the C and sync rounds: a large one means the machine was busy.
+Signing with ML-DSA repeats a random number of times per signature, so sign times vary more.
+
+## Results
+
+Time per operation, µs:
+
+${timesTable}
+
+Ratios:
+
+${ratiosTable}
+
+${[...verdict(), ...skippedLines].join('\n')}
+
+## Machine
+
+${machine.join('\n')}
+
+## Running it
+
+\`\`\`sh
+npm run build                                           # addon and dist/
+LD_LIBRARY_PATH=/opt/liboqs/0.16.0/lib npm run bench    # a few minutes; add -- --quick for ~20 s
+npm run bench -- --write                                # also rewrite this file
+npm run bench -- --only ML-KEM-768 --threads 2          # one algorithm, a 2-thread pool
+\`\`\`
+
+Needs a C compiler (\`cc\`, or \`CC=…\`) for the liboqs C column. Without a loadable liboqs the
+native and C columns are skipped (the reason is printed) and the wasm and noble rows still run.
+`;
+}
