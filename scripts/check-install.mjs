@@ -89,7 +89,9 @@ function install(tarball, dir, scripts) {
   const output = npm(['install', tarball, '--no-audit', '--no-fund', ...flags], dir);
   // Under npm's default blocking our "install" script is listed as skipped, not run.
   if (scripts === 'blocked by default' && !/install-scripts +x0tta6bl4-pqc@\S+ \(install:/.test(output)) {
-    fail(`npm did not report x0tta6bl4-pqc's install script as blocked:\n${output}`);
+    const version = execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim();
+    fail(`npm ${version} did not report x0tta6bl4-pqc's install script as blocked ` +
+      `(npm 11 blocks dependency install scripts by default):\n${output}`);
   }
   if (fs.existsSync(path.join(dir, 'node_modules', 'x0tta6bl4-pqc', 'build'))) {
     fail(`install compiled the addon (node_modules/x0tta6bl4-pqc/build exists) in ${dir}`);

@@ -108,9 +108,11 @@ export function readPolicy(env: Environment = process.env): Policy {
   return policy;
 }
 
-/** Only the production flag, for checks on a hot path. */
-export function isProduction(env: Environment = process.env): boolean {
-  const { value, error } = parse(POLICY_VARIABLES.production, env[POLICY_VARIABLES.production.name]);
+export type PolicyFlag = 'production' | 'allowMockPqc' | 'allowWasmPqc' | 'disablePqc';
+
+/** One flag alone, for a check that needs no other variable (a typo elsewhere must not break it). */
+export function readFlag(key: PolicyFlag, env: Environment = process.env): boolean {
+  const { value, error } = parse(POLICY_VARIABLES[key], env[POLICY_VARIABLES[key].name]);
   if (error) throw new PqcError('ERR_PQC_INVALID_CONFIGURATION', error);
   return value as boolean;
 }

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { loadAddon, type NativeAlgorithm } from '../lib/native/addon.js';
+import { Op } from '../lib/engine.js';
+import { native, NATIVE_SKIP } from './support/environment.js';
+
+/**
+ * The addon is callable directly (it is in the package); a wrong call must raise a typed
+ * error, never crash or read out of bounds. This file calls it with no TypeScript checks.
+ */
+describe.skipIf(!native)(`direct calls into the native addon${native ? '' : ` (skipped: ${NATIVE_SKIP})`}`, () => {
+  const addon = native ? loadAddon() : (undefined as never);
+  const kem = native ? new addon.Algorithm('kem', 'ML-KEM-512') : (undefined as never);
+  const sig = native ? new addon.Algorithm('sig', 'ML-DSA-44') : (undefined as never);
+  const call = (algorithm: NativeAlgorithm, ...args: unknown[]) =>
+    (algorithm.run as (...a: unknown[]) => number).apply(algorithm, args);
+  const codeOf = (fn: () => unknown) => {
+    try {
+      fn();
+      return 'no error';
+    } catch (error) {
+      return (error as { code?: string }).code;
+    }
+  };
+  const pk = () => new Uint8Array(kem.publicKeyLength);
+  const ct = () => new Uint8Array(kem.ciphertextLength);
+  const ss = () => new Uint8Array(kem.sharedSecretLength);
+
+  it('refuses wrong operand types, counts and lengths', () => {
+    const cases: [string, () => unknown][] = [
+      ['no arguments', () => call(kem)],
+      ['op not a number', () => call(kem, 'encaps', pk(), ct(), ss())],
+      ['op out of range', () => call(kem, 99, pk(), ct(), ss())],
+      ['negative op', () => call(kem, -1)],
+      ['a sig op on a KEM', () => call(kem, Op.SigSign, new Uint8Array(1), new Uint8Array(1), new Uint8Array(0), new Uint8Array(1))],
+      ['too few operands', () => call(kem, Op.KemEncaps, pk(), ct())],
+      ['too many operands', () => call(kem, Op.KemEncaps, pk(), ct(), ss(), ss())],
+      ['a plain array', () => call(kem, Op.KemEncaps, Array.from(pk()), ct(), ss())],
+      ['a Buffer-like object', () => call(kem, Op.KemEncaps, { length: 800, byteLength: 800 }, ct(), ss())],
+      ['a Uint16Array', () => call(kem, Op.KemEncaps, new Uint16Array(400), ct(), ss())],
+      ['a short input', () => call(kem, Op.KemEncaps, pk().subarray(1), ct(), ss())],
+      ['a short output', () => call(kem, Op.KemEncaps, pk(), ct().subarray(1), ss())],
+      ['a context over 255 bytes', () => call(sig, Op.SigVerify, new Uint8Array(1), new Uint8Array(1), new Uint8Array(sig.publicKeyLength), new Uint8Array(256))],
+      ['an unknown family', () => new addon.Algorithm('cipher' as 'kem', 'ML-KEM-512')],
+      ['a name that is not a string', () => new addon.Algorithm('kem', 7 as unknown as string)],
+      ['batch count 0', () => kem.runAsync(Op.KemEncaps, 0, 1, pk())],
+      ['batch count above the limit', () => kem.runAsync(Op.KemEncaps, 2 ** 21, 1, pk())],
+      ['batch array of the wrong size', () => kem.runAsync(Op.KemEncaps, 3, 1, [pk(), pk()])],
+      ['batch item of the wrong length', () => kem.runAsync(Op.KemEncaps, 2, 1, [pk(), new Uint8Array(5)])],
+    ];
+    for (const [what, fn] of cases) expect(codeOf(fn), what).toBe('ERR_PQC_INVALID_INPUT');
+  });
+
+  it('refuses a detached buffer, in a sync call and when copying batch inputs', () => {
+    const detached = pk();
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    expect(codeOf(() => call(kem, Op.KemEncaps, detached, ct(), ss()))).toBe('ERR_PQC_INVALID_INPUT');
+    expect(codeOf(() => kem.runAsync(Op.KemEncaps, 1, 1, [detached]))).toBe('ERR_PQC_INVALID_INPUT');
+  });
+
+  it('reports an unknown algorithm and a missing capability with their own codes', () => {
+    expect(codeOf(() => new addon.Algorithm('kem', 'Kyber-9000'))).toBe('ERR_PQC_UNSUPPORTED_ALGORITHM');
+    if (kem.keypairSeedLength === 0) {
+      expect(codeOf(() => call(kem, Op.KemKeypairDerand, new Uint8Array(64), pk(), new Uint8Array(kem.secretKeyLength)))).toBe(
+        'ERR_PQC_UNSUPPORTED_CAPABILITY',
+      );
+    } else {
+      expect(kem.keypairSeedLength).toBe(64);
+    }
+  });
+
+  it('refuses a second liboqs once one is loaded', () => {
+    expect(codeOf(() => addon.load('liboqs.so.7'))).toBe('ERR_PQC_LIBOQS_ALREADY_LOADED');
+  });
+
+  it('a batch input copied before the call returns is unaffected by later changes', async () => {
+    const pair = [new Uint8Array(kem.publicKeyLength), new Uint8Array(kem.secretKeyLength)] as const;
+    call(kem, Op.KemKeypair, ...pair);
+    const pending = kem.runAsync(Op.KemEncaps, 4, 2, pair[0]);
+    pair[0].fill(0);
+    const [ciphertexts, secrets] = await pending;
+    for (let i = 0; i < 4; i++) {
+      const shared = ss();
+      call(kem, Op.KemDecaps, ciphertexts![i]!, pair[1], shared);
+      expect(Buffer.from(shared).equals(Buffer.from(secrets![i]!))).toBe(true);
+    }
+  });
+});
