@@ -1,10 +1,11 @@
 // Module entry: load(path) chooses the process's liboqs; status() and algorithms() describe it;
-// Algorithm binds one KEM or signature scheme.
+// Algorithm binds one KEM or signature scheme; x25519* (csrc/x25519.cc) serve the hybrid KEMs.
 #include <napi.h>
 
 #include "algorithm_handle.h"
 #include "errors.h"
 #include "liboqs.h"
+#include "x25519.h"
 
 namespace pqc {
 namespace {
@@ -68,6 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                             "status"));
   exports.Set("algorithms", Napi::Function::New(env, Algorithms, "algorithms"));
   exports.Set("Algorithm", AlgorithmHandle::Define(env));
+  RegisterX25519(env, exports);
   return exports;
 }
 

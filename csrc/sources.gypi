@@ -5,6 +5,7 @@
     "batch.cc",
     "kem.cc",
     "liboqs.cc",
-    "sig.cc"
+    "sig.cc",
+    "x25519.cc"
   ]
 }

@@ -1,6 +1,10 @@
 import { PqcError } from './errors.js';
 import type { BackendName, KemEngine, SigEngine } from './engine.js';
+import { createHybridKemEngine, isHybridKem } from './hybrid/index.js';
 import { loadNativeBackend, NativeKemEngine, NativeSigEngine, type NativeBackend } from './native/native-backend.js';
+import type { PQCFallbackHandler } from './policy/fallback-handler.js';
+import { MockKemEngine, type MockKemFaults } from './policy/mock-kem.js';
+import { X25519_KEM_NAME, X25519KemEngine } from './policy/x25519-kem.js';
 import { preloadWasm, wasmCatalog, wasmPackageVersion, WasmKemEngine, WasmSigEngine } from './wasm/wasm-backend.js';
 
 /**
@@ -65,7 +69,17 @@ function wasmAlgorithm(name: string, type: 'kem' | 'sig') {
   return algorithm;
 }
 
-export function createKemEngine(name: string, requested?: BackendChoice): KemEngine {
+export function createKemEngine(
+  name: string,
+  requested?: BackendChoice | 'mock',
+  options: { faults?: MockKemFaults; fallback?: PQCFallbackHandler } = {},
+): KemEngine {
+  if (requested === 'mock') return new MockKemEngine(name, options.faults);
+  if (options.faults) throw new PqcError('ERR_PQC_INVALID_INPUT', `faults apply only to the mock backend ({ backend: 'mock' })`);
+  // X25519 is no liboqs algorithm: node:crypto serves it whichever liboqs backend is selected.
+  if (name === X25519_KEM_NAME && (requested ?? 'auto') === 'auto') return new X25519KemEngine(options.fallback);
+  // A hybrid composes the ML-KEM engine of the requested backend with node:crypto's X25519.
+  if (isHybridKem(name)) return createHybridKemEngine(name, (pqName) => createKemEngine(pqName, requested));
   return resolve(requested) === 'native'
     ? new NativeKemEngine(name, loadNativeBackend())
     : new WasmKemEngine(name, wasmAlgorithm(name, 'kem'));

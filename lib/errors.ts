@@ -12,6 +12,10 @@ export type PqcErrorCode =
   | 'ERR_PQC_UNSUPPORTED_BACKEND'
   | 'ERR_PQC_OPERATION_FAILED'
   | 'ERR_PQC_NOT_READY'
+  | 'ERR_PQC_INVALID_CONFIGURATION'
+  | 'ERR_PQC_MOCK_IN_PRODUCTION'
+  | 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS'
+  | 'ERR_PQC_CLASSICAL_REQUIRES_FALLBACK'
   | (string & { readonly __pqcCode?: never });
 
 export class PqcError extends Error {

@@ -1,5 +1,25 @@
-export { info, ready, type Info, type BackendChoice } from './backend.js';
+export { ready, type BackendChoice } from './backend.js';
+export { info, type Info, type PolicyInfo } from './policy/policy-info.js';
 export { Kem, type KemKeyPair, type Encapsulation, type KemOptions } from './kem.js';
 export { Sig, type SigKeyPair, type SignOptions } from './sig.js';
 export { PqcError, type PqcErrorCode } from './errors.js';
 export { SecretBytes } from './bytes.js';
+export { createJsonLogger, type Logger, type LogFn, type LogLevel, type JsonLoggerOptions } from './logger.js';
+export { pqcMetrics, HANDSHAKE_LATENCY_BUCKETS, type PqcMetrics } from './metrics.js';
+export { startup, type Startup, type StartupOptions } from './policy/startup.js';
+export {
+  PQCFallbackHandler,
+  type FallbackOptions,
+  type FallbackAlert,
+  type FallbackExpiry,
+  type FallbackEvents,
+  type Closable,
+  type ShutdownAction,
+  type ShutdownContext,
+  type PqcFailurePolicy,
+} from './policy/fallback-handler.js';
+export type { Clock } from './policy/clock.js';
+export { readPolicy, policyVariables, POLICY_VARIABLES, type Policy, type PolicyVariable } from './policy/environment.js';
+export { MockKemFaults, MOCK_KEM_NAME, type MockFault, type MockOperation } from './policy/mock-kem.js';
+export { X25519_KEM_NAME } from './policy/x25519-kem.js';
+export { diagnose, type Diagnosis } from './policy/doctor.js';

@@ -2,6 +2,8 @@ import { createKemEngine, type BackendChoice } from './backend.js';
 import { requireArray, requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
 import { Op, type KemEngine } from './engine.js';
 import { PqcError } from './errors.js';
+import type { PQCFallbackHandler } from './policy/fallback-handler.js';
+import type { MockKemFaults } from './policy/mock-kem.js';
 import { hasConsistentDecapsulationKey, isReducedEncapsulationKey, mlKemRank } from './ml-kem-input-checks.js';
 
 export interface KemKeyPair {
@@ -15,7 +17,12 @@ export interface Encapsulation {
 }
 
 export interface KemOptions {
-  backend?: BackendChoice;
+  /** 'mock' serves only the insecure test KEM (lib/policy/mock-kem.ts) and is never chosen otherwise. */
+  backend?: BackendChoice | 'mock';
+  /** Faults for the mock KEM to inject. */
+  faults?: MockKemFaults;
+  /** For 'X25519': the handler whose fallback mode permits it in production (default: start-up's). */
+  fallback?: PQCFallbackHandler;
 }
 
 /**
@@ -38,7 +45,7 @@ export class Kem {
     if (typeof name !== 'string' || name === '') {
       throw new PqcError('ERR_PQC_INVALID_INPUT', 'the algorithm name must be a non-empty string');
     }
-    this.#engine = createKemEngine(name, options.backend);
+    this.#engine = createKemEngine(name, options.backend, options);
     this.name = name;
     this.backend = this.#engine.backend;
     const lengths = this.#engine.lengths;

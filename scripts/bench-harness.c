@@ -2,11 +2,18 @@
 // into a temporary directory and runs it beside the package, on the same liboqs file.
 //
 //   bench-harness <liboqs-file> <algorithm> <op> <iterations> [threads] [warm-up-ms]
+//   bench-harness <liboqs-file> -
 //
 // op is keygen, encaps or decaps (a KEM) or keypair, sign or verify (a signature scheme).
-// Prints one line, `ns_per_op=<wall ns / iterations> iterations=<n> threads=<t>
-// version=<liboqs>`. With threads > 1 the iterations are split over that many threads, each
-// with its own keys and buffers, and ns_per_op is the wall time over all of them.
+// A run prints one line, `ns_per_op=<wall ns / iterations> iterations=<n> threads=<t>
+// version=<liboqs>`, or `error=<why>`. With threads > 1 the iterations are split over that many
+// threads, each with its own keys and buffers, and ns_per_op is the wall time over all of them.
+//
+// With `-` it reads one run per line from stdin, `<algorithm> <op> <iterations> [threads]
+// [warm-up-ms]`, and answers each with its line until end of input. bench.mjs starts it once
+// like that: every spawn forks the Node process, and after a fork the parent's next writes to
+// each page of its heap take a copy-on-write fault, which would be charged to the next
+// measurement of the package (about one fault per key pair, ~10 µs each on a VM).
 //
 // Like csrc/liboqs.cc it binds to liboqs at run time with dlopen and declares the little it
 // uses: no liboqs headers, nothing linked at build time, exported functions only, and of the
@@ -66,37 +73,31 @@ static struct {
 
 enum op { KEM_KEYGEN, KEM_ENCAPS, KEM_DECAPS, SIG_KEYPAIR, SIG_SIGN, SIG_VERIFY };
 static const char *const kOpNames[] = {"keygen", "encaps", "decaps", "keypair", "sign", "verify"};
+enum { kOpCount = sizeof kOpNames / sizeof kOpNames[0] };
 
 // The message bench.mjs signs too.
 enum { kMessageLength = 64 };
 
-static enum op g_op;
-static const oqs_kem *g_kem;
-static const oqs_sig *g_sig;
-static double g_warmup_ns;
-static pthread_barrier_t g_start;
+// One run: what to time, on which scheme (exactly one of kem and sig is set).
+struct run {
+  enum op op;
+  const oqs_kem *kem;
+  const oqs_sig *sig;
+  double warmup_ns;
+  pthread_barrier_t start;
+};
 
 // One thread's keys, inputs and outputs, prepared before timing.
 struct worker {
+  struct run *run;
   pthread_t thread;
   long iterations;
   double start_ns, end_ns;  // of this thread's timed loop
   uint8_t *pk, *sk, *ct, *ss, *sig;
   size_t sig_len;
   uint8_t msg[kMessageLength];
-  int failed;
+  bool failed;
 };
-
-static void die(const char *what, const char *detail) {
-  fprintf(stderr, "bench-harness: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-  exit(1);
-}
-
-static void *resolve(void *lib, const char *symbol) {
-  void *fn = dlsym(lib, symbol);
-  if (fn == NULL) die("liboqs lacks the symbol", symbol);
-  return fn;
-}
 
 static double now_ns(void) {
   struct timespec t;
@@ -104,136 +105,113 @@ static double now_ns(void) {
   return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
-static uint8_t *alloc(size_t length) {
-  uint8_t *p = malloc(length ? length : 1);
-  if (p == NULL) die("out of memory", NULL);
-  memset(p, 0, length);
-  return p;
-}
-
-static oqs_status run_once(struct worker *w) {
-  switch (g_op) {
+static oqs_status run_once(const struct run *r, struct worker *w) {
+  switch (r->op) {
     case KEM_KEYGEN:
-      return oqs.kem_keypair(g_kem, w->pk, w->sk);
+      return oqs.kem_keypair(r->kem, w->pk, w->sk);
     case KEM_ENCAPS:
-      return oqs.kem_encaps(g_kem, w->ct, w->ss, w->pk);
+      return oqs.kem_encaps(r->kem, w->ct, w->ss, w->pk);
     case KEM_DECAPS:
-      return oqs.kem_decaps(g_kem, w->ss, w->ct, w->sk);
+      return oqs.kem_decaps(r->kem, w->ss, w->ct, w->sk);
     case SIG_KEYPAIR:
-      return oqs.sig_keypair(g_sig, w->pk, w->sk);
+      return oqs.sig_keypair(r->sig, w->pk, w->sk);
     case SIG_SIGN:
-      return oqs.sig_sign(g_sig, w->sig, &w->sig_len, w->msg, kMessageLength, w->sk);
+      return oqs.sig_sign(r->sig, w->sig, &w->sig_len, w->msg, kMessageLength, w->sk);
     case SIG_VERIFY:
-      return oqs.sig_verify(g_sig, w->msg, kMessageLength, w->sig, w->sig_len, w->pk);
+      return oqs.sig_verify(r->sig, w->msg, kMessageLength, w->sig, w->sig_len, w->pk);
   }
   return -1;
 }
 
-// A key pair and, for decaps and verify, a valid input to work on.
-static void prepare(struct worker *w, unsigned index) {
+static void release(struct worker *w) {
+  free(w->pk);
+  free(w->sk);
+  free(w->ct);
+  free(w->ss);
+  free(w->sig);
+}
+
+// A key pair and, for decaps and verify, a valid input to work on. False when liboqs fails.
+static bool prepare(const struct run *r, struct worker *w, unsigned index) {
   for (size_t i = 0; i < kMessageLength; i++) w->msg[i] = (uint8_t)(i * 7 + index);
-  if (g_kem != NULL) {
-    w->pk = alloc(g_kem->length_public_key);
-    w->sk = alloc(g_kem->length_secret_key);
-    w->ct = alloc(g_kem->length_ciphertext);
-    w->ss = alloc(g_kem->length_shared_secret);
-    if (oqs.kem_keypair(g_kem, w->pk, w->sk) != 0 || oqs.kem_encaps(g_kem, w->ct, w->ss, w->pk) != 0) {
-      die("setup failed", g_kem->method_name);
-    }
-  } else {
-    w->pk = alloc(g_sig->length_public_key);
-    w->sk = alloc(g_sig->length_secret_key);
-    w->sig = alloc(g_sig->length_signature);
-    w->sig_len = g_sig->length_signature;
-    if (oqs.sig_keypair(g_sig, w->pk, w->sk) != 0 ||
-        oqs.sig_sign(g_sig, w->sig, &w->sig_len, w->msg, kMessageLength, w->sk) != 0) {
-      die("setup failed", g_sig->method_name);
-    }
+  if (r->kem != NULL) {
+    w->pk = calloc(1, r->kem->length_public_key);
+    w->sk = calloc(1, r->kem->length_secret_key);
+    w->ct = calloc(1, r->kem->length_ciphertext);
+    w->ss = calloc(1, r->kem->length_shared_secret);
+    return w->pk && w->sk && w->ct && w->ss && oqs.kem_keypair(r->kem, w->pk, w->sk) == 0 &&
+           oqs.kem_encaps(r->kem, w->ct, w->ss, w->pk) == 0;
   }
+  w->pk = calloc(1, r->sig->length_public_key);
+  w->sk = calloc(1, r->sig->length_secret_key);
+  w->sig = calloc(1, r->sig->length_signature);
+  w->sig_len = r->sig->length_signature;
+  return w->pk && w->sk && w->sig && oqs.sig_keypair(r->sig, w->pk, w->sk) == 0 &&
+         oqs.sig_sign(r->sig, w->sig, &w->sig_len, w->msg, kMessageLength, w->sk) == 0;
 }
 
 static void *work(void *arg) {
   struct worker *w = arg;
+  const struct run *r = w->run;
   // Warm up caches, branch predictors and clocks; at least two calls.
-  const double until = now_ns() + g_warmup_ns;
+  const double until = now_ns() + r->warmup_ns;
   for (int n = 0; n < 2 || now_ns() < until; n++) {
-    if (run_once(w) != 0) w->failed = 1;
+    if (run_once(r, w) != 0) w->failed = true;
   }
-  pthread_barrier_wait(&g_start);
+  pthread_barrier_wait(&w->run->start);
   // Timed here, not by the main thread, which a busy machine may not schedule promptly.
   w->start_ns = now_ns();
   for (long i = 0; i < w->iterations; i++) {
-    if (run_once(w) != 0) w->failed = 1;
+    if (run_once(r, w) != 0) w->failed = true;
   }
   w->end_ns = now_ns();
   return NULL;
 }
 
-static long parse_positive(const char *text, const char *what) {
-  char *end = NULL;
-  const long value = strtol(text, &end, 10);
-  if (end == text || *end != '\0' || value < 1) die(what, "must be a positive integer");
-  return value;
-}
-
-int main(int argc, char **argv) {
-  if (argc < 5 || argc > 7) {
-    fprintf(stderr,
-            "usage: %s <liboqs-file> <algorithm> <keygen|encaps|decaps|keypair|sign|verify> "
-            "<iterations> [threads] [warm-up-ms]\n",
-            argv[0]);
-    return 2;
-  }
-  const char *path = argv[1];
-  const char *algorithm = argv[2];
-  int op = -1;
-  for (int i = 0; i < (int)(sizeof kOpNames / sizeof kOpNames[0]); i++) {
-    if (strcmp(argv[3], kOpNames[i]) == 0) op = i;
-  }
-  if (op < 0) die("unknown operation", argv[3]);
-  g_op = (enum op)op;
-  const long iterations = parse_positive(argv[4], "iterations");
-  const long threads = argc > 5 ? parse_positive(argv[5], "threads") : 1;
-  g_warmup_ns = (argc > 6 ? (double)parse_positive(argv[6], "warm-up-ms") : 25.0) * 1e6;
-
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (lib == NULL) die("cannot open liboqs", dlerror());
-  *(void **)&oqs.version = resolve(lib, "OQS_version");
-  *(void **)&oqs.init = resolve(lib, "OQS_init");
-  oqs.init();
-
-  const bool is_kem = g_op <= KEM_DECAPS;
-  if (is_kem) {
-    *(void **)&oqs.kem_new = resolve(lib, "OQS_KEM_new");
-    *(void **)&oqs.kem_free = resolve(lib, "OQS_KEM_free");
-    *(void **)&oqs.kem_keypair = resolve(lib, "OQS_KEM_keypair");
-    *(void **)&oqs.kem_encaps = resolve(lib, "OQS_KEM_encaps");
-    *(void **)&oqs.kem_decaps = resolve(lib, "OQS_KEM_decaps");
-    g_kem = oqs.kem_new(algorithm);
-    if (g_kem == NULL) die("KEM not enabled in this liboqs", algorithm);
+// Times `iterations` calls of `op` on `threads` threads and prints the result line. Returns
+// NULL, or why it could not.
+static const char *measure(const char *algorithm, enum op op, long iterations, long threads,
+                           long warmup_ms) {
+  struct run r = {.op = op, .warmup_ns = (double)warmup_ms * 1e6};
+  if (op <= KEM_DECAPS) {
+    r.kem = oqs.kem_new(algorithm);
+    if (r.kem == NULL) return "KEM not enabled in this liboqs";
   } else {
-    *(void **)&oqs.sig_new = resolve(lib, "OQS_SIG_new");
-    *(void **)&oqs.sig_free = resolve(lib, "OQS_SIG_free");
-    *(void **)&oqs.sig_keypair = resolve(lib, "OQS_SIG_keypair");
-    *(void **)&oqs.sig_sign = resolve(lib, "OQS_SIG_sign");
-    *(void **)&oqs.sig_verify = resolve(lib, "OQS_SIG_verify");
-    g_sig = oqs.sig_new(algorithm);
-    if (g_sig == NULL) die("signature scheme not enabled in this liboqs", algorithm);
+    r.sig = oqs.sig_new(algorithm);
+    if (r.sig == NULL) return "signature scheme not enabled in this liboqs";
   }
-
+  const char *error = NULL;
   struct worker *workers = calloc((size_t)threads, sizeof *workers);
-  if (workers == NULL) die("out of memory", NULL);
   const long per_thread = (iterations + threads - 1) / threads;
-  for (long t = 0; t < threads; t++) {
-    prepare(&workers[t], (unsigned)t);
-    workers[t].iterations = per_thread;
+  long prepared = 0;
+  if (workers == NULL) {
+    error = "out of memory";
+    goto done;
   }
-  if (pthread_barrier_init(&g_start, NULL, (unsigned)threads + 1) != 0) die("pthread_barrier_init", NULL);
-  for (long t = 0; t < threads; t++) {
-    if (pthread_create(&workers[t].thread, NULL, work, &workers[t]) != 0) die("pthread_create", NULL);
+  for (; prepared < threads; prepared++) {
+    workers[prepared].run = &r;
+    workers[prepared].iterations = per_thread;
+    if (!prepare(&r, &workers[prepared], (unsigned)prepared)) {
+      prepared++;
+      error = "liboqs failed while preparing keys";
+      goto done;
+    }
   }
-  pthread_barrier_wait(&g_start);
-  int failed = 0;
+  if (pthread_barrier_init(&r.start, NULL, (unsigned)threads + 1) != 0) {
+    error = "pthread_barrier_init failed";
+    goto done;
+  }
+  long started = 0;
+  for (; started < threads; started++) {
+    if (pthread_create(&workers[started].thread, NULL, work, &workers[started]) != 0) break;
+  }
+  if (started < threads) {
+    // The barrier cannot open without every thread: nothing more can run here.
+    fprintf(stderr, "bench-harness: pthread_create failed\n");
+    exit(1);
+  }
+  pthread_barrier_wait(&r.start);
+  bool failed = false;
   double start = 0, end = 0;
   for (long t = 0; t < threads; t++) {
     pthread_join(workers[t].thread, NULL);
@@ -241,22 +219,110 @@ int main(int argc, char **argv) {
     if (t == 0 || workers[t].start_ns < start) start = workers[t].start_ns;
     if (t == 0 || workers[t].end_ns > end) end = workers[t].end_ns;
   }
-  const double elapsed = end - start;
-  if (failed) die(algorithm, "liboqs reported an error during the timed run");
-
-  const long total = per_thread * threads;
-  printf("ns_per_op=%.1f iterations=%ld threads=%ld version=%s\n", elapsed / (double)total, total,
-         threads, oqs.version());
-
-  for (long t = 0; t < threads; t++) {
-    free(workers[t].pk);
-    free(workers[t].sk);
-    free(workers[t].ct);
-    free(workers[t].ss);
-    free(workers[t].sig);
+  pthread_barrier_destroy(&r.start);
+  if (failed) {
+    error = "liboqs reported an error during the timed run";
+    goto done;
   }
+  const long total = per_thread * threads;
+  printf("ns_per_op=%.1f iterations=%ld threads=%ld version=%s\n", (end - start) / (double)total,
+         total, threads, oqs.version());
+  fflush(stdout);
+
+done:
+  for (long t = 0; t < prepared; t++) release(&workers[t]);
   free(workers);
-  if (g_kem != NULL) oqs.kem_free((oqs_kem *)g_kem);
-  if (g_sig != NULL) oqs.sig_free((oqs_sig *)g_sig);
+  if (r.kem != NULL) oqs.kem_free((oqs_kem *)r.kem);
+  if (r.sig != NULL) oqs.sig_free((oqs_sig *)r.sig);
+  return error;
+}
+
+static bool parse_positive(const char *text, long *out) {
+  char *end = NULL;
+  const long value = text != NULL ? strtol(text, &end, 10) : 0;
+  if (text == NULL || end == text || *end != '\0' || value < 1) return false;
+  *out = value;
+  return true;
+}
+
+// Runs one command given as words: algorithm op iterations [threads] [warm-up-ms].
+static const char *command(int argc, char **argv) {
+  if (argc < 3 || argc > 5) return "expected <algorithm> <op> <iterations> [threads] [warm-up-ms]";
+  int op = -1;
+  for (int i = 0; i < kOpCount; i++) {
+    if (strcmp(argv[1], kOpNames[i]) == 0) op = i;
+  }
+  if (op < 0) return "op must be keygen, encaps, decaps, keypair, sign or verify";
+  long iterations = 0, threads = 1, warmup_ms = 25;
+  if (!parse_positive(argv[2], &iterations)) return "iterations must be a positive integer";
+  if (argc > 3 && (!parse_positive(argv[3], &threads) || threads > 256)) {
+    return "threads must be an integer from 1 to 256";
+  }
+  if (argc > 4 && !parse_positive(argv[4], &warmup_ms)) return "warm-up-ms must be a positive integer";
+  return measure(argv[0], (enum op)op, iterations, threads, warmup_ms);
+}
+
+static void *resolve(void *lib, const char *symbol) {
+  void *fn = dlsym(lib, symbol);
+  if (fn == NULL) {
+    fprintf(stderr, "bench-harness: liboqs lacks the symbol %s\n", symbol);
+    exit(1);
+  }
+  return fn;
+}
+
+int main(int argc, char **argv) {
+  const bool serve = argc == 3 && strcmp(argv[2], "-") == 0;
+  if (!serve && (argc < 5 || argc > 7)) {
+    fprintf(stderr,
+            "usage: %s <liboqs-file> <algorithm> <keygen|encaps|decaps|keypair|sign|verify> "
+            "<iterations> [threads] [warm-up-ms]\n"
+            "       %s <liboqs-file> -    (one such run per line on stdin)\n",
+            argv[0], argv[0]);
+    return 2;
+  }
+  void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  if (lib == NULL) {
+    fprintf(stderr, "bench-harness: cannot open liboqs: %s\n", dlerror());
+    return 1;
+  }
+  *(void **)&oqs.version = resolve(lib, "OQS_version");
+  *(void **)&oqs.init = resolve(lib, "OQS_init");
+  *(void **)&oqs.kem_new = resolve(lib, "OQS_KEM_new");
+  *(void **)&oqs.kem_free = resolve(lib, "OQS_KEM_free");
+  *(void **)&oqs.kem_keypair = resolve(lib, "OQS_KEM_keypair");
+  *(void **)&oqs.kem_encaps = resolve(lib, "OQS_KEM_encaps");
+  *(void **)&oqs.kem_decaps = resolve(lib, "OQS_KEM_decaps");
+  *(void **)&oqs.sig_new = resolve(lib, "OQS_SIG_new");
+  *(void **)&oqs.sig_free = resolve(lib, "OQS_SIG_free");
+  *(void **)&oqs.sig_keypair = resolve(lib, "OQS_SIG_keypair");
+  *(void **)&oqs.sig_sign = resolve(lib, "OQS_SIG_sign");
+  *(void **)&oqs.sig_verify = resolve(lib, "OQS_SIG_verify");
+  oqs.init();
+
+  if (!serve) {
+    const char *error = command(argc - 2, argv + 2);
+    if (error != NULL) {
+      printf("error=%s\n", error);
+      return 1;
+    }
+    return 0;
+  }
+  char line[512];
+  while (fgets(line, sizeof line, stdin) != NULL) {
+    char *words[6];
+    int count = 0;
+    for (char *save = NULL, *word = strtok_r(line, " \t\r\n", &save); word != NULL;
+         word = strtok_r(NULL, " \t\r\n", &save)) {
+      if (count == 6) break;
+      words[count++] = word;
+    }
+    if (count == 0) continue;
+    const char *error = count < 6 ? command(count, words) : "too many words";
+    if (error != NULL) {
+      printf("error=%s\n", error);
+      fflush(stdout);
+    }
+  }
   return 0;
 }

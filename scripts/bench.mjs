@@ -10,11 +10,14 @@
 // Each measurement is warmed up and then repeated in alternating rounds (C, sync, async,
 // batch, C on N threads, wasm, noble; again …); the table shows the best (or median) round.
 // The markdown table goes to stdout, progress to stderr; --write also rewrites BENCHMARKS.md.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HARNESS_SOURCE = path.join(root, 'scripts', 'bench-harness.c');
@@ -33,13 +36,15 @@ const BATCH_TARGET = 1.8; // batch rate ÷ sync rate, at least
 const USAGE = `usage: npm run bench [-- options]
   --quick        fewer, shorter rounds (about 20 s instead of a few minutes)
   --write        also rewrite BENCHMARKS.md with the table and the machine
-  --rounds N     alternating rounds per measurement (default 7, quick 3)
+  --rounds N     alternating rounds per measurement (default 11, quick 3)
   --batch N      items per batch call (default 256)
   --stat min|median  how rounds are summarised (default min: the machine is shared, and
                  interference only ever adds time)
   --verbose      print every round's time to stderr
   --only TEXT    only the algorithms whose name contains TEXT (e.g. ML-KEM-768)
   --threads N    set UV_THREADPOOL_SIZE to N for this run (default: the environment's, else 4)
+  --nice N       run at this scheduling priority (the C harness too); a negative N, which
+                 needs root, keeps other work on a shared machine from skewing the ratios
 Load liboqs as the package does, e.g. LD_LIBRARY_PATH=/opt/liboqs/0.16.0/lib npm run bench.`;
 
 function parseArgs(argv) {
@@ -52,6 +57,7 @@ function parseArgs(argv) {
     batch: 256,
     only: '',
     threads: undefined,
+    nice: undefined,
   };
   const number = (flag, value) => {
     const n = Number(value);
@@ -87,6 +93,14 @@ function parseArgs(argv) {
       case '--threads':
         options.threads = number(flag, value());
         break;
+      case '--nice': {
+        const text = value();
+        options.nice = Number(text);
+        if (!Number.isInteger(options.nice) || options.nice < -20 || options.nice > 19) {
+          fail(`--nice needs an integer from -20 to 19, got ${text ?? 'nothing'}`);
+        }
+        break;
+      }
       case '--help':
       case '-h':
         console.log(USAGE);
@@ -105,17 +119,31 @@ function fail(message) {
 }
 
 const progress = (message) => process.stderr.write(`${message}\n`);
+const oneLine = (text) =>
+  String(text)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ');
 
 const options = parseArgs(process.argv.slice(2));
-// The pool size must be set before the package (which reads it) and the pool start.
+// The pool size must be set before the package (which reads it) and the pool start; the priority
+// before the pool's threads exist, since Linux gives each thread its own and new ones inherit it.
 if (options.threads !== undefined) process.env.UV_THREADPOOL_SIZE = String(options.threads);
+if (options.nice !== undefined) {
+  try {
+    os.setPriority(options.nice);
+  } catch (error) {
+    fail(`cannot set priority ${options.nice}: ${error.message}`);
+  }
+}
 const settings = {
   // Many short rounds rather than a few long ones: on a shared machine some rounds then run
   // undisturbed, and the best of them is the figure the ratios use.
-  rounds: options.rounds ?? (options.quick ? 3 : 7),
+  rounds: options.rounds ?? (options.quick ? 3 : 11),
   // Wall time of one measurement of one implementation, and of its warm-up.
-  targetMs: options.quick ? 20 : 80,
-  warmupMs: options.quick ? 10 : 40,
+  targetMs: options.quick ? 20 : 50,
+  warmupMs: options.quick ? 10 : 20,
   batch: options.batch,
 };
 
@@ -140,23 +168,22 @@ const skipped = []; // [what, why]
 let nativeReason;
 if (status.backend !== 'native') {
   nativeReason = status.nativeUnavailable
-    ? `${status.nativeUnavailable.code}: ${status.nativeUnavailable.message.split('\n')[0]}`
+    ? `${status.nativeUnavailable.code}: ${oneLine(status.nativeUnavailable.message)}`
     : `X0TTA6BL4_PQC_BACKEND=${process.env.X0TTA6BL4_PQC_BACKEND} selects the ${status.backend} backend`;
-  skipped.push(['native sync/async/batch and liboqs C, every row', nativeReason]);
+  skipped.push(['the liboqs C, native sync, native async and native batch columns of every row', nativeReason]);
 }
 
-let tempDir;
 let harness;
 if (!nativeReason) {
   try {
-    harness = compileHarness();
+    harness = await startHarness(compileHarness());
   } catch (error) {
-    skipped.push(['liboqs C columns, every row', error.message]);
+    skipped.push(['the liboqs C columns of every row', oneLine(error.message)]);
   }
 }
 
 function compileHarness() {
-  tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'x0tta6bl4-pqc-bench-'));
+  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'x0tta6bl4-pqc-bench-'));
   process.on('exit', () => fs.rmSync(tempDir, { recursive: true, force: true }));
   const binary = path.join(tempDir, 'bench-harness');
   const cc = process.env.CC || 'cc';
@@ -169,18 +196,56 @@ function compileHarness() {
   return binary;
 }
 
-/** ns per op from the C harness: `iterations` calls to liboqs on `threads` threads. */
-function runHarness(algorithm, op, iterations, threads = 1) {
-  const args = [status.liboqs.path, algorithm, op, String(iterations), String(threads), String(settings.warmupMs)];
-  const result = spawnSync(harness, args, { encoding: 'utf8' });
-  const match = /ns_per_op=([\d.]+) .*version=(\S+)/.exec(result.stdout ?? '');
-  if (result.status !== 0 || !match) {
-    throw new Error(`bench-harness ${args.join(' ')} failed: ${(result.stderr || result.error?.message || '').trim()}`);
+/**
+ * The harness runs as one child for the whole bench, taking one run per line on stdin: every
+ * spawn forks this process, and the copy-on-write faults that follow a fork (about one per
+ * key pair allocated, ~10 µs each on a VM) would land on the next measurement of the package.
+ */
+async function startHarness(binary) {
+  const child = spawn(binary, [status.liboqs.path, '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  process.on('exit', () => child.kill());
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text) => (stderr += text));
+  const waiting = [];
+  let exited;
+  const lines = readline.createInterface({ input: child.stdout });
+  lines.on('line', (line) => waiting.shift()?.resolve(line));
+  child.on('error', (error) => (exited = error));
+  child.on('close', (code) => {
+    exited ??= new Error(`bench-harness exited (${code}): ${oneLine(stderr)}`);
+    for (const request of waiting.splice(0)) request.reject(exited);
+  });
+
+  /** ns per op: `iterations` calls to liboqs on `threads` threads. */
+  const run = (algorithm, op, iterations, threads = 1) =>
+    new Promise((resolve, reject) => {
+      if (exited) return reject(exited);
+      const command = `${algorithm} ${op} ${iterations} ${threads} ${settings.warmupMs}`;
+      waiting.push({
+        resolve: (line) => {
+          try {
+            resolve(parse(command, line));
+          } catch (error) {
+            reject(error);
+          }
+        },
+        reject,
+      });
+      child.stdin.write(`${command}\n`);
+    });
+
+  function parse(command, line) {
+    const match = /ns_per_op=([\d.]+) .*version=(\S+)/.exec(line);
+    if (!match) throw new Error(`bench-harness "${command}": ${line.replace(/^error=/, '')}`);
+    if (match[2] !== status.liboqs.version) {
+      throw new Error(`bench-harness loaded liboqs ${match[2]}, the package ${status.liboqs.version}`);
+    }
+    return Number(match[1]);
   }
-  if (match[2] !== status.liboqs.version) {
-    throw new Error(`bench-harness loaded liboqs ${match[2]}, the package ${status.liboqs.version}`);
-  }
-  return Number(match[1]);
+
+  await run('ML-KEM-512', 'encaps', 1); // fails here, not mid-run, if the harness cannot work
+  // End of input ends the harness.
+  return { run, close: () => child.stdin.end() };
 }
 
 let wasmReason;
@@ -188,15 +253,15 @@ try {
   const probe = new Kem('ML-KEM-512', { backend: 'wasm' });
   await probe.ready();
 } catch (error) {
-  wasmReason = `${error.code ?? 'error'}: ${error.message.split('\n')[0]}`;
-  skipped.push(['wasm column, every row', wasmReason]);
+  wasmReason = `${error.code ?? 'error'}: ${oneLine(error.message)}`;
+  skipped.push(['the wasm column of every row', wasmReason]);
 }
 
 let noble;
 try {
   noble = (await import('@noble/post-quantum/ml-kem.js')).ml_kem768;
 } catch (error) {
-  skipped.push(['noble column (ML-KEM-768)', `@noble/post-quantum is not installed: ${error.message.split('\n')[0]}`]);
+  skipped.push(['the noble column (ML-KEM-768)', `@noble/post-quantum is not installed: ${oneLine(error.message)}`]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,6 +269,15 @@ try {
 
 // Results land here so that no call can be optimised away.
 let sink;
+
+// Each measurement starts from a collected heap, so that it pays for its own garbage (the
+// allocation and collection of its outputs count) and not for the previous measurement's.
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc');
+function freshHeap() {
+  sink = undefined;
+  collectGarbage();
+}
 
 const now = () => process.hrtime.bigint();
 
@@ -245,11 +319,11 @@ function harnessTimer(algorithm, op, threads) {
   return {
     items: 1,
     async measure(calls) {
-      return runHarness(algorithm, op, calls, threads);
+      return harness.run(algorithm, op, calls, threads);
     },
     // One short run (it warms up itself) instead of the doubling below.
     async calibrate() {
-      return runHarness(algorithm, op, 16 * threads, threads);
+      return harness.run(algorithm, op, 16 * threads, threads);
     },
   };
 }
@@ -289,7 +363,10 @@ async function measureRow(timers, weight) {
   }
   const samples = new Map(timers.map(([key]) => [key, []]));
   for (let round = 0; round < settings.rounds; round++) {
-    for (const [key, timer] of timers) samples.get(key).push(await timer.measure(calls.get(key)));
+    for (const [key, timer] of timers) {
+      freshHeap();
+      samples.get(key).push(await timer.measure(calls.get(key)));
+    }
   }
   return samples;
 }
@@ -422,7 +499,11 @@ progress(
 );
 for (const row of rows) {
   const t0 = Date.now();
-  row.samples = await measureRow(row.timers(), row.op === 'sign' ? 3 : 1);
+  try {
+    row.samples = await measureRow(row.timers(), row.op === 'sign' ? 3 : 1);
+  } catch (error) {
+    fail(`${row.name} ${row.op}: ${error.message}`);
+  }
   row.time = Object.fromEntries([...row.samples].map(([key, values]) => [key, summarise(values)]));
   row.spread = Math.max(...['c', 'sync'].filter((k) => row.samples.has(k)).map((k) => spread(row.samples.get(k))), 0);
   progress(`  ${row.name} ${row.op}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -430,6 +511,7 @@ for (const row of rows) {
     for (const [key, values] of row.samples) progress(`    ${key.padEnd(9)} ${values.map(micros).join(' ')} µs`);
   }
 }
+harness?.close();
 const elapsed = (Date.now() - started) / 1000;
 const loadAfter = os.loadavg()[0];
 
@@ -463,11 +545,12 @@ function table(headers, body) {
 const nativeCell = (row, key) => (nativeReason ? 'skipped' : micros(row.time[key]));
 
 const timesTable = table(
-  ['Algorithm', 'Operation', 'liboqs C', 'native sync', 'native async', 'native batch', 'wasm', 'noble'],
+  ['Algorithm', 'Operation', 'liboqs C', `liboqs C, ${batchThreads} threads`, 'native sync', 'native async', 'native batch', 'wasm', 'noble'],
   rows.map((r) => [
     r.name,
     r.op,
     nativeReason ? 'skipped' : micros(r.time.c),
+    nativeReason ? 'skipped' : micros(r.time['c-threads']),
     nativeCell(r, 'sync'),
     nativeCell(r, 'async'),
     nativeCell(r, 'batch'),
@@ -511,6 +594,13 @@ function verdict() {
   }
   const met = rows.filter((r) => r.time.sync / r.time.batch >= BATCH_TARGET).length;
   lines.push(`- batch rate ≥ ${BATCH_TARGET.toFixed(2)}× sync rate on ${batchThreads} threads: ${met} of ${rows.length} rows`);
+  const scaling = rows.filter((r) => r.time['c-threads'] !== undefined).map((r) => r.time.c / r.time['c-threads']);
+  if (batchThreads > 1 && scaling.length && median(scaling) < 0.8 * batchThreads) {
+    lines.push(
+      `- ⚠ the machine was busy: liboqs C itself ran only ${median(scaling).toFixed(2)}× faster on ${batchThreads} threads ` +
+        `(median over the rows; ${batchThreads}× when the cores are free), so the batch ratios understate the package`,
+    );
+  }
   return lines;
 }
 
@@ -530,11 +620,14 @@ const machine = [
   `- libuv pool: ${poolSize} threads (UV_THREADPOOL_SIZE${process.env.UV_THREADPOOL_SIZE ? `=${process.env.UV_THREADPOOL_SIZE}` : ' unset, default 4'}); ` +
     `batches run on ${batchThreads} threads at once`,
   `- Node ${process.version} on ${os.type()} ${os.release()} ${os.arch()}`,
-  `- liboqs: ${status.liboqs ? `${status.liboqs.version}, ${status.liboqs.path}` : `not loaded (${nativeReason})`}`,
+  `- liboqs: ${status.liboqs ? `${status.liboqs.version}, ${status.liboqs.path}` : 'not loaded (see above)'}`,
   `- wasm: ${wasmReason ? `unavailable (${wasmReason})` : `@oqs/liboqs-js ${wasmVersion()}`}; noble: ${noble ? `@noble/post-quantum ${nobleVersion()}` : 'not installed'}`,
   `- ${settings.rounds} rounds of ~${settings.targetMs} ms per measurement (×3 for sign), batch ${settings.batch} items; ` +
-    `load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; ${elapsed.toFixed(0)} s in all`,
-  `- ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    `load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; ${elapsed.toFixed(0)} s in all` +
+    (options.nice !== undefined ? `; priority ${options.nice}` : ''),
+  `- ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: ` +
+    `\`${process.env.LD_LIBRARY_PATH ? `LD_LIBRARY_PATH=${process.env.LD_LIBRARY_PATH} ` : ''}` +
+    `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``,
 ];
 
 function wasmVersion() {
@@ -559,15 +652,15 @@ function statName() {
 
 const skippedLines = skipped.map(([what, why]) => `- skipped ${what}: ${why}`);
 
+// Every ratio needs liboqs C or the native backend.
+const ratios = nativeReason ? [] : ['Ratios (same run):', '', ratiosTable, ''];
+
 const report = [
   `Time per operation, µs (${statName()} of ${settings.rounds} rounds):`,
   '',
   timesTable,
   '',
-  'Ratios (same run):',
-  '',
-  ratiosTable,
-  '',
+  ...ratios,
   ...verdict(),
   ...skippedLines,
   ...machine,
@@ -593,7 +686,10 @@ three ways, beside liboqs's own C speed measured in the same run:
 - **liboqs C**: scripts/bench-harness.c, compiled with \`cc -O2\` at run time, \`dlopen\`s the
   very liboqs file the package loaded (\`info().liboqs.path\`) and calls \`OQS_KEM_keypair\` /
   \`OQS_KEM_encaps\` / \`OQS_KEM_decaps\` / \`OQS_SIG_keypair\` / \`OQS_SIG_sign\` /
-  \`OQS_SIG_verify\` in a loop on reused buffers, on one thread.
+  \`OQS_SIG_verify\` in a loop on reused buffers, on one thread, and again on ${batchThreads} threads. It
+  runs as one child process for the whole bench, taking its runs on stdin: each spawn would
+  fork the Node process, and the copy-on-write page faults after a fork would be charged to
+  the package's next measurement.
 - **native sync**: \`kem.generateKeyPair()\`, \`kem.encapsulate(pk)\`, \`kem.decapsulate(ct, sk)\`,
   \`sig.generateKeyPair()\`, \`sig.sign(msg, sk)\`, \`sig.verify(msg, sig, pk)\`.
 - **native async**: the \`…Async\` methods, awaited one at a time.
@@ -611,6 +707,9 @@ the same harness on ${batchThreads} threads: how far ${batchThreads} threads can
 this machine at that moment, the ceiling for the batch ratio. "Round spread" is the larger
 (max − min) ÷ median of the C and sync rounds: a large one means the machine was busy.
 Signing with ML-DSA repeats a random number of times per signature, so sign times vary more.
+Key generation, encapsulation and signing draw randomness through liboqs's RNG (OpenSSL's
+\`RAND_bytes\` in most builds), which scales less well across threads than the rest of
+liboqs: the C column on ${batchThreads} threads shows how far those operations can go in a batch.
 
 ## Results
 
@@ -618,9 +717,7 @@ Time per operation, µs:
 
 ${timesTable}
 
-Ratios:
-
-${ratiosTable}
+${nativeReason ? 'No ratios: every one needs liboqs C or the native backend.' : `Ratios:\n\n${ratiosTable}`}
 
 ${[...verdict(), ...skippedLines].join('\n')}
 
@@ -635,6 +732,7 @@ npm run build                                           # addon and dist/
 LD_LIBRARY_PATH=/opt/liboqs/0.16.0/lib npm run bench    # a few minutes; add -- --quick for ~20 s
 npm run bench -- --write                                # also rewrite this file
 npm run bench -- --only ML-KEM-768 --threads 2          # one algorithm, a 2-thread pool
+npm run bench -- --nice -10                             # as root: less skew on a shared machine
 \`\`\`
 
 Needs a C compiler (\`cc\`, or \`CC=…\`) for the liboqs C column. Without a loadable liboqs the

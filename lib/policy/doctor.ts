@@ -1,5 +1,5 @@
 import { info as backendInfo, type Info as BackendInfo } from '../backend.js';
-import { policyVariables, readPolicy, type Environment } from './environment.js';
+import { policyVariables, readPolicy } from './environment.js';
 import { assessBackend } from './readiness.js';
 
 export interface Diagnosis extends BackendInfo {
@@ -18,7 +18,8 @@ export interface Diagnosis extends BackendInfo {
 export const BACKEND_VARIABLES = ['X0TTA6BL4_PQC_BACKEND', 'X0TTA6BL4_LIBOQS_PATH'];
 
 /** `x0tta6bl4-pqc doctor`: the start-up checks, reported instead of enforced. */
-export function diagnose(env: Environment = process.env): Diagnosis {
+export function diagnose(): Diagnosis {
+  const env = process.env;
   const backend = backendInfo();
   const variables = policyVariables(env);
   const problems = variables.flatMap((variable) => (variable.error ? [variable.error] : []));
@@ -61,13 +62,20 @@ export function diagnose(env: Environment = process.env): Diagnosis {
 
 const yesNo = (value: boolean) => (value ? 'yes' : 'no');
 
+// The WebAssembly build enables dozens of schemes; the standard ones are what an operator checks.
+function algorithms(names: string[]): string {
+  if (names.length <= 6) return names.length ? names.join(', ') : 'none';
+  const standard = names.filter((name) => /^ML-(KEM|DSA)-/.test(name));
+  return `${names.length} enabled, including ${standard.join(', ')} (--json lists all)`;
+}
+
 /** The human-readable report. */
 export function formatDiagnosis(d: Diagnosis): string {
   const rows: [string, string][] = [
     ['backend', d.backend],
     ['liboqs', d.liboqs ? `${d.liboqs.version} (${d.liboqs.path})` : d.wasm ? `WebAssembly ${d.wasm.package} ${d.wasm.version}` : 'none'],
-    ['KEMs', d.kems.length ? d.kems.join(', ') : 'none'],
-    ['signatures', d.sigs.length ? d.sigs.join(', ') : 'none'],
+    ['KEMs', algorithms(d.kems)],
+    ['signatures', algorithms(d.sigs)],
     [
       'capabilities',
       `ML-KEM key pair from seed: ${yesNo(d.capabilities.kemKeypairDerand)}, ` +

@@ -40,6 +40,11 @@ export interface FallbackOptions {
   logger?: Logger;
   /** Where the fallback metrics are recorded; default a new registry of the handler's own. */
   registry?: Registry;
+  /**
+   * Listeners attached before anything can fire: start-up enables a forced fallback before it
+   * returns the handler, and that alert must reach the operator too.
+   */
+  on?: { [K in keyof FallbackEvents]?: (...args: FallbackEvents[K]) => void };
 }
 
 export interface FallbackAlert {
@@ -54,7 +59,7 @@ export interface FallbackExpiry {
   elapsedSeconds: number;
 }
 
-interface FallbackEvents {
+export interface FallbackEvents {
   alert: [FallbackAlert];
   expired: [FallbackExpiry];
   disabled: [{ reason: string }];
@@ -106,6 +111,10 @@ export class PQCFallbackHandler extends EventEmitter<FallbackEvents> {
         await context.closeResources();
         process.exit(exitCode);
       });
+    const { alert, expired, disabled } = options.on ?? {};
+    if (alert) this.on('alert', alert);
+    if (expired) this.on('expired', expired);
+    if (disabled) this.on('disabled', disabled);
   }
 
   /** Enters fallback mode. While already in it, counts and alerts again but keeps the first deadline. */
@@ -125,7 +134,7 @@ export class PQCFallbackHandler extends EventEmitter<FallbackEvents> {
       `PQC FALLBACK ENABLED (${reason}): key exchange is classical only and not quantum-safe; ` +
         `the node shuts down in ${Math.ceil(alert.remainingSeconds)} s unless fallback is disabled`,
     );
-    this.#emit('alert', alert);
+    this.#notify('alert', () => this.emit('alert', alert));
   }
 
   /** Leaves fallback mode and stops the TTL clock. */
@@ -136,7 +145,7 @@ export class PQCFallbackHandler extends EventEmitter<FallbackEvents> {
     this.#state = null;
     this.metrics.fallbackEnabled.set(0);
     this.#logger.warn({ event: 'pqc_fallback_disabled', reason: state.reason }, 'PQC fallback disabled: post-quantum key exchange restored');
-    this.#emit('disabled', { reason: state.reason });
+    this.#notify('disabled', () => this.emit('disabled', { reason: state.reason }));
   }
 
   /** True while in fallback mode and before the TTL expired: classical-only key exchange is allowed. */
@@ -176,7 +185,7 @@ export class PQCFallbackHandler extends EventEmitter<FallbackEvents> {
       { event: 'pqc_fallback_expired', ...expiry },
       `PQC FALLBACK TTL EXPIRED (${Math.floor(elapsedSeconds)} s >= ${this.ttlSeconds} s): shutting down`,
     );
-    this.#emit('expired', expiry);
+    this.#notify('expired', () => this.emit('expired', expiry));
     void this.#runShutdown(state.reason, elapsedSeconds);
     return true;
   }
@@ -203,9 +212,10 @@ export class PQCFallbackHandler extends EventEmitter<FallbackEvents> {
     }, ms);
   }
 
-  #emit<K extends keyof FallbackEvents>(event: K, ...args: FallbackEvents[K]): void {
+  /** A listener that throws must not undo the state change or stop the shutdown. */
+  #notify(event: keyof FallbackEvents, emit: () => void): void {
     try {
-      (this.emit as (event: K, ...args: FallbackEvents[K]) => boolean)(event, ...args);
+      emit();
     } catch (error) {
       this.#logger.error({ event: `pqc_fallback_${event}_listener_failed`, error }, `a PQC fallback '${event}' listener threw`);
     }

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
+import { answerInline } from '../hybrid/pq-steps.js';
 import { readFlag } from './environment.js';
 import { processPolicy } from './process-policy.js';
-import { kemOutputLengths, runSerially } from './serial-batch.js';
 
 /**
  * The mock KEM, named after the toy the mesh shipped by mistake: `new Kem('SimplifiedNTRU',
@@ -140,8 +140,8 @@ export class MockKemEngine implements KemEngine {
     throw new PqcError('ERR_PQC_UNSUPPORTED_CAPABILITY', `${MOCK_KEM_NAME}: operation ${op} is not a KEM operation`);
   }
 
-  runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
-    return runSerially((o, ...operands) => this.run(o, ...operands), op, count, inputs, kemOutputLengths(this.lengths, op));
+  async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
+    return { outputs: answerInline(this, { op, count, inputs }), values: new Float64Array(count) };
   }
 
   #fault(op: MockOperation): MockFault | undefined {

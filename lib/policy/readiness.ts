@@ -25,10 +25,12 @@ export function assessBackend(policy: Policy, backend: BackendInfo): Readiness {
   const problems: Problem[] = [];
   const warnings: string[] = [];
   let wasmInProduction = false;
-  const code: PqcErrorCode = policy.production ? 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS' : 'ERR_PQC_BACKEND_UNAVAILABLE';
+  // In production every problem is the one fail-closed error; elsewhere each keeps its own code.
+  const codeFor = (code: PqcErrorCode): PqcErrorCode => (policy.production ? 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS' : code);
 
   if (backend.backend === 'none') {
-    problems.push({ code, message: `no liboqs backend could be loaded: ${backend.nativeUnavailable?.message}` });
+    const { code, message } = backend.nativeUnavailable!;
+    problems.push({ code: codeFor(code), message: `no liboqs backend could be loaded: ${message}` });
     return { problems, warnings, wasmInProduction };
   }
   if (backend.backend === 'wasm') {
@@ -37,7 +39,7 @@ export function assessBackend(policy: Policy, backend: BackendInfo): Readiness {
       : 'X0TTA6BL4_PQC_BACKEND=wasm selects it; unset that variable to use the native liboqs';
     if (policy.production && !policy.allowWasmPqc) {
       problems.push({
-        code,
+        code: 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS',
         message:
           `production mode (X0TTA6BL4_PRODUCTION=true) requires the native liboqs backend, which is not in use: ${why}\n` +
           'To run production on the WebAssembly liboqs instead (slower, single-threaded), set X0TTA6BL4_ALLOW_WASM_PQC=true.',
@@ -57,7 +59,7 @@ export function assessBackend(policy: Policy, backend: BackendInfo): Readiness {
     [backend.sigs, REQUIRED_ALGORITHMS.sig],
   ] as const) {
     if (!list.includes(name)) {
-      problems.push({ code, message: `${where} does not enable ${name}: install a liboqs built with it (the default build enables it)` });
+      problems.push({ code: codeFor('ERR_PQC_UNSUPPORTED_ALGORITHM'), message: `${where} does not enable ${name}: install a liboqs built with it (the default build enables it)` });
     }
   }
   return { problems, warnings, wasmInProduction };

@@ -3,7 +3,7 @@ import { info as backendInfo, ready, type Info as BackendInfo } from '../backend
 import { PqcError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pqcMetrics, type PqcMetrics } from '../metrics.js';
-import { readPolicy, type Environment, type Policy } from './environment.js';
+import { readPolicy, type Policy } from './environment.js';
 import { PQCFallbackHandler, type FallbackOptions } from './fallback-handler.js';
 import { processPolicy } from './process-policy.js';
 import { assessBackend } from './readiness.js';
@@ -13,11 +13,6 @@ export interface StartupOptions {
   logger?: Logger;
   /** Where the metrics go; default a new registry (never prom-client's global one), see `metrics.registry`. */
   registry?: Registry;
-  /**
-   * Where the policy variables are read; default process.env. The backend variables
-   * (X0TTA6BL4_PQC_BACKEND, X0TTA6BL4_LIBOQS_PATH) are always read from process.env.
-   */
-  env?: Environment;
   /** The fallback handler's TTL (default X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS), failure policy, clock, shutdown. */
   fallback?: Omit<FallbackOptions, 'logger' | 'registry'>;
 }
@@ -50,11 +45,11 @@ export function startup(options: StartupOptions = {}): Promise<Startup> {
 
 async function start(options: StartupOptions): Promise<Startup> {
   const logger = (processPolicy.logger = options.logger ?? processPolicy.logger);
-  const policy = readPolicy(options.env);
+  const policy = readPolicy();
   const metrics = pqcMetrics(options.registry ?? new Registry());
   const fallback = new PQCFallbackHandler({
-    ttlSeconds: policy.fallbackTtlSeconds,
     ...options.fallback,
+    ttlSeconds: options.fallback?.ttlSeconds ?? policy.fallbackTtlSeconds,
     logger,
     registry: metrics.registry,
   });

@@ -1,10 +1,11 @@
-import { createPrivateKey, createPublicKey, diffieHellman, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
+import { answerInline } from '../hybrid/pq-steps.js';
+import { X25519_LENGTH, X25519Key } from '../hybrid/x25519.js';
 import { readFlag } from './environment.js';
 import type { PQCFallbackHandler } from './fallback-handler.js';
 import { processPolicy } from './process-policy.js';
-import { kemOutputLengths, runSerially } from './serial-batch.js';
 
 /**
  * The classical-only KEM for fallback mode: `new Kem('X25519')`, served by node:crypto. It is
@@ -22,11 +23,9 @@ import { kemOutputLengths, runSerially } from './serial-batch.js';
  */
 export const X25519_KEM_NAME = 'X25519';
 
-const SIZE = 32;
+const SIZE = X25519_LENGTH;
 const SUITE_ID = Buffer.from([0x4b, 0x45, 0x4d, 0x00, 0x20]); // "KEM" ‖ I2OSP(0x0020, 2)
 const HPKE_V1 = Buffer.from('HPKE-v1');
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 /** LabeledExpand(LabeledExtract("", extractLabel, ikm), expandLabel, info, 32). */
 function labeledDerive(extractLabel: string, ikm: Uint8Array, expandLabel: string, info: Uint8Array): Buffer {
@@ -39,66 +38,48 @@ function labeledDerive(extractLabel: string, ikm: Uint8Array, expandLabel: strin
   }
 }
 
-function privateKey(secretKey: Uint8Array): KeyObject {
-  const der = Buffer.concat([PKCS8_PREFIX, secretKey]);
-  try {
-    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-  } finally {
-    der.fill(0);
+/** DH(sk, peer), refusing the all-zero result of a small-order peer key as RFC 9180 requires. */
+function dh(key: X25519Key, peer: Uint8Array): Uint8Array {
+  const shared = key.sharedSecret(peer);
+  if (shared.every((byte) => byte === 0)) {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', 'X25519: the peer public key is a small-order point (the shared secret would be all zero)');
   }
-}
-
-function publicKeyOf(key: KeyObject): Buffer {
-  return (createPublicKey(key).export({ format: 'der', type: 'spki' }) as Buffer).subarray(SPKI_PREFIX.length);
-}
-
-/**
- * The X25519 function on raw keys. Throws ERR_PQC_INVALID_INPUT when the result is all zero
- * (the peer sent a small-order point). OpenSSL already refuses that case; the check keeps the
- * guarantee whatever OpenSSL build node:crypto links.
- */
-export function x25519(secretKey: Uint8Array, peerPublicKey: Uint8Array): Buffer {
-  const lowOrder = () =>
-    new PqcError('ERR_PQC_INVALID_INPUT', 'X25519: the peer public key is a small-order point (the shared secret would be all zero)');
-  let shared: Buffer;
-  try {
-    shared = diffieHellman({
-      privateKey: privateKey(secretKey),
-      publicKey: createPublicKey({ key: Buffer.concat([SPKI_PREFIX, peerPublicKey]), format: 'der', type: 'spki' }),
-    });
-  } catch (cause) {
-    if ((cause as { code?: string }).code === 'ERR_OSSL_FAILED_DURING_DERIVATION') throw lowOrder();
-    throw new PqcError('ERR_PQC_OPERATION_FAILED', 'X25519: node:crypto refused the key', { cause });
-  }
-  if (shared.every((byte) => byte === 0)) throw lowOrder();
   return shared;
 }
 
-/** RFC 9180 DeriveKeyPair: the key pair from 32 bytes of input keying material. */
-function deriveKeyPair(ikm: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): void {
-  const sk = labeledDerive('dkp_prk', ikm, 'sk', new Uint8Array(0));
-  secretKey.set(sk);
-  publicKey.set(publicKeyOf(privateKey(sk)));
-  sk.fill(0);
+/** X25519 on raw keys, with the small-order refusal. */
+export function x25519(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
+  return dh(X25519Key.fromScalar(secretKey), peerPublicKey);
 }
 
-function extractAndExpand(dh: Buffer, enc: Uint8Array, recipientPublicKey: Uint8Array, sharedSecret: Uint8Array): void {
-  sharedSecret.set(labeledDerive('eae_prk', dh, 'shared_secret', Buffer.concat([enc, recipientPublicKey])));
-  dh.fill(0);
+/** RFC 9180 DeriveKeyPair: the key pair from 32 bytes of input keying material. */
+function deriveKeyPair(ikm: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): X25519Key {
+  const sk = labeledDerive('dkp_prk', ikm, 'sk', new Uint8Array(0));
+  const key = X25519Key.fromScalar(sk);
+  secretKey.set(sk);
+  sk.fill(0);
+  publicKey.set(key.publicKey());
+  return key;
+}
+
+function extractAndExpand(shared: Uint8Array, enc: Uint8Array, recipientPublicKey: Uint8Array, sharedSecret: Uint8Array): void {
+  sharedSecret.set(labeledDerive('eae_prk', shared, 'shared_secret', Buffer.concat([enc, recipientPublicKey])));
+  shared.fill(0);
 }
 
 function encapsulate(recipient: Uint8Array, ikm: Uint8Array, ciphertext: Uint8Array, sharedSecret: Uint8Array): void {
   const ephemeral = new Uint8Array(SIZE);
   try {
-    deriveKeyPair(ikm, ciphertext, ephemeral);
-    extractAndExpand(x25519(ephemeral, recipient), ciphertext, recipient, sharedSecret);
+    const key = deriveKeyPair(ikm, ciphertext, ephemeral);
+    extractAndExpand(dh(key, recipient), ciphertext, recipient, sharedSecret);
   } finally {
     ephemeral.fill(0);
   }
 }
 
 function decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array, sharedSecret: Uint8Array): void {
-  extractAndExpand(x25519(secretKey, ciphertext), ciphertext, publicKeyOf(privateKey(secretKey)), sharedSecret);
+  const key = X25519Key.fromScalar(secretKey);
+  extractAndExpand(dh(key, ciphertext), ciphertext, key.publicKey(), sharedSecret);
 }
 
 function withFreshIkm(use: (ikm: Buffer) => void): number {
@@ -150,8 +131,9 @@ export class X25519KemEngine implements KemEngine {
     throw new PqcError('ERR_PQC_UNSUPPORTED_CAPABILITY', `${X25519_KEM_NAME}: operation ${op} is not a KEM operation`);
   }
 
-  runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
-    return runSerially((o, ...operands) => this.run(o, ...operands), op, count, inputs, kemOutputLengths(this.lengths, op));
+  /** node:crypto's X25519 is synchronous: a batch runs item by item on the calling thread. */
+  async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
+    return { outputs: answerInline(this, { op, count, inputs }), values: new Float64Array(count) };
   }
 
   #requireFallbackInProduction(): void {

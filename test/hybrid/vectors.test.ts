@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { describe, expect } from 'vitest';
+import { Kem, ready } from '../../lib/index.js';
+import { itWith } from '../support/capability.js';
+import { hex, readVectors, toHex } from '../support/environment.js';
+
+/**
+ * The published vectors: draft-connolly-cfrg-xwing-kem (spec/test-vectors.json) and the
+ * MLKEM768-X25519 entries of draft-irtf-cfrg-concrete-hybrid-kems (test-vectors.json), which are
+ * X-Wing. Key generation from the seed, encapsulation from the randomness, decapsulation: exact.
+ */
+
+await ready();
+
+interface Vector {
+  seed: string;
+  randomness: string;
+  publicKey: string;
+  ciphertext: string;
+  sharedSecret: string;
+}
+
+const xwingDraft = readVectors<{ seed: string; eseed: string; pk: string; sk: string; ct: string; ss: string }[]>(
+  'hybrid/xwing-draft-test-vectors.json',
+).map((v, i) => {
+  if (v.sk !== v.seed) throw new Error(`X-Wing vector ${i}: the private key should be the seed`);
+  return { seed: v.seed, randomness: v.eseed, publicKey: v.pk, ciphertext: v.ct, sharedSecret: v.ss };
+});
+
+interface ConcreteVector {
+  seed: string;
+  randomness: string;
+  encapsulation_key: string;
+  decapsulation_key: string;
+  ciphertext: string;
+  shared_secret: string;
+}
+const concrete = readVectors<Record<string, ConcreteVector[]>>('hybrid/concrete-hybrid-kems-test-vectors.json')
+  .mlkem768_x25519!.map((v, i) => {
+    if (v.decapsulation_key !== v.seed) throw new Error(`MLKEM768-X25519 vector ${i}: the private key should be the seed`);
+    return {
+      seed: v.seed,
+      randomness: v.randomness,
+      publicKey: v.encapsulation_key,
+      ciphertext: v.ciphertext,
+      sharedSecret: v.shared_secret,
+    };
+  });
+
+const SETS: [string, Vector[]][] = [
+  ['draft-connolly-cfrg-xwing-kem', xwingDraft],
+  ['draft-irtf-cfrg-concrete-hybrid-kems mlkem768_x25519', concrete],
+];
+const DERAND = ['kemKeypairDerand', 'kemEncapsDerand'] as const;
+
+for (const name of ['X-Wing', 'MLKEM768-X25519']) {
+  describe(`${name}: published vectors`, () => {
+    const kem = new Kem(name);
+    for (const [source, vectors] of SETS) {
+      vectors.forEach((v, i) => {
+        itWith(DERAND, `${source} #${i}: key pair, encapsulation, decapsulation (sync)`, () => {
+          const { publicKey, secretKey } = kem.generateKeyPair({ seed: hex(v.seed) });
+          expect(toHex(publicKey)).toBe(v.publicKey);
+          expect(toHex(secretKey)).toBe(v.seed);
+          const { ciphertext, sharedSecret } = kem.encapsulate(publicKey, { seed: hex(v.randomness) });
+          expect(toHex(ciphertext)).toBe(v.ciphertext);
+          expect(toHex(sharedSecret)).toBe(v.sharedSecret);
+          // The key object from generateKeyPair (expansion remembered) and the bare seed bytes.
+          expect(toHex(kem.decapsulate(hex(v.ciphertext), secretKey))).toBe(v.sharedSecret);
+          expect(toHex(kem.decapsulate(hex(v.ciphertext), hex(v.seed)))).toBe(v.sharedSecret);
+        });
+      });
+
+      itWith(DERAND, `${source}: all vectors as batches on the pool`, async () => {
+        const pairs = await kem.generateKeyPairMany(0, { seeds: vectors.map((v) => hex(v.seed)) });
+        expect(pairs.map((pair) => toHex(pair.publicKey))).toEqual(vectors.map((v) => v.publicKey));
+        const encapsulations = await kem.encapsulateMany(
+          pairs.map((pair) => pair.publicKey),
+          { seeds: vectors.map((v) => hex(v.randomness)) },
+        );
+        expect(encapsulations.map((e) => toHex(e.ciphertext))).toEqual(vectors.map((v) => v.ciphertext));
+        expect(encapsulations.map((e) => toHex(e.sharedSecret))).toEqual(vectors.map((v) => v.sharedSecret));
+        const fromSeeds = await kem.decapsulateMany(
+          vectors.map((v) => hex(v.ciphertext)),
+          vectors.map((v) => hex(v.seed)),
+        );
+        expect(fromSeeds.map(toHex)).toEqual(vectors.map((v) => v.sharedSecret));
+        const fromPairs = await kem.decapsulateMany(
+          vectors.map((v) => hex(v.ciphertext)),
+          pairs.map((pair) => pair.secretKey),
+        );
+        expect(fromPairs.map(toHex)).toEqual(vectors.map((v) => v.sharedSecret));
+      });
+    }
+  });
+}
+
+/**
+ * X25519MLKEM768 has no published vectors, but it shares X-Wing's parts: X-Wing's seed expands
+ * (SHAKE256, 96 bytes) to exactly the ML-KEM d ‖ z and X25519 scalar that X25519MLKEM768's seed
+ * holds, and X-Wing's encapsulation randomness is X25519MLKEM768's m ‖ ephemeral scalar. So on
+ * X-Wing's vectors X25519MLKEM768 must give X-Wing's public key and ciphertext, its secret key must
+ * hold ML-KEM-768's dk for d ‖ z, and its shared secret ss_M ‖ ss_X must hash, with X-Wing's
+ * combiner, to X-Wing's shared secret.
+ */
+describe('X25519MLKEM768 on X-Wing vectors (same parts, different key format and combiner)', () => {
+  const kem = new Kem('X25519MLKEM768');
+  const mlKem = new Kem('ML-KEM-768');
+  const label = Buffer.from('5c2e2f2f5e5c', 'hex');
+  xwingDraft.forEach((v, i) => {
+    itWith(DERAND, `draft-connolly-cfrg-xwing-kem #${i}`, () => {
+      const expanded = createHash('shake256', { outputLength: 96 }).update(hex(v.seed)).digest();
+      const { publicKey, secretKey } = kem.generateKeyPair({ seed: expanded });
+      expect(toHex(publicKey)).toBe(v.publicKey);
+      expect(toHex(secretKey.subarray(0, 2400))).toBe(toHex(mlKem.generateKeyPair({ seed: expanded.subarray(0, 64) }).secretKey));
+      expect(toHex(secretKey.subarray(2400))).toBe(toHex(expanded.subarray(64)));
+
+      const { ciphertext, sharedSecret } = kem.encapsulate(publicKey, { seed: hex(v.randomness) });
+      expect(toHex(ciphertext)).toBe(v.ciphertext);
+      expect(sharedSecret).toHaveLength(64);
+      const combined = createHash('sha3-256')
+        .update(sharedSecret)
+        .update(ciphertext.subarray(1088))
+        .update(publicKey.subarray(1184))
+        .update(label)
+        .digest();
+      expect(toHex(combined)).toBe(v.sharedSecret);
+      expect(toHex(kem.decapsulate(ciphertext, secretKey))).toBe(toHex(sharedSecret));
+      expect(toHex(kem.decapsulate(ciphertext, Uint8Array.from(secretKey)))).toBe(toHex(sharedSecret));
+    });
+  });
+});

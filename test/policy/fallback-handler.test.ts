@@ -1,0 +1,228 @@
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PQCFallbackHandler, type FallbackOptions, type ShutdownContext } from '../../lib/policy/fallback-handler.js';
+import { FakeClock } from './fake-clock.js';
+import { captureLogger } from './support.js';
+
+function setup(options: FallbackOptions = {}) {
+  const clock = new FakeClock();
+  const registry = new Registry();
+  const { logger, records } = captureLogger();
+  const shutdowns: ShutdownContext[] = [];
+  const handler = new PQCFallbackHandler({
+    clock,
+    registry,
+    logger,
+    shutdown: (context) => void shutdowns.push(context),
+    ...options,
+  });
+  const alerts: unknown[] = [];
+  const expiries: unknown[] = [];
+  handler.on('alert', (alert) => alerts.push(alert));
+  handler.on('expired', (expiry) => expiries.push(expiry));
+  return { handler, clock, registry, records, shutdowns, alerts, expiries };
+}
+
+async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const metric = registry.getSingleMetric(name)!;
+  const { values } = await metric.get();
+  return values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('PQCFallbackHandler', () => {
+  it('enable: critical log, alert with reason and TTL, counter +1, gauge 1, TTL clock started', async () => {
+    const { handler, registry, records, alerts, clock } = setup();
+    expect(handler.isEnabled()).toBe(false);
+    expect(await value(registry, 'pqc_fallback_enabled')).toBe(0);
+
+    handler.enable('liboqs_error');
+
+    expect(handler.isEnabled()).toBe(true);
+    expect(handler.reason).toBe('liboqs_error');
+    expect(alerts).toEqual([{ reason: 'liboqs_error', ttlSeconds: 3600, remainingSeconds: 3600 }]);
+    expect(await value(registry, 'pqc_fallback_total', { reason: 'liboqs_error' })).toBe(1);
+    expect(await value(registry, 'pqc_fallback_enabled')).toBe(1);
+    const [line] = records();
+    expect(line).toMatchObject({ level: 60, event: 'pqc_fallback_enabled', reason: 'liboqs_error', ttlSeconds: 3600 });
+    expect(line!.msg).toMatch(/PQC FALLBACK ENABLED/);
+    clock.advance(600_000);
+    expect(handler.remainingSeconds()).toBe(3000);
+  });
+
+  it('expires after the TTL: critical log, expired event, then the shutdown action, once', async () => {
+    const { handler, clock, records, shutdowns, expiries } = setup({ ttlSeconds: 60 });
+    handler.enable('forced');
+    clock.advance(59_999);
+    expect(handler.checkTtl()).toBe(false);
+    expect(shutdowns).toHaveLength(0);
+
+    clock.advance(1);
+    await Promise.resolve();
+    expect(expiries).toEqual([{ reason: 'forced', ttlSeconds: 60, elapsedSeconds: 60 }]);
+    expect(shutdowns).toHaveLength(1);
+    expect(shutdowns[0]).toMatchObject({ reason: 'forced', elapsedSeconds: 60 });
+    expect(records().find((r) => r.event === 'pqc_fallback_expired')).toMatchObject({ level: 60 });
+    expect(handler.isExpired()).toBe(true);
+    expect(handler.isEnabled()).toBe(false);
+    expect(handler.remainingSeconds()).toBe(0);
+
+    expect(handler.checkTtl()).toBe(true);
+    clock.advance(3_600_000);
+    await Promise.resolve();
+    expect(shutdowns).toHaveLength(1);
+    expect(expiries).toHaveLength(1);
+  });
+
+  it('checkTtl expires on its own when the timer has not fired (a blocked event loop)', async () => {
+    const clock = new FakeClock();
+    const shutdown = vi.fn();
+    // A clock whose timers never fire: only checkTtl can notice the expiry.
+    const handler = new PQCFallbackHandler({
+      ttlSeconds: 10,
+      clock: { now: () => clock.now(), setTimeout: () => 0, clearTimeout: () => {} },
+      shutdown,
+      logger: captureLogger().logger,
+    });
+    handler.enable('forced');
+    clock.advance(10_000);
+    expect(shutdown).not.toHaveBeenCalled();
+    expect(handler.checkTtl()).toBe(true);
+    await Promise.resolve();
+    expect(shutdown).toHaveBeenCalledOnce();
+  });
+
+  it('disable: gauge back to 0, TTL clock stopped, no shutdown later', async () => {
+    const { handler, clock, registry, shutdowns } = setup({ ttlSeconds: 60 });
+    const disabled = vi.fn();
+    handler.on('disabled', disabled);
+    handler.enable('forced');
+    clock.advance(30_000);
+    handler.disable();
+    expect(handler.isEnabled()).toBe(false);
+    expect(handler.remainingSeconds()).toBeNull();
+    expect(await value(registry, 'pqc_fallback_enabled')).toBe(0);
+    expect(await value(registry, 'pqc_fallback_total', { reason: 'forced' })).toBe(1);
+    expect(disabled).toHaveBeenCalledWith({ reason: 'forced' });
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(120_000);
+    await Promise.resolve();
+    expect(shutdowns).toHaveLength(0);
+  });
+
+  it('a second enable counts and alerts again but does not extend the deadline', async () => {
+    const { handler, clock, registry, alerts, shutdowns } = setup({ ttlSeconds: 100 });
+    handler.enable('handshake_failure');
+    clock.advance(60_000);
+    handler.enable('handshake_failure');
+    expect(await value(registry, 'pqc_fallback_total', { reason: 'handshake_failure' })).toBe(2);
+    expect(alerts).toHaveLength(2);
+    expect(alerts[1]).toMatchObject({ remainingSeconds: 40 });
+    clock.advance(40_000);
+    await Promise.resolve();
+    expect(shutdowns).toHaveLength(1);
+  });
+
+  it('after disable, a new enable starts a new TTL', async () => {
+    const { handler, clock, shutdowns } = setup({ ttlSeconds: 100 });
+    handler.enable('forced');
+    clock.advance(90_000);
+    handler.disable();
+    handler.enable('forced');
+    clock.advance(90_000);
+    await Promise.resolve();
+    expect(shutdowns).toHaveLength(0);
+    expect(handler.remainingSeconds()).toBe(10);
+  });
+
+  it('rejects reasons that could carry data into labels and logs', () => {
+    const { handler } = setup();
+    for (const reason of ['', 'Forced', 'has space', 'a'.repeat(65), 'key=00ff', 42 as unknown as string]) {
+      expect(() => handler.enable(reason), String(reason)).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT' }));
+    }
+    expect(handler.isEnabled()).toBe(false);
+  });
+
+  it('rejects a TTL outside 1 s … 24 days and an unknown failure policy', () => {
+    for (const ttlSeconds of [0, -1, Number.NaN, Infinity, 2_147_484]) {
+      expect(() => new PQCFallbackHandler({ ttlSeconds }), String(ttlSeconds)).toThrow(
+        expect.objectContaining({ code: 'ERR_PQC_INVALID_CONFIGURATION' }),
+      );
+    }
+    expect(() => new PQCFallbackHandler({ onPqcFailure: 'ignore' as 'fail' })).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_CONFIGURATION' }),
+    );
+  });
+
+  it('enters fallback on a PQC failure only when configured to', async () => {
+    const failing = setup();
+    expect(failing.handler.handlePqcFailure('liboqs_error')).toBe(false);
+    expect(failing.handler.isEnabled()).toBe(false);
+    expect(await value(failing.registry, 'pqc_fallback_enabled')).toBe(0);
+
+    const falling = setup({ onPqcFailure: 'fallback' });
+    expect(falling.handler.handlePqcFailure('liboqs_error')).toBe(true);
+    expect(falling.handler.reason).toBe('liboqs_error');
+    expect(falling.alerts).toHaveLength(1);
+  });
+
+  it('a throwing listener is logged and cannot stop the shutdown', async () => {
+    const { handler, clock, records, shutdowns } = setup({ ttlSeconds: 1 });
+    handler.on('alert', () => {
+      throw new Error('pager down');
+    });
+    handler.on('expired', () => {
+      throw new Error('pager down');
+    });
+    handler.enable('forced');
+    expect(handler.isEnabled()).toBe(true);
+    clock.advance(1000);
+    await Promise.resolve();
+    expect(shutdowns).toHaveLength(1);
+    expect(records().filter((r) => String(r.event).endsWith('_listener_failed'))).toHaveLength(2);
+  });
+
+  it('by default closes the registered resources, newest first, then exits non-zero', async () => {
+    const clock = new FakeClock();
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    const closed: string[] = [];
+    const handler = new PQCFallbackHandler({ ttlSeconds: 5, clock, logger: captureLogger().logger });
+    handler.register({ close: () => void closed.push('listener') });
+    handler.register({ close: async () => void closed.push('mesh') });
+    handler.register({
+      close: () => {
+        throw new Error('already closed');
+      },
+    });
+    handler.enable('forced');
+    clock.advance(5000);
+    await vi.waitFor(() => expect(exit).toHaveBeenCalled());
+    expect(closed).toEqual(['mesh', 'listener']);
+    expect(exit).toHaveBeenCalledWith(78);
+  });
+
+  it('does not wait past the grace period for a resource that never closes', async () => {
+    const clock = new FakeClock();
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    const { logger, records } = captureLogger();
+    const handler = new PQCFallbackHandler({ ttlSeconds: 5, clock, logger, closeGraceMs: 2000, exitCode: 3 });
+    handler.register({ close: () => new Promise(() => {}) });
+    handler.enable('forced');
+    clock.advance(5000);
+    await Promise.resolve();
+    expect(exit).not.toHaveBeenCalled();
+    clock.advance(2000);
+    await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(3));
+    expect(records().some((r) => r.event === 'pqc_fallback_close_timeout')).toBe(true);
+  });
+
+  it('keeps its state per instance: two handlers do not share a mode', () => {
+    const a = setup();
+    const b = setup();
+    a.handler.enable('forced');
+    expect(b.handler.isEnabled()).toBe(false);
+  });
+});

@@ -1,0 +1,46 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createJsonLogger } from '../../lib/logger.js';
+import { environment, requireNative, runInChild } from '../support/environment.js';
+
+/** A JSON logger whose lines the test reads back, exactly as they would be written. */
+export function captureLogger() {
+  const lines: string[] = [];
+  const logger = createJsonLogger({ level: 'debug', write: (line) => lines.push(line) });
+  return { logger, lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+/**
+ * The liboqs this suite runs on, passed to child processes by file so that they load exactly
+ * it; null on the WebAssembly backend. Tests that need it skip with the reason, or fail under
+ * PQC_REQUIRE_NATIVE=1.
+ */
+export const nativeLiboqs = environment.liboqs?.path ?? null;
+export const NO_NATIVE = nativeLiboqs ? '' : `no native liboqs >= 0.12 in this run (${environment.nativeUnavailable?.code ?? 'wasm'})`;
+export const skipWithoutNative = !nativeLiboqs && !requireNative;
+
+/** An old-library fixture, not a capability of the run: it skips even under PQC_REQUIRE_NATIVE=1. */
+export const LIBOQS_0_11 = '/opt/liboqs/0.11.0/lib';
+export const NO_LIBOQS_0_11 = existsSync(LIBOQS_0_11)
+  ? ''
+  : `liboqs 0.11 not installed at ${LIBOQS_0_11} (an old-library fixture; skipped even under PQC_REQUIRE_NATIVE=1)`;
+
+/** No liboqs anywhere the loader looks, unless the system's loader cache has one. */
+export const NO_LIBOQS_ENV = { X0TTA6BL4_LIBOQS_PATH: '/nonexistent' };
+
+const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
+
+export function runCli(args: string[], env: Record<string, string>) {
+  const result = spawnSync(process.execPath, [cli, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A node whose loader cache holds a liboqs cannot be made to lack one by environment alone. */
+export const SYSTEM_LIBOQS =
+  runInChild('process.stdout.write(pqc.info().backend)', NO_LIBOQS_ENV).stdout === 'native'
+    ? 'a system liboqs is in the dynamic loader cache, so its absence cannot be simulated'
+    : '';
