@@ -77,11 +77,13 @@ export class Kem {
     const pk = this.#publicKey(publicKey);
     const ciphertext = new Uint8Array(this.ciphertextLength);
     const sharedSecret = new SecretBytes(this.sharedSecretLength);
-    this.#rejectingBadKeys('publicKey', () =>
-      options.seed === undefined
-        ? this.#engine.run(Op.KemEncaps, pk, ciphertext, sharedSecret)
-        : this.#engine.run(Op.KemEncapsDerand, pk, this.#seed(options.seed, 'encaps'), ciphertext, sharedSecret),
-    );
+    const seed = options.seed === undefined ? undefined : this.#seed(options.seed, 'encaps');
+    try {
+      if (seed) this.#engine.run(Op.KemEncapsDerand, pk, seed, ciphertext, sharedSecret);
+      else this.#engine.run(Op.KemEncaps, pk, ciphertext, sharedSecret);
+    } catch (error) {
+      throw this.#keyError(error, 'publicKey');
+    }
     return { ciphertext, sharedSecret };
   }
 
@@ -89,7 +91,11 @@ export class Kem {
     const sharedSecret = new SecretBytes(this.sharedSecretLength);
     const ct = this.#ciphertext(ciphertext);
     const sk = this.#secretKey(secretKey);
-    this.#rejectingBadKeys('secretKey', () => this.#engine.run(Op.KemDecaps, ct, sk, sharedSecret));
+    try {
+      this.#engine.run(Op.KemDecaps, ct, sk, sharedSecret);
+    } catch (error) {
+      throw this.#keyError(error, 'secretKey');
+    }
     return sharedSecret;
   }
 
@@ -125,11 +131,13 @@ export class Kem {
     if (seeds && seeds.length !== pks.length) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `seeds must hold one seed per public key (${pks.length})`);
     }
-    const { outputs } = await this.#rejectingBadKeys('publicKeys', () =>
+    const { outputs } = await (
       seeds
         ? this.#engine.runAsync(Op.KemEncapsDerand, pks.length, [pks, seeds])
-        : this.#engine.runAsync(Op.KemEncaps, pks.length, [pks]),
-    );
+        : this.#engine.runAsync(Op.KemEncaps, pks.length, [pks])
+    ).catch((error: unknown) => {
+      throw this.#keyError(error, 'publicKeys');
+    });
     return outputs[0]!.map((ciphertext, i) => ({ ciphertext, sharedSecret: SecretBytes.view(outputs[1]![i]!) }));
   }
 
@@ -142,9 +150,9 @@ export class Kem {
     if (Array.isArray(sk) && sk.length !== cts.length) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `secretKey must hold one key per ciphertext (${cts.length})`);
     }
-    const { outputs } = await this.#rejectingBadKeys('secretKey', () =>
-      this.#engine.runAsync(Op.KemDecaps, cts.length, [cts, sk]),
-    );
+    const { outputs } = await this.#engine.runAsync(Op.KemDecaps, cts.length, [cts, sk]).catch((error: unknown) => {
+      throw this.#keyError(error, 'secretKey');
+    });
     return outputs[0]!.map((sharedSecret) => SecretBytes.view(sharedSecret));
   }
 
@@ -169,17 +177,8 @@ export class Kem {
    * ML-KEM encapsulation and decapsulation fail only on keys that fail FIPS 203's checks, so a
    * failure reported by the backend is the caller's bad key.
    */
-  #rejectingBadKeys<T>(name: string, operation: () => T): T {
-    const rethrow = (error: unknown): never => {
-      if (this.#mlKem && (error as PqcError).code === 'ERR_PQC_OPERATION_FAILED') throw this.#badKey(name);
-      throw error;
-    };
-    try {
-      const result = operation();
-      return (result instanceof Promise ? result.catch(rethrow) : result) as T;
-    } catch (error) {
-      return rethrow(error);
-    }
+  #keyError(error: unknown, name: string): unknown {
+    return this.#mlKem && (error as PqcError).code === 'ERR_PQC_OPERATION_FAILED' ? this.#badKey(name) : error;
   }
 
   #ciphertext(value: unknown): Uint8Array {

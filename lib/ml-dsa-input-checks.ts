@@ -33,17 +33,17 @@ export function hasBoundedResponse(signature: Uint8Array, p: Parameters): boolea
   const mask = (1 << bits) - 1;
   const count = p.l * 256;
   let offset = p.challengeBytes;
+  // At most 20 bits are consumed per coefficient, so 32-bit integer arithmetic never overflows.
   let buffer = 0;
   let buffered = 0;
   for (let i = 0; i < count; i++) {
     while (buffered < bits) {
-      buffer += signature[offset++]! * 2 ** buffered;
+      buffer |= signature[offset++]! << buffered;
       buffered += 8;
     }
-    const raw = buffer % 2 ** bits & mask;
-    buffer = Math.floor(buffer / 2 ** bits);
+    const z = gamma1 - (buffer & mask);
+    buffer >>>= bits;
     buffered -= bits;
-    const z = gamma1 - raw;
     if (z >= bound || z <= -bound) return false;
   }
   return true;
