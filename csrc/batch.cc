@@ -15,6 +15,7 @@ const char* const kResourceNames[kOpCount] = {
 // One input operand copied off the JS heap: a single value shared by every item, or one value
 // per item laid end to end.
 struct CopiedInput {
+  bool secret = false;
   std::vector<uint8_t> bytes;
   std::vector<size_t> offsets;  // count + 1 entries, empty when shared
 
@@ -33,9 +34,10 @@ struct Batch {
         deferred(Napi::Promise::Deferred::New(env)) {}
 
   ~Batch() {
-    // Inputs may be secret keys and seeds.
     const Liboqs* lib = ActiveLiboqs();
-    for (CopiedInput& input : inputs) lib->mem_cleanse(input.bytes.data(), input.bytes.size());
+    for (CopiedInput& input : inputs) {
+      if (input.secret) lib->mem_cleanse(input.bytes.data(), input.bytes.size());
+    }
   }
 
   std::shared_ptr<const Algorithm> algorithm;
@@ -52,6 +54,7 @@ struct Batch {
 CopiedInput CopyInput(Napi::Env env, const Napi::Value& value, const OperandShape& shape,
                       uint32_t count) {
   CopiedInput copy;
+  copy.secret = shape.secret;
   if (!value.IsArray()) {
     const Bytes bytes = RequireBytes(env, value, shape.name, shape.length, shape.max_length);
     copy.bytes.assign(bytes.data, bytes.data + bytes.length);
@@ -137,10 +140,17 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
   Napi::Array result = Napi::Array::New(env, kMaxOutputs + 1);
   batch->outputs.resize(shape.outputs);
   for (int k = 0; k < shape.outputs; k++) {
+    const size_t length = shape.out[k].length;
     Napi::Array items = Napi::Array::New(env, count);
     batch->outputs[k].resize(count);
+    // Public outputs of one batch share an ArrayBuffer (one allocation instead of `count`);
+    // each secret output has its own, so no secret's .buffer reaches another value.
+    Napi::ArrayBuffer shared;
+    if (!shape.out[k].secret) shared = Napi::ArrayBuffer::New(env, length * count);
     for (uint32_t i = 0; i < count; i++) {
-      Napi::Uint8Array item = Napi::Uint8Array::New(env, shape.out[k].length);
+      Napi::Uint8Array item = shape.out[k].secret
+                                  ? Napi::Uint8Array::New(env, length)
+                                  : Napi::Uint8Array::New(env, length, shared, length * i);
       batch->outputs[k][i] = item.Data();
       items.Set(i, item);
     }

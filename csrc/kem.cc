@@ -13,10 +13,10 @@ constexpr size_t kMlKemEncapsSeed = 32;
 class Kem final : public Algorithm {
  public:
   Kem(const Liboqs& lib, OqsKemPrefix* kem) : Algorithm(kem->method_name), lib_(lib), kem_(kem) {
-    const OperandShape pk{"publicKey", kem->length_public_key, 0};
-    const OperandShape sk{"secretKey", kem->length_secret_key, 0};
-    const OperandShape ct{"ciphertext", kem->length_ciphertext, 0};
-    const OperandShape ss{"sharedSecret", kem->length_shared_secret, 0};
+    const OperandShape pk{"publicKey", kem->length_public_key, 0, false};
+    const OperandShape sk{"secretKey", kem->length_secret_key, 0, true};
+    const OperandShape ct{"ciphertext", kem->length_ciphertext, 0, false};
+    const OperandShape ss{"sharedSecret", kem->length_shared_secret, 0, true};
     const bool ml_kem = std::strncmp(kem->method_name, "ML-KEM-", 7) == 0;
     const char* no_derand = ml_kem ? nullptr : "liboqs derives keys from a seed for ML-KEM only";
 
@@ -24,12 +24,12 @@ class Kem final : public Algorithm {
     shapes_[kKemKeypairDerand] = {
         ml_kem && lib.kem_keypair_derand != nullptr,
         no_derand ? no_derand : "the loaded liboqs has no OQS_KEM_keypair_derand (needs 0.13+)",
-        1, 2, {{"seed", kMlKemKeypairSeed, 0}}, {pk, sk}};
+        1, 2, {{"seed", kMlKemKeypairSeed, 0, true}}, {pk, sk}};
     shapes_[kKemEncaps] = {true, nullptr, 1, 2, {pk}, {ct, ss}};
     shapes_[kKemEncapsDerand] = {
         ml_kem && lib.kem_encaps_derand != nullptr,
         no_derand ? no_derand : "the loaded liboqs has no OQS_KEM_encaps_derand (needs 0.15+)",
-        2, 2, {pk, {"seed", kMlKemEncapsSeed, 0}}, {ct, ss}};
+        2, 2, {pk, {"seed", kMlKemEncapsSeed, 0, true}}, {ct, ss}};
     shapes_[kKemDecaps] = {true, nullptr, 2, 1, {ct, sk}, {ss}};
   }
   ~Kem() override { lib_.kem_free(kem_); }

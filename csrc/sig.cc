@@ -6,16 +6,16 @@ namespace {
 class Sig final : public Algorithm {
  public:
   Sig(const Liboqs& lib, OqsSigPrefix* sig) : Algorithm(sig->method_name), lib_(lib), sig_(sig) {
-    const OperandShape pk{"publicKey", sig->length_public_key, 0};
-    const OperandShape sk{"secretKey", sig->length_secret_key, 0};
-    const OperandShape message{"message", kAnyLength, kAnyLength};
-    const OperandShape context{"context", kAnyLength, kMaxContextLength};
+    const OperandShape pk{"publicKey", sig->length_public_key, 0, false};
+    const OperandShape sk{"secretKey", sig->length_secret_key, 0, true};
+    const OperandShape message{"message", kAnyLength, kAnyLength, false};
+    const OperandShape context{"context", kAnyLength, kMaxContextLength, false};
     // A signature of the wrong length is an invalid signature (verify says false), not bad input.
-    const OperandShape signature{"signature", kAnyLength, kAnyLength};
+    const OperandShape signature{"signature", kAnyLength, kAnyLength, false};
 
     shapes_[kSigKeypair] = {true, nullptr, 0, 2, {}, {pk, sk}};
     shapes_[kSigSign] = {
-        true, nullptr, 3, 1, {message, sk, context}, {{"signature", sig->length_signature, 0}}};
+        true, nullptr, 3, 1, {message, sk, context}, {{"signature", sig->length_signature, 0, false}}};
     shapes_[kSigVerify] = {true, nullptr, 4, 0, {message, signature, pk, context}, {}};
   }
   ~Sig() override { lib_.sig_free(sig_); }

@@ -47,6 +47,18 @@ export interface BatchResult {
 /** An input to a pooled run: one value for every item, or one per item. */
 export type BatchInput = Uint8Array | Uint8Array[];
 
+/** Item `i` of a batch input: the shared value, or the item's own. */
+export function batchItem(input: BatchInput, i: number): Uint8Array {
+  return Array.isArray(input) ? input[i]! : input;
+}
+
+/** The outputs a KEM operation writes, in operand order. */
+export function kemOutputLengths(lengths: KemLengths, op: Op): number[] {
+  if (op === Op.KemKeypair || op === Op.KemKeypairDerand) return [lengths.publicKey, lengths.secretKey];
+  if (op === Op.KemEncaps || op === Op.KemEncapsDerand) return [lengths.ciphertext, lengths.sharedSecret];
+  return [lengths.sharedSecret];
+}
+
 export interface Engine {
   readonly backend: string;
   readonly name: string;

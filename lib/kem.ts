@@ -2,6 +2,7 @@ import { createKemEngine, type BackendChoice } from './backend.js';
 import { requireArray, requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
 import { Op, type KemEngine } from './engine.js';
 import { PqcError } from './errors.js';
+import { publicBytes } from './public-bytes.js';
 import type { PQCFallbackHandler } from './policy/fallback-handler.js';
 import type { MockKemFaults } from './policy/mock-kem.js';
 import { hasConsistentDecapsulationKey, isReducedEncapsulationKey, mlKemRank } from './ml-kem-input-checks.js';
@@ -63,7 +64,7 @@ export class Kem {
   }
 
   generateKeyPair(options: { seed?: Uint8Array } = {}): KemKeyPair {
-    const publicKey = new Uint8Array(this.publicKeyLength);
+    const publicKey = publicBytes(this.publicKeyLength);
     const secretKey = new SecretBytes(this.secretKeyLength);
     if (options.seed === undefined) {
       this.#engine.run(Op.KemKeypair, publicKey, secretKey);
@@ -75,7 +76,7 @@ export class Kem {
 
   encapsulate(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Encapsulation {
     const pk = this.#publicKey(publicKey);
-    const ciphertext = new Uint8Array(this.ciphertextLength);
+    const ciphertext = publicBytes(this.ciphertextLength);
     const sharedSecret = new SecretBytes(this.sharedSecretLength);
     const seed = options.seed === undefined ? undefined : this.#seed(options.seed, 'encaps');
     try {

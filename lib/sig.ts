@@ -2,6 +2,7 @@ import { createSigEngine, type BackendChoice } from './backend.js';
 import { requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
 import { Op, type SigEngine } from './engine.js';
 import { PqcError } from './errors.js';
+import { publicBytes } from './public-bytes.js';
 import { hasBoundedResponse, mlDsaParameters } from './ml-dsa-input-checks.js';
 
 export interface SigKeyPair {
@@ -50,14 +51,14 @@ export class Sig {
   }
 
   generateKeyPair(): SigKeyPair {
-    const publicKey = new Uint8Array(this.publicKeyLength);
+    const publicKey = publicBytes(this.publicKeyLength);
     const secretKey = new SecretBytes(this.secretKeyLength);
     this.#engine.run(Op.SigKeypair, publicKey, secretKey);
     return { publicKey, secretKey };
   }
 
   sign(message: Uint8Array, secretKey: Uint8Array, options: SignOptions = {}): Uint8Array {
-    const signature = new Uint8Array(this.signatureLength);
+    const signature = publicBytes(this.signatureLength);
     const length = this.#engine.run(
       Op.SigSign,
       requireBytes(message, 'message'),
@@ -70,7 +71,7 @@ export class Sig {
 
   verify(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array, options: SignOptions = {}): boolean {
     const msg = requireBytes(message, 'message');
-    const sig = this.#signature(signature);
+    const sig = requireBytes(signature, 'signature');
     const pk = this.#publicKey(publicKey);
     const context = this.#context(options);
     return this.#inBounds(sig) && this.#engine.run(Op.SigVerify, msg, sig, pk, context) === 1;
@@ -117,7 +118,7 @@ export class Sig {
     options: SignOptions = {},
   ): Promise<boolean[]> {
     const msgs = requireByteArray(messages, 'messages');
-    const sigs = requireByteArray(signatures, 'signatures').map((s) => this.#signature(s));
+    const sigs = requireByteArray(signatures, 'signatures');
     const pk = Array.isArray(publicKey)
       ? requireByteArray(publicKey, 'publicKey', this.publicKeyLength, `${this.name} public key`)
       : this.#publicKey(publicKey);
@@ -126,10 +127,6 @@ export class Sig {
     }
     const { values } = await this.#engine.runAsync(Op.SigVerify, msgs.length, [msgs, sigs, pk, this.#context(options)]);
     return Array.from(values, (value, i) => value === 1 && this.#inBounds(sigs[i]!));
-  }
-
-  #signature(value: unknown): Uint8Array {
-    return requireBytes(value, 'signature');
   }
 
   #inBounds(signature: Uint8Array): boolean {

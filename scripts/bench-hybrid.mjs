@@ -64,8 +64,8 @@ let nodeCryptoX25519;
 try {
   const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
   pqc = await dist('index.js');
-  ({ nativeX25519 } = await dist('hybrid/x25519-native.js'));
-  ({ nodeCryptoX25519 } = await dist('hybrid/x25519-node-crypto.js'));
+  ({ nativeX25519 } = await dist('x25519/native.js'));
+  ({ nodeCryptoX25519 } = await dist('x25519/node-crypto.js'));
 } catch (error) {
   fail(`cannot load dist/ (${error.message.split('\n')[0]}); build first: npm run build`);
 }

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { X25519Key } from './x25519.js';
+import type { X25519Key } from '../x25519/index.js';
 
 /** What decapsulation needs from a hybrid secret key, computed once per key. */
 export interface ExpandedKey {

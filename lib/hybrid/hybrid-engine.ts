@@ -1,9 +1,9 @@
-import { Op, type BatchInput, type BatchResult, type KemEngine, type KemLengths } from '../engine.js';
+import { batchItem, kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine, type KemLengths } from '../engine.js';
 import { PqcError } from '../errors.js';
 import { isReducedEncapsulationKey, mlKemRank } from '../ml-kem-input-checks.js';
 import type { ExpandedKey, ExpandedKeyCache } from './expanded-keys.js';
-import { answerInline, answerPooled, drive, item, kemOutputLengths, type Steps } from './pq-steps.js';
-import { x25519For, type X25519 } from './x25519.js';
+import { x25519For, type X25519 } from '../x25519/index.js';
+import { answerInline, answerPooled, drive, type Steps } from './pq-steps.js';
 
 const INPUT_COUNT: Partial<Record<Op, number>> = {
   [Op.KemKeypair]: 0,
@@ -22,7 +22,7 @@ export function wipe(buffers: Uint8Array[]): void {
  * pk_M ‖ pk_X, ciphertext ct_M ‖ ct_X, encapsulation seed m ‖ ek_X. Subclasses define the secret
  * key format, its expansion and the combiner. The ML-KEM part runs on the given ML-KEM engine
  * (any backend); X25519 runs on the addon's OpenSSL with the native backend, else on
- * node:crypto (see x25519.ts); hashing runs on node:crypto.
+ * node:crypto (see lib/x25519/); hashing runs on node:crypto.
  */
 export abstract class HybridKemEngine implements KemEngine {
   readonly backend: string;
@@ -90,7 +90,7 @@ export abstract class HybridKemEngine implements KemEngine {
   }
 
   #steps(op: Op, count: number, inputs: BatchInput[], outputs: Uint8Array[][]): Steps<void> {
-    const items = (input: BatchInput) => Array.from({ length: count }, (_, i) => item(input, i));
+    const items = (input: BatchInput) => Array.from({ length: count }, (_, i) => batchItem(input, i));
     const [first, second] = outputs as [Uint8Array[], Uint8Array[]];
     switch (op) {
       case Op.KemKeypair:

@@ -1,4 +1,5 @@
-import { Op, type BatchInput, type KemEngine, type KemLengths } from '../engine.js';
+import { kemOutputLengths, type BatchInput, type KemEngine, type Op } from '../engine.js';
+import { runSerialBatch } from '../serial-batch.js';
 
 /**
  * A hybrid operation is written once, as a generator that yields the batches of ML-KEM calls it
@@ -41,28 +42,9 @@ export function drive<T>(steps: Steps<T>, answer: Answer): T | Promise<T> {
   return resume(steps.next());
 }
 
-/** Item `i` of a batch input: the shared value, or the item's own. */
-export function item(input: BatchInput, i: number): Uint8Array {
-  return Array.isArray(input) ? input[i]! : input;
-}
-
-/** The outputs a KEM operation writes, in operand order. */
-export function kemOutputLengths(lengths: KemLengths, op: Op): number[] {
-  if (op === Op.KemKeypair || op === Op.KemKeypairDerand) return [lengths.publicKey, lengths.secretKey];
-  if (op === Op.KemEncaps || op === Op.KemEncapsDerand) return [lengths.ciphertext, lengths.sharedSecret];
-  return [lengths.sharedSecret];
-}
-
 /** Answers a call item by item through the engine's sync `run`. */
 export function answerInline(engine: KemEngine, { op, count, inputs }: PqCall): Uint8Array[][] {
-  const lengths = kemOutputLengths(engine.lengths, op);
-  const outputs = lengths.map(() => new Array<Uint8Array>(count));
-  for (let i = 0; i < count; i++) {
-    const out = lengths.map((length) => new Uint8Array(length));
-    engine.run(op, ...inputs.map((input) => item(input, i)), ...out);
-    out.forEach((buffer, k) => (outputs[k]![i] = buffer));
-  }
-  return outputs;
+  return runSerialBatch(engine, op, count, inputs, kemOutputLengths(engine.lengths, op)).outputs;
 }
 
 /** Answers a call with one pooled batch of the engine. */

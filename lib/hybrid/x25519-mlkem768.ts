@@ -3,10 +3,10 @@ import { SecretBytes } from '../bytes.js';
 import { Op, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
 import { hasConsistentDecapsulationKey, mlKemRank } from '../ml-kem-input-checks.js';
+import { X25519_LENGTH } from '../x25519/index.js';
 import { ExpandedKeyCache, type ExpandedKey } from './expanded-keys.js';
 import { HybridKemEngine, wipe } from './hybrid-engine.js';
 import type { Steps } from './pq-steps.js';
-import { X25519_LENGTH } from './x25519.js';
 
 /**
  * X25519MLKEM768, the TLS 1.3 hybrid group of draft-ietf-tls-ecdhe-mlkem: the ML-KEM-768 part

@@ -2,10 +2,10 @@ import { createHash, hash, randomFillSync } from 'node:crypto';
 import { SecretBytes } from '../bytes.js';
 import { Op, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
+import { X25519_LENGTH } from '../x25519/index.js';
 import { ExpandedKeyCache, type ExpandedKey } from './expanded-keys.js';
 import { HybridKemEngine, wipe } from './hybrid-engine.js';
 import type { Steps } from './pq-steps.js';
-import { X25519_LENGTH } from './x25519.js';
 
 /**
  * X-Wing (draft-connolly-cfrg-xwing-kem; MLKEM768-X25519 of draft-irtf-cfrg-concrete-hybrid-kems,

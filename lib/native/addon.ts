@@ -34,6 +34,18 @@ export interface Addon {
   status(): LiboqsStatus | null;
   algorithms(): { kems: string[]; sigs: string[] };
   Algorithm: new (family: 'kem' | 'sig', name: string) => NativeAlgorithm;
+  /**
+   * csrc/x25519.cc's X25519 (RFC 7748), absent when the OpenSSL inside Node lacks what it needs.
+   * x25519PublicKey: out = X25519(scalar, 9).
+   */
+  x25519PublicKey?: (scalar: Uint8Array, out: Uint8Array) => void;
+  /** A random scalar from OpenSSL's generator, and its public key. */
+  x25519GenerateKey?: (scalar: Uint8Array, publicKey: Uint8Array) => void;
+  /**
+   * out = X25519(scalar, peer), `publicKey` being X25519(scalar, 9); false, with out all zero,
+   * when the result is all zero (a small-order peer).
+   */
+  x25519SharedSecret?: (scalar: Uint8Array, publicKey: Uint8Array, peer: Uint8Array, out: Uint8Array) => boolean;
 }
 
 // lib/native/ in the sources and dist/native/ in the package: the root is two levels up.

@@ -49,9 +49,9 @@ function atLeast(version: string, minor: number): boolean {
   return major > 0 || minorVersion >= minor;
 }
 
-// Pool work spreads over at most this many libuv threads at once.
+// One chunk per thread that can run at once: more chunks than cores only add scheduling.
 const poolSize = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
-const chunksFor = (count: number) => Math.min(count, Math.max(poolSize, availableParallelism()));
+const chunksFor = (count: number) => Math.min(count, poolSize, availableParallelism());
 
 abstract class NativeEngine {
   readonly backend = 'native';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
+import { kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
-import { answerInline } from '../hybrid/pq-steps.js';
+import { runSerialBatch } from '../serial-batch.js';
 import { readFlag } from './environment.js';
 import { processPolicy } from './process-policy.js';
 
@@ -141,7 +141,7 @@ export class MockKemEngine implements KemEngine {
   }
 
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
-    return { outputs: answerInline(this, { op, count, inputs }), values: new Float64Array(count) };
+    return runSerialBatch(this, op, count, inputs, kemOutputLengths(this.lengths, op));
   }
 
   #fault(op: MockOperation): MockFault | undefined {

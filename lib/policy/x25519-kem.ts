@@ -1,8 +1,8 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
+import { kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
-import { answerInline } from '../hybrid/pq-steps.js';
-import { X25519_LENGTH, X25519Key } from '../hybrid/x25519.js';
+import { runSerialBatch } from '../serial-batch.js';
+import { X25519_LENGTH, X25519Key } from '../x25519/index.js';
 import { readFlag } from './environment.js';
 import type { PQCFallbackHandler } from './fallback-handler.js';
 import { processPolicy } from './process-policy.js';
@@ -133,7 +133,7 @@ export class X25519KemEngine implements KemEngine {
 
   /** node:crypto's X25519 is synchronous: a batch runs item by item on the calling thread. */
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
-    return { outputs: answerInline(this, { op, count, inputs }), values: new Float64Array(count) };
+    return runSerialBatch(this, op, count, inputs, kemOutputLengths(this.lengths, op));
   }
 
   #requireFallbackInProduction(): void {

@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PqcError } from '../errors.js';
-import { Op, type BatchInput, type BatchResult, type KemEngine, type SigEngine } from '../engine.js';
+import { Op, type BatchInput, type BatchResult, type KemEngine, type SigEngine, kemOutputLengths } from '../engine.js';
+import { runSerialBatch } from '../serial-batch.js';
 
 /**
  * liboqs compiled to WebAssembly (@oqs/liboqs-js): real liboqs, slower, single-threaded, one
@@ -154,16 +155,7 @@ abstract class WasmEngine<T extends WasmKem | WasmSig> {
   /** WebAssembly runs on the main thread: the batch runs item by item after loading. */
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
     await this.ready();
-    const lengths = this.outputLengths(op);
-    const outputs = lengths.map(() => [] as Uint8Array[]);
-    const values = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      const item = inputs.map((input) => (Array.isArray(input) ? input[i]! : input));
-      const out = lengths.map((length) => new Uint8Array(length));
-      values[i] = this.run(op, ...item, ...out);
-      out.forEach((buffer, k) => outputs[k]!.push(buffer));
-    }
-    return { outputs, values };
+    return runSerialBatch(this, op, count, inputs, this.outputLengths(op));
   }
 }
 
@@ -189,8 +181,7 @@ export class WasmKemEngine extends WasmEngine<WasmKem> implements KemEngine {
   }
 
   protected outputLengths(op: Op): number[] {
-    const l = this.lengths;
-    return op === Op.KemKeypair ? [l.publicKey, l.secretKey] : op === Op.KemEncaps ? [l.ciphertext, l.sharedSecret] : [l.sharedSecret];
+    return kemOutputLengths(this.lengths, op);
   }
 
   run(op: Op, ...operands: Uint8Array[]): number {

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { ml_kem768_x25519 } from '@noble/post-quantum/hybrid.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { describe, expect, it } from 'vitest';
-import type { X25519 } from '../../lib/hybrid/x25519.js';
-import { nativeX25519 } from '../../lib/hybrid/x25519-native.js';
-import { nodeCryptoX25519 } from '../../lib/hybrid/x25519-node-crypto.js';
-import { loadAddon } from '../../lib/native/addon.js';
 import { Kem, PqcError, ready } from '../../lib/index.js';
+import { loadAddon } from '../../lib/native/addon.js';
+import type { X25519 } from '../../lib/x25519/index.js';
+import { nativeX25519 } from '../../lib/x25519/native.js';
+import { nodeCryptoX25519 } from '../../lib/x25519/node-crypto.js';
 import { itWith } from '../support/capability.js';
 import { hex, readVectors, toHex } from '../support/environment.js';
 

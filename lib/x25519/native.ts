@@ -1,23 +1,19 @@
 import { SecretBytes } from '../bytes.js';
-import { loadAddon } from '../native/addon.js';
-import type { X25519, X25519Key } from './x25519.js';
+import { loadAddon, type Addon } from '../native/addon.js';
+import type { X25519, X25519Key } from './index.js';
 
-/** What csrc/x25519.cc adds to the addon, when the OpenSSL inside Node provides it. */
-interface X25519Addon {
-  x25519PublicKey?(scalar: Uint8Array, out: Uint8Array): void;
-  x25519GenerateKey?(scalar: Uint8Array, publicKey: Uint8Array): void;
-  x25519SharedSecret?(scalar: Uint8Array, publicKey: Uint8Array, peer: Uint8Array, out: Uint8Array): boolean;
-}
+/** The addon's X25519 functions, once known to be present. */
+type X25519Functions = Required<Pick<Addon, 'x25519PublicKey' | 'x25519GenerateKey' | 'x25519SharedSecret'>>;
 
 const LENGTH = 32;
 
 class NativeX25519Key implements X25519Key {
   readonly #publicKey = new Uint8Array(LENGTH);
   readonly #scalar: SecretBytes;
-  readonly #addon: Required<X25519Addon>;
+  readonly #addon: X25519Functions;
 
   /** A key for a copy of `scalar`, or a random one. */
-  constructor(addon: Required<X25519Addon>, scalar?: Uint8Array) {
+  constructor(addon: X25519Functions, scalar?: Uint8Array) {
     this.#addon = addon;
     if (scalar) {
       this.#scalar = new SecretBytes(scalar);
@@ -49,15 +45,15 @@ let native: X25519 | null | undefined;
 /** The addon's X25519, or null when the addon does not load or lacks it. */
 export function nativeX25519(): X25519 | null {
   if (native !== undefined) return native;
-  let addon: X25519Addon;
+  let addon: Addon;
   try {
-    addon = loadAddon() as X25519Addon;
+    addon = loadAddon();
   } catch {
     return (native = null);
   }
   const { x25519PublicKey, x25519GenerateKey, x25519SharedSecret } = addon;
   if (!x25519PublicKey || !x25519GenerateKey || !x25519SharedSecret) return (native = null);
-  const functions = { x25519PublicKey, x25519GenerateKey, x25519SharedSecret };
+  const functions: X25519Functions = { x25519PublicKey, x25519GenerateKey, x25519SharedSecret };
   return (native = {
     implementation: 'native',
     fromScalar: (scalar) => new NativeX25519Key(functions, scalar),

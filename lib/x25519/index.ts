@@ -1,5 +1,5 @@
-import { nativeX25519 } from './x25519-native.js';
-import { nodeCryptoX25519 } from './x25519-node-crypto.js';
+import { nativeX25519 } from './native.js';
+import { nodeCryptoX25519 } from './node-crypto.js';
 
 export const X25519_LENGTH = 32;
 

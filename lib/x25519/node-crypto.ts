@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { PqcError } from '../errors.js';
-import type { X25519, X25519Key } from './x25519.js';
+import type { X25519, X25519Key } from './index.js';
 
 const JWK = { kty: 'OKP', crv: 'X25519' } as const;
 
