@@ -31,6 +31,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
       return Status(env);
     case LoadResult::kTooOld:
       ThrowPqc(env, "ERR_PQC_LIBOQS_TOO_OLD", detail);
+    case LoadResult::kIncompatible:
+      ThrowPqc(env, "ERR_PQC_LIBOQS_INCOMPATIBLE", detail);
     case LoadResult::kAlreadyLoaded:
       ThrowPqc(env, "ERR_PQC_LIBOQS_ALREADY_LOADED", detail);
     case LoadResult::kMissingSymbol:

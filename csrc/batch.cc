@@ -1,6 +1,7 @@
 #include "batch.h"
 
 #include <algorithm>
+#include <new>
 
 namespace pqc {
 namespace {
@@ -49,15 +50,26 @@ struct Batch {
   Napi::ObjectReference result;  // keeps the output ArrayBuffers alive while workers write
   Napi::Promise::Deferred deferred;
   uint32_t pending = 0;
+  bool failed = false;
 };
 
+// Bytes copied for one batch: beyond this the caller should split it.
+constexpr size_t kMaxBatchBytes = size_t{1} << 30;
+
 CopiedInput CopyInput(Napi::Env env, const Napi::Value& value, const OperandShape& shape,
-                      uint32_t count) {
+                      uint32_t count, size_t* copied) {
   CopiedInput copy;
   copy.secret = shape.secret;
+  const auto append = [&](const Bytes& bytes) {
+    *copied += bytes.length;
+    if (*copied > kMaxBatchBytes) {
+      ThrowInvalid(env, "a batch may copy at most " + std::to_string(kMaxBatchBytes) +
+                            " bytes of input; split it");
+    }
+    copy.bytes.insert(copy.bytes.end(), bytes.data, bytes.data + bytes.length);
+  };
   if (!value.IsArray()) {
-    const Bytes bytes = RequireBytes(env, value, shape.name, shape.length, shape.max_length);
-    copy.bytes.assign(bytes.data, bytes.data + bytes.length);
+    append(RequireBytes(env, value, shape.name, shape.length, shape.max_length));
     return copy;
   }
   Napi::Array array = value.As<Napi::Array>();
@@ -65,19 +77,16 @@ CopiedInput CopyInput(Napi::Env env, const Napi::Value& value, const OperandShap
     ThrowInvalid(env, std::string(shape.name) + " must hold " + std::to_string(count) +
                           " items, got " + std::to_string(array.Length()));
   }
-  std::vector<Bytes> items(count);
-  size_t total = 0;
+  if (shape.length != kAnyLength) copy.bytes.reserve(shape.length * count);
+  copy.offsets.reserve(count + 1);
+  copy.offsets.push_back(0);
   for (uint32_t i = 0; i < count; i++) {
+    // Array.Get can run JavaScript (a getter) that detaches or frees an earlier item's buffer:
+    // each item is copied before the next is read.
+    const Napi::Value item = array.Get(i);
     const std::string name = std::string(shape.name) + "[" + std::to_string(i) + "]";
-    items[i] = RequireBytes(env, array.Get(i), name.c_str(), shape.length, shape.max_length);
-    total += items[i].length;
-  }
-  copy.bytes.resize(total);
-  copy.offsets.resize(count + 1);
-  for (uint32_t i = 0; i < count; i++) {
-    std::copy(items[i].data, items[i].data + items[i].length,
-              copy.bytes.begin() + copy.offsets[i]);
-    copy.offsets[i + 1] = copy.offsets[i] + items[i].length;
+    append(RequireBytes(env, item, name.c_str(), shape.length, shape.max_length));
+    copy.offsets.push_back(copy.bytes.size());
   }
   return copy;
 }
@@ -102,13 +111,25 @@ class ChunkWorker final : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override {
+  void OnOK() override { Settle(false); }
+  void OnError(const Napi::Error&) override { Settle(true); }
+
+ private:
+  // Every chunk reports here on the main thread; the last one settles the promise.
+  void Settle(bool chunk_failed) {
     Batch& batch = *batch_;
+    batch.failed = batch.failed || chunk_failed;
     if (--batch.pending > 0) return;
     Napi::Env env = Env();
-    const bool failed = std::any_of(batch.values.begin(), batch.values.end(),
-                                    [](int64_t value) { return value == kFailed; });
+    const bool failed = batch.failed || std::any_of(batch.values.begin(), batch.values.end(),
+                                                    [](int64_t value) { return value == kFailed; });
     if (failed) {
+      // The caller never sees these outputs; secret ones are wiped before they are dropped.
+      const OpShape& shape = batch.algorithm->Shape(batch.op);
+      for (int k = 0; k < shape.outputs; k++) {
+        if (!shape.out[k].secret) continue;
+        for (uint8_t* item : batch.outputs[k]) ActiveLiboqs()->mem_cleanse(item, shape.out[k].length);
+      }
       batch.deferred.Reject(PqcError(env, "ERR_PQC_OPERATION_FAILED",
                                      batch.algorithm->name() + ": liboqs reported an error")
                                 .Value());
@@ -122,7 +143,6 @@ class ChunkWorker final : public Napi::AsyncWorker {
     batch.result.Reset();
   }
 
- private:
   std::shared_ptr<Batch> batch_;
   uint32_t begin_;
   uint32_t end_;
@@ -134,8 +154,13 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
                        uint32_t count, uint32_t chunks, const std::vector<Napi::Value>& inputs) {
   const OpShape& shape = algorithm->Shape(op);
   auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count);
-  for (int k = 0; k < shape.inputs; k++) {
-    batch->inputs.push_back(CopyInput(env, inputs[k], shape.in[k], count));
+  size_t copied = 0;
+  try {
+    for (int k = 0; k < shape.inputs; k++) {
+      batch->inputs.push_back(CopyInput(env, inputs[k], shape.in[k], count, &copied));
+    }
+  } catch (const std::bad_alloc&) {
+    ThrowPqc(env, "ERR_PQC_OPERATION_FAILED", "out of memory copying the batch's inputs");
   }
   Napi::Array result = Napi::Array::New(env, kMaxOutputs + 1);
   batch->outputs.resize(shape.outputs);

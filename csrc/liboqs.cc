@@ -3,13 +3,15 @@
 #include <dlfcn.h>
 
 #include <cstdio>
+#include <atomic>
 #include <mutex>
 
 namespace pqc {
 namespace {
 
 Liboqs g_liboqs;
-const Liboqs* g_active = nullptr;
+// Read without the lock from every thread (worker_threads load the addon too).
+std::atomic<const Liboqs*> g_active{nullptr};
 std::mutex g_load_mutex;
 
 template <typename Fn>
@@ -18,18 +20,40 @@ bool Resolve(void* handle, const char* symbol, Fn* out) {
   return *out != nullptr;
 }
 
+// The addon reads sizes from the part of OQS_KEM/OQS_SIG that no release has changed. Should a
+// future release change it, the sizes of two standard algorithms (FIPS 203 / FIPS 204) expose it
+// before any buffer is sized from them.
+bool HasKnownLayout(const Liboqs& lib) {
+  if (lib.kem_alg_is_enabled("ML-KEM-768")) {
+    OqsKemPrefix* kem = lib.kem_new("ML-KEM-768");
+    const bool ok = kem != nullptr && kem->length_public_key == 1184 &&
+                    kem->length_secret_key == 2400 && kem->length_ciphertext == 1088 &&
+                    kem->length_shared_secret == 32;
+    if (kem != nullptr) lib.kem_free(kem);
+    if (!ok) return false;
+  }
+  if (lib.sig_alg_is_enabled("ML-DSA-44")) {
+    OqsSigPrefix* sig = lib.sig_new("ML-DSA-44");
+    const bool ok = sig != nullptr && sig->length_public_key == 1312 &&
+                    sig->length_secret_key == 2560 && sig->length_signature == 2420;
+    if (sig != nullptr) lib.sig_free(sig);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 bool ParseVersion(const char* text, int* major, int* minor) {
   return text != nullptr && std::sscanf(text, "%d.%d", major, minor) == 2;
 }
 
 }  // namespace
 
-const Liboqs* ActiveLiboqs() { return g_active; }
+const Liboqs* ActiveLiboqs() { return g_active.load(std::memory_order_acquire); }
 
 LoadResult LoadLiboqs(const std::string& path, std::string* detail) {
   std::lock_guard<std::mutex> lock(g_load_mutex);
-  if (g_active != nullptr) {
-    *detail = "liboqs is already loaded from " + g_active->path;
+  if (const Liboqs* active = g_active.load(std::memory_order_acquire)) {
+    *detail = "liboqs is already loaded from " + active->path;
     return LoadResult::kAlreadyLoaded;
   }
   dlerror();
@@ -105,9 +129,15 @@ LoadResult LoadLiboqs(const std::string& path, std::string* detail) {
                  : path;
   lib.version_string = version;
   lib.init();
+  if (!HasKnownLayout(lib)) {
+    *detail = std::string("liboqs ") + version +
+              " lays out OQS_KEM or OQS_SIG differently from every release this addon knows";
+    dlclose(handle);
+    return LoadResult::kIncompatible;
+  }
   // The library stays mapped for the life of the process: keys and handles point into it.
   g_liboqs = lib;
-  g_active = &g_liboqs;
+  g_active.store(&g_liboqs, std::memory_order_release);
   return LoadResult::kLoaded;
 }
 

@@ -80,7 +80,7 @@ const Liboqs* ActiveLiboqs();
 constexpr int kMinMajor = 0;
 constexpr int kMinMinor = 12;
 
-enum class LoadResult { kLoaded, kNotFound, kMissingSymbol, kTooOld, kAlreadyLoaded };
+enum class LoadResult { kLoaded, kNotFound, kMissingSymbol, kTooOld, kIncompatible, kAlreadyLoaded };
 
 // Opens the library at `path` (a file or a name for the dynamic loader's search), checks its
 // version and symbols, and makes it the process's liboqs. `detail` explains any failure.

@@ -1,4 +1,5 @@
 import { PqcError } from './errors.js';
+import { readFlag } from './policy/environment.js';
 import type { BackendName, KemEngine, SigEngine } from './engine.js';
 import { createHybridKemEngine, isHybridKem } from './hybrid/index.js';
 import { loadNativeBackend, NativeKemEngine, NativeSigEngine, type NativeBackend } from './native/native-backend.js';
@@ -49,13 +50,25 @@ export function selectedBackend(): SelectedBackend {
   }
 }
 
-/** The backend an object asked for by name, or the process's selection. */
+/**
+ * The backend an object asked for by name, or the process's selection. In production mode the
+ * WebAssembly liboqs serves only with X0TTA6BL4_ALLOW_WASM_PQC=true, whichever way it was
+ * reached: PQC is never quietly downgraded, even in code that skipped startup().
+ */
 function resolve(requested: BackendChoice | undefined): BackendName {
-  if (requested === undefined || requested === 'auto') return selectedBackend().name;
-  if (requested !== 'native' && requested !== 'wasm') {
+  if (requested !== undefined && !CHOICES.includes(requested)) {
     throw new PqcError('ERR_PQC_UNSUPPORTED_BACKEND', `backend must be "native", "wasm" or "auto", got ${String(requested)}`);
   }
-  return requested;
+  const name = requested === undefined || requested === 'auto' ? selectedBackend().name : requested;
+  if (name === 'wasm' && readFlag('production') && !readFlag('allowWasmPqc')) {
+    const why = requested === 'wasm' ? "{ backend: 'wasm' } was requested" : (selectedBackend().nativeUnavailable?.message ?? 'X0TTA6BL4_PQC_BACKEND=wasm');
+    throw new PqcError(
+      'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS',
+      `production mode (X0TTA6BL4_PRODUCTION=true) requires the native liboqs backend: ${why}\n` +
+        'Set X0TTA6BL4_ALLOW_WASM_PQC=true to run production on the WebAssembly liboqs instead.',
+    );
+  }
+  return name;
 }
 
 function wasmAlgorithm(name: string, type: 'kem' | 'sig') {
@@ -93,7 +106,7 @@ export function createSigEngine(name: string, requested?: BackendChoice): SigEng
 
 /** Resolves once the selected backend can serve sync calls for the standard algorithms. */
 export async function ready(): Promise<void> {
-  if (selectedBackend().name === 'wasm') await preloadWasm();
+  if (resolve(undefined) === 'wasm') await preloadWasm();
 }
 
 export interface Info {

@@ -77,3 +77,12 @@ export function requireCount(count: unknown): number {
   }
   return count;
 }
+
+/** An options argument: undefined (none) or an object; null or a primitive is a caller's mistake. */
+export function requireOptions<T extends object>(value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object') {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `options must be an object, got ${describe(value)}`);
+  }
+  return value;
+}

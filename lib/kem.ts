@@ -1,5 +1,5 @@
 import { createKemEngine, type BackendChoice } from './backend.js';
-import { requireArray, requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
+import { requireArray, requireByteArray, requireBytes, requireCount, requireOptions, SecretBytes } from './bytes.js';
 import { Op, type KemEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
@@ -46,7 +46,8 @@ export class Kem {
     if (typeof name !== 'string' || name === '') {
       throw new PqcError('ERR_PQC_INVALID_INPUT', 'the algorithm name must be a non-empty string');
     }
-    this.#engine = createKemEngine(name, options.backend, options);
+    const given = requireOptions(options);
+    this.#engine = createKemEngine(name, given.backend, given);
     this.name = name;
     this.backend = this.#engine.backend;
     const lengths = this.#engine.lengths;
@@ -66,10 +67,11 @@ export class Kem {
   generateKeyPair(options: { seed?: Uint8Array } = {}): KemKeyPair {
     const publicKey = publicBytes(this.publicKeyLength);
     const secretKey = new SecretBytes(this.secretKeyLength);
-    if (options.seed === undefined) {
+    const { seed } = requireOptions(options);
+    if (seed === undefined) {
       this.#engine.run(Op.KemKeypair, publicKey, secretKey);
     } else {
-      this.#engine.run(Op.KemKeypairDerand, this.#seed(options.seed, 'keypair'), publicKey, secretKey);
+      this.#engine.run(Op.KemKeypairDerand, this.#seed(seed, 'keypair'), publicKey, secretKey);
     }
     return { publicKey, secretKey };
   }
@@ -78,7 +80,8 @@ export class Kem {
     const pk = this.#publicKey(publicKey);
     const ciphertext = publicBytes(this.ciphertextLength);
     const sharedSecret = new SecretBytes(this.sharedSecretLength);
-    const seed = options.seed === undefined ? undefined : this.#seed(options.seed, 'encaps');
+    const given = requireOptions(options).seed;
+    const seed = given === undefined ? undefined : this.#seed(given, 'encaps');
     try {
       if (seed) this.#engine.run(Op.KemEncapsDerand, pk, seed, ciphertext, sharedSecret);
       else this.#engine.run(Op.KemEncaps, pk, ciphertext, sharedSecret);
@@ -101,12 +104,14 @@ export class Kem {
   }
 
   async generateKeyPairAsync(options: { seed?: Uint8Array } = {}): Promise<KemKeyPair> {
-    const [pair] = await this.generateKeyPairMany(1, options.seed === undefined ? {} : { seeds: [options.seed] });
+    const { seed } = requireOptions(options);
+    const [pair] = await this.generateKeyPairMany(1, seed === undefined ? {} : { seeds: [seed] });
     return pair!;
   }
 
   async encapsulateAsync(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Promise<Encapsulation> {
-    const [result] = await this.encapsulateMany([publicKey], options.seed === undefined ? {} : { seeds: [options.seed] });
+    const { seed } = requireOptions(options);
+    const [result] = await this.encapsulateMany([publicKey], seed === undefined ? {} : { seeds: [seed] });
     return result!;
   }
 
@@ -117,8 +122,12 @@ export class Kem {
 
   /** `count` key pairs generated across the pool (from `seeds`, one per pair, when given). */
   async generateKeyPairMany(count: number, options: { seeds?: Uint8Array[] } = {}): Promise<KemKeyPair[]> {
-    const seeds = options.seeds && this.#seeds(options.seeds, 'keypair');
-    const n = seeds ? seeds.length : requireCount(count);
+    const given = requireOptions(options).seeds;
+    const n = requireCount(count);
+    const seeds = given && this.#seeds(given, 'keypair');
+    if (seeds && seeds.length !== n) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `seeds must hold one seed per key pair (${n}), got ${seeds.length}`);
+    }
     const { outputs } = seeds
       ? await this.#engine.runAsync(Op.KemKeypairDerand, n, [seeds])
       : await this.#engine.runAsync(Op.KemKeypair, n, []);
@@ -128,7 +137,8 @@ export class Kem {
   /** One encapsulation per public key, across the pool. */
   async encapsulateMany(publicKeys: Uint8Array[], options: { seeds?: Uint8Array[] } = {}): Promise<Encapsulation[]> {
     const pks = requireArray(publicKeys, 'publicKeys').map((key, i) => this.#publicKey(key, `publicKeys[${i}]`));
-    const seeds = options.seeds && this.#seeds(options.seeds, 'encaps');
+    const given = requireOptions(options).seeds;
+    const seeds = given && this.#seeds(given, 'encaps');
     if (seeds && seeds.length !== pks.length) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `seeds must hold one seed per public key (${pks.length})`);
     }

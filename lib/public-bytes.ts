@@ -5,15 +5,27 @@
  * share a slab (`publicKey.buffer` may hold other public keys and ciphertexts, never anything
  * secret); secrets always get their own memory (SecretBytes).
  */
+import { markAsUntransferable } from 'node:worker_threads';
+
 const SLAB_SIZE = 64 * 1024;
 
-let slab = new ArrayBuffer(SLAB_SIZE);
+/**
+ * A transfer (postMessage, structuredClone) of one view's buffer must not detach every other
+ * value in it: like Node's Buffer pool, a slab is untransferable, so it is copied instead.
+ */
+function sharedBuffer(length: number): ArrayBuffer {
+  const buffer = new ArrayBuffer(length);
+  markAsUntransferable(buffer);
+  return buffer;
+}
+
+let slab = sharedBuffer(SLAB_SIZE);
 let offset = 0;
 
 export function publicBytes(length: number): Uint8Array {
   if (length > SLAB_SIZE / 8) return new Uint8Array(length);
   if (offset + length > SLAB_SIZE) {
-    slab = new ArrayBuffer(SLAB_SIZE);
+    slab = sharedBuffer(SLAB_SIZE);
     offset = 0;
   }
   const bytes = new Uint8Array(slab, offset, length);

@@ -1,5 +1,5 @@
 import { createSigEngine, type BackendChoice } from './backend.js';
-import { requireByteArray, requireBytes, requireCount, SecretBytes } from './bytes.js';
+import { requireByteArray, requireBytes, requireCount, requireOptions, SecretBytes } from './bytes.js';
 import { Op, type SigEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
@@ -37,7 +37,7 @@ export class Sig {
     if (typeof name !== 'string' || name === '') {
       throw new PqcError('ERR_PQC_INVALID_INPUT', 'the algorithm name must be a non-empty string');
     }
-    this.#engine = createSigEngine(name, options.backend);
+    this.#engine = createSigEngine(name, requireOptions(options).backend);
     this.name = name;
     this.backend = this.#engine.backend;
     this.publicKeyLength = this.#engine.lengths.publicKey;
@@ -142,8 +142,9 @@ export class Sig {
   }
 
   #context(options: SignOptions): Uint8Array {
-    if (options.context === undefined) return NO_CONTEXT;
-    const context = requireBytes(options.context, 'context');
+    const given = requireOptions(options).context;
+    if (given === undefined) return NO_CONTEXT;
+    const context = requireBytes(given, 'context');
     if (context.length > MAX_CONTEXT) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `context must be at most ${MAX_CONTEXT} bytes, got ${context.length}`);
     }

@@ -75,7 +75,8 @@ function build(arch) {
       `--arch=${arch}`, `--target=node@${process.versions.node}`,
       `--out=${root}`, stage,
     ];
-    const result = spawnSync(process.execPath, args, { cwd: stage, env, stdio: 'inherit' });
+    // Build logs go to stderr: `npm pack --json` runs this as prepack and parses stdout.
+    const result = spawnSync(process.execPath, args, { cwd: stage, env, stdio: ['ignore', 2, 2] });
     if (result.status !== 0) fail(`prebuildify for ${arch} exited with ${result.status}`);
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Kem, PqcError, ready, SecretBytes } from '../lib/index.js';
+import { Kem, ready, SecretBytes } from '../lib/index.js';
 import { Op } from '../lib/engine.js';
 import { environment, toHex } from './support/environment.js';
+import { expectCode, expectRejectCode } from './support/errors.js';
 
 await ready();
 
@@ -12,21 +13,6 @@ const ML_KEM = [
   { name: 'ML-KEM-768', publicKey: 1184, secretKey: 2400, ciphertext: 1088 },
   { name: 'ML-KEM-1024', publicKey: 1568, secretKey: 3168, ciphertext: 1568 },
 ];
-
-function expectCode(fn: () => unknown, code: string) {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(PqcError);
-    expect((error as PqcError).code).toBe(code);
-    return error as PqcError;
-  }
-  throw new Error(`expected ${code}, nothing was thrown`);
-}
-
-async function expectRejectCode(promise: Promise<unknown>, code: string) {
-  await expect(promise).rejects.toSatisfy((error: unknown) => error instanceof PqcError && error.code === code);
-}
 
 describe.each(ML_KEM)(`$name on the ${environment.backend} backend`, (params) => {
   const kem = new Kem(params.name);
@@ -70,6 +56,26 @@ describe.each(ML_KEM)(`$name on the ${environment.backend} backend`, (params) =>
     const toOne = await kem.encapsulateMany(Array.from({ length: 5 }, () => one.publicKey));
     const sameKey = await kem.decapsulateMany(toOne.map((e) => e.ciphertext), one.secretKey);
     sameKey.forEach((secret, i) => expect(toHex(secret)).toBe(toHex(toOne[i]!.sharedSecret)));
+  });
+
+  it('public outputs share memory that a transfer cannot detach', async () => {
+    const { publicKey, secretKey } = kem.generateKeyPair();
+    const first = kem.encapsulate(publicKey);
+    const second = kem.encapsulate(publicKey);
+    const moved = structuredClone(first.ciphertext, { transfer: [first.ciphertext.buffer] });
+    expect(toHex(moved)).toBe(toHex(first.ciphertext));
+    expect(second.ciphertext.byteLength).toBe(params.ciphertext);
+    expect(toHex(kem.decapsulate(second.ciphertext, secretKey))).toBe(toHex(second.sharedSecret));
+    expect(toHex(kem.decapsulate(first.ciphertext, secretKey))).toBe(toHex(first.sharedSecret));
+    const batch = await kem.encapsulateMany([publicKey, publicKey]);
+    structuredClone(batch[0]!.ciphertext, { transfer: [batch[0]!.ciphertext.buffer] });
+    expect(toHex(kem.decapsulate(batch[1]!.ciphertext, secretKey))).toBe(toHex(batch[1]!.sharedSecret));
+  });
+
+  it('refuses options that are not an object', async () => {
+    expectCode(() => kem.generateKeyPair(null as never), 'ERR_PQC_INVALID_INPUT');
+    expectCode(() => new Kem(params.name, 'native' as never), 'ERR_PQC_INVALID_INPUT');
+    await expectRejectCode(kem.generateKeyPairAsync(null as never), 'ERR_PQC_INVALID_INPUT');
   });
 
   it('keeps secrets out of inspect, toString and JSON', async () => {

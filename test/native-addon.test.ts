@@ -72,6 +72,26 @@ describe.skipIf(!native)(`direct calls into the native addon${native ? '' : ` (s
     expect(codeOf(() => addon.load('liboqs.so.7'))).toBe('ERR_PQC_LIBOQS_ALREADY_LOADED');
   });
 
+  it('copies each batch item before reading the next, so a getter cannot free what was read', async () => {
+    const pair = [new Uint8Array(kem.publicKeyLength), new Uint8Array(kem.secretKeyLength)] as const;
+    call(kem, Op.KemKeypair, ...pair);
+    const first = pair[0].slice();
+    const items = [first, pair[0]];
+    Object.defineProperty(items, 1, {
+      get() {
+        structuredClone(first.buffer, { transfer: [first.buffer] });
+        return pair[0];
+      },
+    });
+    const [ciphertexts, secrets] = await kem.runAsync(Op.KemEncaps, 2, 1, items);
+    expect(first.byteLength).toBe(0);
+    for (let i = 0; i < 2; i++) {
+      const shared = ss();
+      call(kem, Op.KemDecaps, ciphertexts![i]!, pair[1], shared);
+      expect(Buffer.from(shared).equals(Buffer.from(secrets![i]!))).toBe(true);
+    }
+  });
+
   it('a batch input copied before the call returns is unaffected by later changes', async () => {
     const pair = [new Uint8Array(kem.publicKeyLength), new Uint8Array(kem.secretKeyLength)] as const;
     call(kem, Op.KemKeypair, ...pair);

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { markAsUntransferable } from 'node:worker_threads';
 import { PqcError } from '../errors.js';
 import type { BatchInput, BatchResult, KemEngine, Op, SigEngine } from '../engine.js';
 import { loadAddon, type Addon, type LiboqsStatus, type NativeAlgorithm } from './addon.js';
@@ -86,7 +87,10 @@ abstract class NativeEngine {
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
     try {
       const [first, second, values] = await this.algorithm.runAsync(op, count, chunksFor(count), ...inputs);
-      return { outputs: [first, second].filter((output) => output !== undefined), values };
+      const outputs = [first, second].filter((output) => output !== undefined);
+      // The addon gives the public outputs of a batch one ArrayBuffer (csrc/batch.cc).
+      for (const items of outputs) if (count > 1 && items[0]!.buffer === items[1]!.buffer) markAsUntransferable(items[0]!.buffer);
+      return { outputs, values };
     } catch (error) {
       throw PqcError.from(error);
     }

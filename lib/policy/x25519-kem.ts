@@ -41,7 +41,8 @@ function labeledDerive(extractLabel: string, ikm: Uint8Array, expandLabel: strin
 /** DH(sk, peer), refusing the all-zero result of a small-order peer key as RFC 9180 requires. */
 function dh(key: X25519Key, peer: Uint8Array): Uint8Array {
   const shared = key.sharedSecret(peer);
-  if (shared.every((byte) => byte === 0)) {
+  // No early exit: the time taken must not depend on where a secret byte is non-zero.
+  if (shared.reduce((acc, byte) => acc | byte, 0) === 0) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', 'X25519: the peer public key is a small-order point (the shared secret would be all zero)');
   }
   return shared;

@@ -66,6 +66,7 @@ function buildCatalog(module: Record<string, unknown>): Map<string, WasmAlgorith
 export function wasmCatalog(): Map<string, WasmAlgorithm> {
   if (!catalog) {
     try {
+      if (typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === 'undefined') throw new Error('this runtime has no WebAssembly (node --jitless?)');
       const entry = fileURLToPath(import.meta.resolve(PACKAGE));
       catalog = buildCatalog(createRequire(import.meta.url)(entry) as Record<string, unknown>);
       version = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')).version;
@@ -92,10 +93,20 @@ export function wasmPackageVersion(): string {
 function loadInstance(name: string, algorithm: WasmAlgorithm): Promise<WasmKem | WasmSig> {
   let instance = instances.get(name);
   if (!instance) {
-    instance = algorithm.create().then((created) => {
-      instancesLoaded.set(name, created);
-      return created;
-    });
+    instance = algorithm.create().then(
+      (created) => {
+        instancesLoaded.set(name, created);
+        return created;
+      },
+      (cause: unknown) => {
+        instances.delete(name);
+        throw new PqcError(
+          'ERR_PQC_WASM_UNAVAILABLE',
+          `the WebAssembly module for ${name} could not be loaded: ${(cause as Error)?.message ?? String(cause)}`,
+          { cause },
+        );
+      },
+    );
     instances.set(name, instance);
   }
   return instance;
