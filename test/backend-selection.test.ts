@@ -51,6 +51,18 @@ describe('backend selection (each case in a fresh process)', () => {
     expect(error.message).toMatch(/dnf install liboqs/);
   });
 
+  it('in production, no object quietly runs on WebAssembly: without a liboqs, Kem and Sig refuse unless X0TTA6BL4_ALLOW_WASM_PQC=true', () => {
+    const body = `const codes = [];
+      for (const make of [() => new pqc.Kem('ML-KEM-768'), () => new pqc.Sig('ML-DSA-65'), () => new pqc.Kem('X-Wing'), () => new pqc.Kem('ML-KEM-768', { backend: 'wasm' })]) {
+        try { codes.push(make().backend); } catch (e) { codes.push(e.code); }
+      }
+      console.log(JSON.stringify(codes));`;
+    const refused = runInChild(body, { ...nothingOnTheLoaderPath, X0TTA6BL4_PRODUCTION: 'true' });
+    expect(JSON.parse(refused.stdout), refused.stderr).toEqual(Array(4).fill('ERR_PQC_PRODUCTION_REQUIRES_LIBOQS'));
+    const allowed = runInChild(body, { ...nothingOnTheLoaderPath, X0TTA6BL4_PRODUCTION: 'true', X0TTA6BL4_ALLOW_WASM_PQC: 'true' });
+    expect(JSON.parse(allowed.stdout), allowed.stderr).toEqual(Array(4).fill('wasm'));
+  });
+
   it('an unknown X0TTA6BL4_PQC_BACKEND is refused', () => {
     const { stdout } = runInChild(
       `try { new pqc.Kem('ML-KEM-768'); } catch (e) { console.log(e.code); }`,
