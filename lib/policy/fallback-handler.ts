@@ -150,7 +150,8 @@ export class PQCFallbackHandler extends EventEmitter<FallbackEvents> {
 
   /** True while in fallback mode and before the TTL expired: classical-only key exchange is allowed. */
   isEnabled(): boolean {
-    return this.#state !== null && !this.#state.expired;
+    // The clock, not only the timer, decides: a blocked event loop must not stretch the TTL.
+    return this.#state !== null && !this.checkTtl();
   }
 
   isExpired(): boolean {

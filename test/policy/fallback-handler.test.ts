@@ -226,3 +226,20 @@ describe('PQCFallbackHandler', () => {
     expect(b.handler.isEnabled()).toBe(false);
   });
 });
+
+describe('the TTL is measured by the clock, not only by the timer', () => {
+  it('isEnabled() expires fallback once the TTL has passed, even if the timer has not fired', async () => {
+    // Time moves but timers never fire: an event loop blocked past the TTL.
+    let now = 0;
+    const clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => {} };
+    const { handler, shutdowns, expiries } = setup({ ttlSeconds: 10, clock });
+    handler.enable('forced');
+    now = 9_999;
+    expect(handler.isEnabled()).toBe(true);
+    now = 10_000;
+    expect(handler.isEnabled()).toBe(false);
+    expect(expiries).toHaveLength(1);
+    await Promise.resolve();
+    expect(shutdowns).toHaveLength(1);
+  });
+});
