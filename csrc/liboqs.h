@@ -6,34 +6,16 @@
 #include <cstdint>
 #include <string>
 
+#include "oqs_prefix.h"
+
 namespace pqc {
 
 using OqsStatus = int;  // OQS_SUCCESS == 0
 constexpr OqsStatus kOqsSuccess = 0;
 
-// Only this prefix of OQS_KEM is identical from 0.12.0 to 0.16.0: 0.13 inserted seed
-// lengths and derand pointers right after it. Everything else goes through exported functions.
-struct OqsKemPrefix {
-  const char* method_name;
-  const char* alg_version;
-  uint8_t claimed_nist_level;
-  bool ind_cca;
-  size_t length_public_key;
-  size_t length_secret_key;
-  size_t length_ciphertext;
-  size_t length_shared_secret;
-};
+using ::OqsKemPrefix;
+using ::OqsSigPrefix;
 
-// OQS_SIG gained `bool suf_cma` in 0.13, between two other one-byte fields; the size_t lengths
-// that follow stay 8-aligned at the same offset in every supported release.
-struct OqsSigPrefix {
-  const char* method_name;
-  const char* alg_version;
-  uint8_t flag_bytes[4];
-  size_t length_public_key;
-  size_t length_secret_key;
-  size_t length_signature;
-};
 static_assert(offsetof(OqsSigPrefix, length_public_key) ==
                   (2 * sizeof(void*) + 4 + alignof(size_t) - 1) / alignof(size_t) * alignof(size_t),
               "OQS_SIG lengths must follow the one-byte flags at the next size_t boundary");

@@ -29,30 +29,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "oqs_prefix.h"
+
+typedef OqsKemPrefix oqs_kem;
+typedef OqsSigPrefix oqs_sig;
+
 typedef int oqs_status;  // OQS_SUCCESS == 0
 
-// OQS_KEM: identical up to here in every release; 0.13 inserted fields after it.
-typedef struct {
-  const char *method_name;
-  const char *alg_version;
-  uint8_t claimed_nist_level;
-  bool ind_cca;
-  size_t length_public_key;
-  size_t length_secret_key;
-  size_t length_ciphertext;
-  size_t length_shared_secret;
-} oqs_kem;
 
-// OQS_SIG: two pointers, one-byte flags (3 before 0.13, 4 since), then the lengths at the same
-// size_t boundary.
-typedef struct {
-  const char *method_name;
-  const char *alg_version;
-  uint8_t flag_bytes[4];
-  size_t length_public_key;
-  size_t length_secret_key;
-  size_t length_signature;
-} oqs_sig;
+
+
 
 static struct {
   const char *(*version)(void);

@@ -27,18 +27,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "oqs_prefix.h"
+
+typedef OqsKemPrefix oqs_kem;
+
 typedef int oqs_status;
 
-typedef struct {
-  const char *method_name;
-  const char *alg_version;
-  uint8_t claimed_nist_level;
-  bool ind_cca;
-  size_t length_public_key;
-  size_t length_secret_key;
-  size_t length_ciphertext;
-  size_t length_shared_secret;
-} oqs_kem;
+
 
 static struct {
   const char *(*version)(void);

@@ -95,7 +95,7 @@ const floorBinary = (() => {
   const binary = path.join(dir, 'bench-hybrid-floor');
   const cc = process.env.CC || 'cc';
   try {
-    execFileSync(cc, ['-O2', '-o', binary, FLOOR_SOURCE, '-ldl', '-lcrypto'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(cc, ['-O2', '-I', path.join(path.dirname(FLOOR_SOURCE), '..', 'csrc'), '-o', binary, FLOOR_SOURCE, '-ldl', '-lcrypto'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     const why = error.code === 'ENOENT' ? `no C compiler (${cc}) on PATH` : String(error.stderr || error.message).trim();
     fail(`cannot compile scripts/bench-hybrid-floor.c (needs a C compiler and OpenSSL's headers, libssl-dev): ${why}`);

@@ -188,7 +188,7 @@ function compileHarness() {
   const binary = path.join(tempDir, 'bench-harness');
   const cc = process.env.CC || 'cc';
   try {
-    execFileSync(cc, ['-O2', '-o', binary, HARNESS_SOURCE, '-ldl', '-lpthread'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(cc, ['-O2', '-I', path.join(path.dirname(HARNESS_SOURCE), '..', 'csrc'), '-o', binary, HARNESS_SOURCE, '-ldl', '-lpthread'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     const why = error.code === 'ENOENT' ? `no C compiler (${cc}) on PATH` : String(error.stderr || error.message).trim();
     throw new Error(`cannot compile scripts/bench-harness.c with ${cc}: ${why}`);

@@ -118,4 +118,5 @@ for (const arch of requested) {
 }
 const arches = requested.length > 0 ? requested : Object.keys(ARCHES);
 for (const arch of arches) build(arch);
-console.table(arches.map(inspect));
+// stderr, like the build logs: stdout belongs to `npm pack --json` when this runs as prepack.
+new console.Console(process.stderr).table(arches.map(inspect));
