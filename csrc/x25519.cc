@@ -17,6 +17,7 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 #include "bytes.h"
 #include "errors.h"
@@ -54,7 +55,7 @@ bool Resolve(const char* symbol, Fn* out) {
   return *out != nullptr;
 }
 
-bool ResolveOpenSsl() {
+bool ResolveSymbols() {
   OpenSsl& s = g_ssl;
   return Resolve("EVP_PKEY_new_raw_private_key", &s.new_raw_private_key) &&
          Resolve("EVP_PKEY_new_raw_public_key", &s.new_raw_public_key) &&
@@ -72,6 +73,14 @@ bool ResolveOpenSsl() {
          Resolve("RAND_bytes", &s.rand_bytes) &&
          Resolve("ERR_peek_last_error", &s.peek_last_error) &&
          Resolve("ERR_clear_error", &s.clear_error);
+}
+
+// Each worker_thread loads the addon again; the table is filled once and then only read.
+bool ResolveOpenSsl() {
+  static std::once_flag once;
+  static bool resolved = false;
+  std::call_once(once, [] { resolved = ResolveSymbols(); });
+  return resolved;
 }
 
 struct PkeyFree {

@@ -58,16 +58,20 @@ for (const name of ['X-Wing', 'MLKEM768-X25519']) {
     const kem = new Kem(name);
     for (const [source, vectors] of SETS) {
       vectors.forEach((v, i) => {
-        itWith(DERAND, `${source} #${i}: key pair, encapsulation, decapsulation (sync)`, () => {
+        // Key generation and decapsulation need only key generation from a seed (liboqs 0.13+).
+        itWith(['kemKeypairDerand'], `${source} #${i}: key pair and decapsulation (sync)`, () => {
           const { publicKey, secretKey } = kem.generateKeyPair({ seed: hex(v.seed) });
           expect(toHex(publicKey)).toBe(v.publicKey);
           expect(toHex(secretKey)).toBe(v.seed);
-          const { ciphertext, sharedSecret } = kem.encapsulate(publicKey, { seed: hex(v.randomness) });
-          expect(toHex(ciphertext)).toBe(v.ciphertext);
-          expect(toHex(sharedSecret)).toBe(v.sharedSecret);
           // The key object from generateKeyPair (expansion remembered) and the bare seed bytes.
           expect(toHex(kem.decapsulate(hex(v.ciphertext), secretKey))).toBe(v.sharedSecret);
           expect(toHex(kem.decapsulate(hex(v.ciphertext), hex(v.seed)))).toBe(v.sharedSecret);
+        });
+
+        itWith(['kemEncapsDerand'], `${source} #${i}: encapsulation from the published randomness (sync)`, () => {
+          const { ciphertext, sharedSecret } = kem.encapsulate(hex(v.publicKey), { seed: hex(v.randomness) });
+          expect(toHex(ciphertext)).toBe(v.ciphertext);
+          expect(toHex(sharedSecret)).toBe(v.sharedSecret);
         });
       });
 
