@@ -17,7 +17,6 @@
 
 #include <cstring>
 #include <memory>
-#include <mutex>
 
 #include "bytes.h"
 #include "errors.h"
@@ -75,11 +74,10 @@ bool ResolveSymbols() {
          Resolve("ERR_clear_error", &s.clear_error);
 }
 
-// Each worker_thread loads the addon again; the table is filled once and then only read.
+// Each worker_thread loads the addon again; the table is filled once (a function-local static:
+// std::call_once would need glibc 2.34's pthread_once) and then only read.
 bool ResolveOpenSsl() {
-  static std::once_flag once;
-  static bool resolved = false;
-  std::call_once(once, [] { resolved = ResolveSymbols(); });
+  static const bool resolved = ResolveSymbols();
   return resolved;
 }
 
