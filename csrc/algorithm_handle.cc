@@ -7,7 +7,7 @@ namespace pqc {
 
 // A batch beyond this is better split by the caller: its inputs are copied up front.
 constexpr uint32_t kMaxBatch = 1u << 20;
-constexpr uint32_t kMaxChunks = 1024;
+constexpr uint32_t kMaxWorkers = 1024;
 
 Napi::Function AlgorithmHandle::Define(Napi::Env env) {
   return DefineClass(env, "Algorithm",
@@ -102,18 +102,18 @@ Napi::Value AlgorithmHandle::Run(const Napi::CallbackInfo& info) {
 
 Napi::Value AlgorithmHandle::RunAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3) ThrowInvalid(env, "runAsync expects (op, count, chunks, ...inputs)");
+  if (info.Length() < 3) ThrowInvalid(env, "runAsync expects (op, count, workers, ...inputs)");
   const OpShape& shape = RequireOp(env, info[0]);
   const int op = info[0].As<Napi::Number>().Int32Value();
   const uint32_t count = RequireCount(env, info[1], "count", 1, kMaxBatch);
-  const uint32_t chunks = RequireCount(env, info[2], "chunks", 1, kMaxChunks);
+  const uint32_t workers = RequireCount(env, info[2], "workers", 1, kMaxWorkers);
   if (info.Length() != static_cast<size_t>(3 + shape.inputs)) {
     ThrowInvalid(env, algorithm_->name() + ": expected " + std::to_string(shape.inputs) +
                           " inputs, got " + std::to_string(info.Length() - 3));
   }
   std::vector<Napi::Value> inputs;
   for (int i = 0; i < shape.inputs; i++) inputs.push_back(info[3 + i]);
-  return RunBatch(env, algorithm_, op, count, chunks, inputs);
+  return RunBatch(env, algorithm_, op, count, workers, inputs);
 }
 
 }  // namespace pqc

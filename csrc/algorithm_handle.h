@@ -10,7 +10,7 @@ namespace pqc {
 
 // The JS object for one Algorithm: `new Algorithm('kem' | 'sig', name)`, with the sizes as
 // properties, `run(op, ...operands)` on the calling thread and
-// `runAsync(op, count, chunks, ...inputs)` spread over the libuv pool.
+// `runAsync(op, count, workers, ...inputs)` spread over the libuv pool.
 class AlgorithmHandle : public Napi::ObjectWrap<AlgorithmHandle> {
  public:
   static Napi::Function Define(Napi::Env env);

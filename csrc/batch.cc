@@ -1,6 +1,7 @@
 #include "batch.h"
 
 #include <algorithm>
+#include <atomic>
 #include <new>
 
 namespace pqc {
@@ -49,6 +50,9 @@ struct Batch {
   std::vector<int64_t> values;
   Napi::ObjectReference result;  // keeps the output ArrayBuffers alive while workers write
   Napi::Promise::Deferred deferred;
+  // Workers take items one at a time: a worker that starts late or is preempted (by the main
+  // thread, GC, another process) leaves its share to the others instead of holding up the batch.
+  std::atomic<uint32_t> next{0};
   uint32_t pending = 0;
   bool failed = false;
 };
@@ -83,28 +87,23 @@ CopiedInput CopyInput(Napi::Env env, const Napi::Value& value, const OperandShap
   for (uint32_t i = 0; i < count; i++) {
     // Array.Get can run JavaScript (a getter) that detaches or frees an earlier item's buffer:
     // each item is copied before the next is read.
-    const Napi::Value item = array.Get(i);
-    const std::string name = std::string(shape.name) + "[" + std::to_string(i) + "]";
-    append(RequireBytes(env, item, name.c_str(), shape.length, shape.max_length));
+    append(RequireBytes(env, array.Get(i), shape.name, shape.length, shape.max_length, i));
     copy.offsets.push_back(copy.bytes.size());
   }
   return copy;
 }
 
-class ChunkWorker final : public Napi::AsyncWorker {
+class BatchWorker final : public Napi::AsyncWorker {
  public:
-  ChunkWorker(Napi::Env env, std::shared_ptr<Batch> batch, uint32_t begin, uint32_t end)
-      : Napi::AsyncWorker(env, kResourceNames[batch->op]),
-        batch_(std::move(batch)),
-        begin_(begin),
-        end_(end) {}
+  BatchWorker(Napi::Env env, std::shared_ptr<Batch> batch)
+      : Napi::AsyncWorker(env, kResourceNames[batch->op]), batch_(std::move(batch)) {}
 
   void Execute() override {
     Batch& batch = *batch_;
     const OpShape& shape = batch.algorithm->Shape(batch.op);
     Bytes in[kMaxInputs];
     uint8_t* out[kMaxOutputs] = {};
-    for (uint32_t i = begin_; i < end_; i++) {
+    for (uint32_t i; (i = batch.next.fetch_add(1, std::memory_order_relaxed)) < batch.count;) {
       for (int k = 0; k < shape.inputs; k++) in[k] = batch.inputs[k].Item(i);
       for (int k = 0; k < shape.outputs; k++) out[k] = batch.outputs[k][i];
       batch.values[i] = batch.algorithm->Execute(batch.op, in, out);
@@ -115,10 +114,10 @@ class ChunkWorker final : public Napi::AsyncWorker {
   void OnError(const Napi::Error&) override { Settle(true); }
 
  private:
-  // Every chunk reports here on the main thread; the last one settles the promise.
-  void Settle(bool chunk_failed) {
+  // Every worker reports here on the main thread; the last one settles the promise.
+  void Settle(bool worker_failed) {
     Batch& batch = *batch_;
-    batch.failed = batch.failed || chunk_failed;
+    batch.failed = batch.failed || worker_failed;
     if (--batch.pending > 0) return;
     Napi::Env env = Env();
     const bool failed = batch.failed || std::any_of(batch.values.begin(), batch.values.end(),
@@ -144,14 +143,12 @@ class ChunkWorker final : public Napi::AsyncWorker {
   }
 
   std::shared_ptr<Batch> batch_;
-  uint32_t begin_;
-  uint32_t end_;
 };
 
 }  // namespace
 
 Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op,
-                       uint32_t count, uint32_t chunks, const std::vector<Napi::Value>& inputs) {
+                       uint32_t count, uint32_t workers, const std::vector<Napi::Value>& inputs) {
   const OpShape& shape = algorithm->Shape(op);
   auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count);
   size_t copied = 0;
@@ -183,14 +180,10 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
   }
   batch->result = Napi::Persistent(result.As<Napi::Object>());
 
-  chunks = std::min(chunks, count);
-  batch->pending = chunks;
+  workers = std::min(workers, count);
+  batch->pending = workers;
   Napi::Promise promise = batch->deferred.Promise();
-  for (uint32_t c = 0; c < chunks; c++) {
-    const uint32_t begin = static_cast<uint32_t>(uint64_t{count} * c / chunks);
-    const uint32_t end = static_cast<uint32_t>(uint64_t{count} * (c + 1) / chunks);
-    (new ChunkWorker(env, batch, begin, end))->Queue();
-  }
+  for (uint32_t w = 0; w < workers; w++) (new BatchWorker(env, batch))->Queue();
   return promise;
 }
 

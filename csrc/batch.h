@@ -1,5 +1,5 @@
 // Pooled execution: inputs are copied on the main thread, outputs are allocated there too, and
-// `chunks` libuv work items each run a contiguous slice of the items.
+// `workers` libuv work items run the items, each taking the next one until none is left.
 #pragma once
 
 #include <napi.h>
@@ -14,6 +14,6 @@ namespace pqc {
 // `inputs[i]` is either one Uint8Array used by every item or an Array of `count` of them.
 // Resolves with [outputs[0]: Uint8Array[], outputs[1]: Uint8Array[], values: Float64Array].
 Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op,
-                       uint32_t count, uint32_t chunks, const std::vector<Napi::Value>& inputs);
+                       uint32_t count, uint32_t workers, const std::vector<Napi::Value>& inputs);
 
 }  // namespace pqc

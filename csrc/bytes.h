@@ -19,29 +19,39 @@ struct Bytes {
   size_t length;
 };
 
-// `expected` is an exact length, or kAnyLength with `max` as the upper bound.
-inline Bytes RequireBytes(Napi::Env env, const Napi::Value& value, const char* name,
-                          size_t expected, size_t max = kAnyLength) {
-  if (!value.IsTypedArray() ||
-      value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowInvalid(env, std::string(name) + " must be a Uint8Array");
+// `expected` is an exact length, or kAnyLength with `max` as the upper bound. `index` >= 0 names
+// an item of a batch ("name[index]"). One napi_get_typedarray_info call answers every check on
+// the path that passes: these checks run for every operand of every call.
+inline Bytes RequireBytes(Napi::Env env, napi_value value, const char* name, size_t expected,
+                          size_t max = kAnyLength, int64_t index = -1) {
+  const auto fail = [&](const std::string& problem) {
+    const std::string item = index < 0 ? "" : "[" + std::to_string(index) + "]";
+    ThrowInvalid(env, std::string(name) + item + " " + problem);
+  };
+  bool typed_array = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer = nullptr;
+  if (napi_is_typedarray(env, value, &typed_array) != napi_ok || !typed_array ||
+      napi_get_typedarray_info(env, value, &type, &length, &data, &buffer, nullptr) != napi_ok ||
+      type != napi_uint8_array) {
+    fail("must be a Uint8Array");
   }
-  Napi::Uint8Array array = value.As<Napi::Uint8Array>();
-  if (array.ArrayBuffer().IsDetached()) {
-    ThrowInvalid(env, std::string(name) + " is a detached buffer");
+  // A detached buffer's views have length 0: only then is it worth asking.
+  bool detached = false;
+  if (length == 0 && napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached) {
+    fail("is a detached buffer");
   }
-  const size_t length = array.ByteLength();
   if (expected != kAnyLength && length != expected) {
-    ThrowInvalid(env, std::string(name) + " must be " + std::to_string(expected) +
-                          " bytes long, got " + std::to_string(length));
+    fail("must be " + std::to_string(expected) + " bytes long, got " + std::to_string(length));
   }
   if (expected == kAnyLength && length > max) {
-    ThrowInvalid(env, std::string(name) + " must be at most " + std::to_string(max) +
-                          " bytes long, got " + std::to_string(length));
+    fail("must be at most " + std::to_string(max) + " bytes long, got " + std::to_string(length));
   }
   // An empty view may carry a null data pointer; liboqs is still given a valid address.
   static uint8_t empty = 0;
-  return Bytes{length == 0 ? &empty : array.Data(), length};
+  return Bytes{length == 0 ? &empty : static_cast<uint8_t*>(data), length};
 }
 
 inline uint32_t RequireCount(Napi::Env env, const Napi::Value& value, const char* name,

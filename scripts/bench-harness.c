@@ -223,13 +223,15 @@ done:
   return error;
 }
 
-static bool parse_positive(const char *text, long *out) {
+static bool parse_at_least(const char *text, long min, long *out) {
   char *end = NULL;
   const long value = text != NULL ? strtol(text, &end, 10) : 0;
-  if (text == NULL || end == text || *end != '\0' || value < 1) return false;
+  if (text == NULL || end == text || *end != '\0' || value < min) return false;
   *out = value;
   return true;
 }
+
+static bool parse_positive(const char *text, long *out) { return parse_at_least(text, 1, out); }
 
 // Runs one command given as words: algorithm op iterations [threads] [warm-up-ms].
 static const char *command(int argc, char **argv) {
@@ -244,7 +246,8 @@ static const char *command(int argc, char **argv) {
   if (argc > 3 && (!parse_positive(argv[3], &threads) || threads > 256)) {
     return "threads must be an integer from 1 to 256";
   }
-  if (argc > 4 && !parse_positive(argv[4], &warmup_ms)) return "warm-up-ms must be a positive integer";
+  // 0: only the two calls every thread makes first, as a batch's workers start cold.
+  if (argc > 4 && !parse_at_least(argv[4], 0, &warmup_ms)) return "warm-up-ms must be an integer >= 0";
   return measure(argv[0], (enum op)op, iterations, threads, warmup_ms);
 }
 

@@ -1,10 +1,22 @@
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { environment, liboqsVersion, native, NATIVE_SKIP, requireNative, runInChild } from './support/environment.js';
+import { liboqsMissingSymbols, liboqsTooOld, notLiboqs } from './support/old-liboqs.js';
 
 /** A liboqs directory from this process's loader path, to hand to children explicitly. */
 const nativeLibDir = environment.liboqs?.path.replace(/\/[^/]+$/, '');
-const OLD_LIBOQS = '/opt/liboqs/0.11.0/lib';
+const tooOld = liboqsTooOld();
+const notOqs = notLiboqs();
+const incomplete = liboqsMissingSymbols();
+
+/** The error of loading the native backend from `path` alone, in a fresh process. */
+function nativeLoadError(path: string): { code: string; message: string } {
+  const { stdout, stderr } = runInChild(
+    `try { new pqc.Kem('ML-KEM-768'); console.log('{}'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
+    { LD_LIBRARY_PATH: '', X0TTA6BL4_LIBOQS_PATH: path, X0TTA6BL4_PQC_BACKEND: 'native' },
+  );
+  expect(stdout, stderr).not.toBe('');
+  return JSON.parse(stdout);
+}
 
 const describeInfo = 'console.log(JSON.stringify(pqc.info()));';
 const nothingOnTheLoaderPath = { LD_LIBRARY_PATH: '', X0TTA6BL4_LIBOQS_PATH: '/nonexistent/liboqs' };
@@ -95,17 +107,26 @@ describe('backend selection (each case in a fresh process)', () => {
     }
   });
 
-  it.skipIf(!existsSync(OLD_LIBOQS))(
-    `refuses liboqs older than 0.12 with ERR_PQC_LIBOQS_TOO_OLD (fixture: a liboqs 0.11 at ${OLD_LIBOQS}; skipped when that old liboqs is not installed)`,
+  it.skipIf(!tooOld.path)(
+    `refuses liboqs older than 0.12 with ERR_PQC_LIBOQS_TOO_OLD (fixture: ${tooOld.path ?? 'none'}${tooOld.missing ? `; skipped: ${tooOld.missing}` : ''})`,
     () => {
-      const { stdout } = runInChild(
-        `try { new pqc.Kem('ML-KEM-768'); console.log('loaded'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
-        { LD_LIBRARY_PATH: '', X0TTA6BL4_LIBOQS_PATH: OLD_LIBOQS, X0TTA6BL4_PQC_BACKEND: 'native' },
-      );
-      const error = JSON.parse(stdout);
+      const error = nativeLoadError(tooOld.path!);
       expect(error.code).toBe('ERR_PQC_LIBOQS_TOO_OLD');
       expect(error.message).toContain('0.11.0');
       expect(error.message).toContain('0.12.0');
+      expect(error.message).toContain('X0TTA6BL4_LIBOQS_PATH');
     },
   );
+
+  it.skipIf(!notOqs.path)(`names a library that is not liboqs as such, among the places tried${notOqs.missing ? ` (skipped: ${notOqs.missing})` : ''}`, () => {
+    const error = nativeLoadError(notOqs.path!);
+    expect(error.code).toBe('ERR_PQC_LIBOQS_NOT_FOUND');
+    expect(error.message).toContain(`${notOqs.path}: not a liboqs library (no OQS_version symbol)`);
+  });
+
+  it.skipIf(!incomplete.path)(`names the first missing symbol of a library that claims 0.12 but lacks liboqs's API${incomplete.missing ? ` (skipped: ${incomplete.missing})` : ''}`, () => {
+    const error = nativeLoadError(incomplete.path!);
+    expect(error.code).toBe('ERR_PQC_LIBOQS_NOT_FOUND');
+    expect(error.message).toContain(`${incomplete.path}: liboqs 0.12.0 lacks the symbol OQS_init`);
+  });
 });

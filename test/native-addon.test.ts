@@ -104,4 +104,21 @@ describe.skipIf(!native)(`direct calls into the native addon${native ? '' : ` (s
       expect(Buffer.from(shared).equals(Buffer.from(secrets![i]!))).toBe(true);
     }
   });
+
+  it('workers sharing out a batch run every item exactly once, more workers than items included', async () => {
+    const pair = [new Uint8Array(kem.publicKeyLength), new Uint8Array(kem.secretKeyLength)] as const;
+    call(kem, Op.KemKeypair, ...pair);
+    for (const [count, workers] of [[1, 4], [7, 3], [64, 2], [5, 1024]] as const) {
+      const [ciphertexts, secrets, values] = await kem.runAsync(Op.KemEncaps, count, workers, pair[0]);
+      expect(ciphertexts).toHaveLength(count);
+      expect(Array.from(values)).toEqual(new Array(count).fill(0));
+      // Encapsulation is randomized: an item run twice or never would show as a repeat or zeros.
+      expect(new Set(ciphertexts!.map((ct) => Buffer.from(ct).toString('hex'))).size).toBe(count);
+      for (let i = 0; i < count; i++) {
+        const shared = ss();
+        call(kem, Op.KemDecaps, ciphertexts![i]!, pair[1], shared);
+        expect(Buffer.from(shared).equals(Buffer.from(secrets![i]!))).toBe(true);
+      }
+    }
+  });
 });

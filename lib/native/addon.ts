@@ -24,7 +24,7 @@ export interface NativeAlgorithm {
   runAsync(
     op: number,
     count: number,
-    chunks: number,
+    workers: number,
     ...inputs: (Uint8Array | Uint8Array[])[]
   ): Promise<[Uint8Array[] | undefined, Uint8Array[] | undefined, Float64Array]>;
 }

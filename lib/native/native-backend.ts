@@ -50,9 +50,9 @@ function atLeast(version: string, minor: number): boolean {
   return major > 0 || minorVersion >= minor;
 }
 
-// One chunk per thread that can run at once: more chunks than cores only add scheduling.
+// One worker per thread that can run at once: the workers share out the items between them.
 const poolSize = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
-const chunksFor = (count: number) => Math.min(count, poolSize, availableParallelism());
+const workersFor = (count: number) => Math.min(count, poolSize, availableParallelism());
 
 abstract class NativeEngine {
   readonly backend = 'native';
@@ -86,7 +86,7 @@ abstract class NativeEngine {
 
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
     try {
-      const [first, second, values] = await this.algorithm.runAsync(op, count, chunksFor(count), ...inputs);
+      const [first, second, values] = await this.algorithm.runAsync(op, count, workersFor(count), ...inputs);
       const outputs = [first, second].filter((output) => output !== undefined);
       // The addon gives the public outputs of a batch one ArrayBuffer (csrc/batch.cc).
       for (const items of outputs) if (count > 1 && items[0]!.buffer === items[1]!.buffer) markAsUntransferable(items[0]!.buffer);

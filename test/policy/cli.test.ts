@@ -49,7 +49,7 @@ describe('x0tta6bl4-pqc doctor --json', () => {
   });
 
   it.skipIf(NO_LIBOQS_0_11)(`production with liboqs 0.11: not ready, too old ${NO_LIBOQS_0_11}`, () => {
-    const { status, diagnosis } = doctor({ ...PRODUCTION, X0TTA6BL4_LIBOQS_PATH: LIBOQS_0_11 });
+    const { status, diagnosis } = doctor({ ...PRODUCTION, X0TTA6BL4_LIBOQS_PATH: LIBOQS_0_11! });
     expect(status).toBe(1);
     expect(diagnosis).toMatchObject({ ready: false, nativeUnavailable: { code: 'ERR_PQC_LIBOQS_TOO_OLD' } });
     expect(diagnosis.problems[0]).toMatch(/older than 0\.12\.0/);

@@ -62,7 +62,7 @@ describe('fail-closed start-up in production mode', () => {
   });
 
   it.skipIf(NO_LIBOQS_0_11)(`fails with liboqs 0.11, too old ${NO_LIBOQS_0_11}`, () => {
-    const outcome = startIn({ ...PRODUCTION, X0TTA6BL4_LIBOQS_PATH: LIBOQS_0_11 });
+    const outcome = startIn({ ...PRODUCTION, X0TTA6BL4_LIBOQS_PATH: LIBOQS_0_11! });
     expect(outcome).toMatchObject({ ok: false, code: 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS' });
     expect(outcome.message).toMatch(/older than 0\.12\.0/);
     expect(outcome.message).toMatch(/0\.11\.0/);

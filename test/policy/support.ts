@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createJsonLogger } from '../../lib/logger.js';
 import { environment, requireNative, runInChild } from '../support/environment.js';
+import { liboqsTooOld } from '../support/old-liboqs.js';
 
 /** A JSON logger whose lines the test reads back, exactly as they would be written. */
 export function captureLogger() {
@@ -19,11 +19,8 @@ export const nativeLiboqs = environment.liboqs?.path ?? null;
 export const NO_NATIVE = nativeLiboqs ? '' : `no native liboqs >= 0.12 in this run (${environment.nativeUnavailable?.code ?? 'wasm'})`;
 export const skipWithoutNative = !nativeLiboqs && !requireNative;
 
-/** An old-library fixture, not a capability of the run: it skips even under PQC_REQUIRE_NATIVE=1. */
-export const LIBOQS_0_11 = '/opt/liboqs/0.11.0/lib';
-export const NO_LIBOQS_0_11 = existsSync(LIBOQS_0_11)
-  ? ''
-  : `liboqs 0.11 not installed at ${LIBOQS_0_11} (an old-library fixture; skipped even under PQC_REQUIRE_NATIVE=1)`;
+/** A liboqs older than 0.12 (test/support/old-liboqs.ts), with the skip reason when none can be had. */
+export const { path: LIBOQS_0_11, missing: NO_LIBOQS_0_11 } = liboqsTooOld();
 
 /** No liboqs anywhere the loader looks, unless the system's loader cache has one. */
 export const NO_LIBOQS_ENV = { X0TTA6BL4_LIBOQS_PATH: '/nonexistent' };
