@@ -46,7 +46,9 @@ struct Batch {
   int op;
   uint32_t count;
   std::vector<CopiedInput> inputs;
-  std::vector<std::vector<uint8_t*>> outputs;  // [operand][item] into JS-owned ArrayBuffers
+  // Per output operand, `count` items end to end in one ArrayBuffer that JS sees only once the
+  // batch has settled (`result` holds it until then, so nothing can detach it under a worker).
+  std::vector<uint8_t*> outputs;
   std::vector<int64_t> values;
   Napi::ObjectReference result;  // keeps the output ArrayBuffers alive while workers write
   Napi::Promise::Deferred deferred;
@@ -105,7 +107,7 @@ class BatchWorker final : public Napi::AsyncWorker {
     uint8_t* out[kMaxOutputs] = {};
     for (uint32_t i; (i = batch.next.fetch_add(1, std::memory_order_relaxed)) < batch.count;) {
       for (int k = 0; k < shape.inputs; k++) in[k] = batch.inputs[k].Item(i);
-      for (int k = 0; k < shape.outputs; k++) out[k] = batch.outputs[k][i];
+      for (int k = 0; k < shape.outputs; k++) out[k] = batch.outputs[k] + size_t{i} * shape.out[k].length;
       batch.values[i] = batch.algorithm->Execute(batch.op, in, out);
     }
   }
@@ -127,7 +129,7 @@ class BatchWorker final : public Napi::AsyncWorker {
       const OpShape& shape = batch.algorithm->Shape(batch.op);
       for (int k = 0; k < shape.outputs; k++) {
         if (!shape.out[k].secret) continue;
-        for (uint8_t* item : batch.outputs[k]) ActiveLiboqs()->mem_cleanse(item, shape.out[k].length);
+        ActiveLiboqs()->mem_cleanse(batch.outputs[k], shape.out[k].length * batch.count);
       }
       batch.deferred.Reject(PqcError(env, "ERR_PQC_OPERATION_FAILED",
                                      batch.algorithm->name() + ": liboqs reported an error")
@@ -159,25 +161,23 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
   } catch (const std::bad_alloc&) {
     ThrowPqc(env, "ERR_PQC_OPERATION_FAILED", "out of memory copying the batch's inputs");
   }
-  Napi::Array result = Napi::Array::New(env, kMaxOutputs + 1);
-  batch->outputs.resize(shape.outputs);
+  // [outputs[0], outputs[1], values, secret]: secret[k] tells the JS layer to copy each item of
+  // outputs[k] into memory of its own and wipe the shared buffer (lib/native/native-backend.ts);
+  // one allocation per operand instead of one per item keeps the main thread's share small.
+  Napi::Array result = Napi::Array::New(env, kMaxOutputs + 2);
+  Napi::Array secret = Napi::Array::New(env, shape.outputs);
   for (int k = 0; k < shape.outputs; k++) {
     const size_t length = shape.out[k].length;
-    Napi::Array items = Napi::Array::New(env, count);
-    batch->outputs[k].resize(count);
-    // Public outputs of one batch share an ArrayBuffer (one allocation instead of `count`);
-    // each secret output has its own, so no secret's .buffer reaches another value.
-    Napi::ArrayBuffer shared;
-    if (!shape.out[k].secret) shared = Napi::ArrayBuffer::New(env, length * count);
-    for (uint32_t i = 0; i < count; i++) {
-      Napi::Uint8Array item = shape.out[k].secret
-                                  ? Napi::Uint8Array::New(env, length)
-                                  : Napi::Uint8Array::New(env, length, shared, length * i);
-      batch->outputs[k][i] = item.Data();
-      items.Set(i, item);
+    if (length > kMaxBatchBytes / count) {
+      ThrowInvalid(env, "a batch may produce at most " + std::to_string(kMaxBatchBytes) +
+                            " bytes per output; split it");
     }
+    Napi::Uint8Array items = Napi::Uint8Array::New(env, length * count);
+    batch->outputs.push_back(items.Data());
     result.Set(k, items);
+    secret.Set(k, Napi::Boolean::New(env, shape.out[k].secret));
   }
+  result.Set(kMaxOutputs + 1, secret);
   batch->result = Napi::Persistent(result.As<Napi::Object>());
 
   workers = std::min(workers, count);

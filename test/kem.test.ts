@@ -58,6 +58,37 @@ describe.each(ML_KEM)(`$name on the ${environment.backend} backend`, (params) =>
     sameKey.forEach((secret, i) => expect(toHex(secret)).toBe(toHex(toOne[i]!.sharedSecret)));
   });
 
+  it('runs a batch large enough to go to the pool in several parts, in order, each secret in memory of its own', async () => {
+    const count = 150;
+    const pairs = await kem.generateKeyPairMany(count);
+    const encapsulations = await kem.encapsulateMany(pairs.map((pair) => pair.publicKey));
+    const secrets = await kem.decapsulateMany(
+      encapsulations.map((e) => e.ciphertext),
+      pairs.map((pair) => pair.secretKey),
+    );
+    expect(secrets).toHaveLength(count);
+    secrets.forEach((secret, i) => expect(toHex(secret), `item ${i}`).toBe(toHex(encapsulations[i]!.sharedSecret)));
+    expect(new Set(pairs.map((pair) => toHex(pair.publicKey))).size).toBe(count);
+    for (const secret of [...pairs.map((pair) => pair.secretKey), ...encapsulations.map((e) => e.sharedSecret), ...secrets]) {
+      expect(secret).toBeInstanceOf(SecretBytes);
+      expect(secret.buffer.byteLength).toBe(secret.byteLength);
+    }
+    // Transferring one public output's buffer leaves every other output whole.
+    const last = encapsulations[count - 1]!.ciphertext;
+    structuredClone(last, { transfer: [last.buffer as ArrayBuffer] });
+    const previous = encapsulations[count - 2]!;
+    expect(toHex(kem.decapsulate(previous.ciphertext, pairs[count - 2]!.secretKey))).toBe(toHex(previous.sharedSecret));
+  });
+
+  it('rejects a batch whose bad key sits in a late part, once the earlier parts are done', async () => {
+    const { publicKey } = kem.generateKeyPair();
+    // Every coefficient 4095 ≥ q: fails FIPS 203's modulus check, in liboqs or in our own check.
+    const unreduced = publicKey.slice().fill(0xff, 0, publicKey.length - 32);
+    const keys = Array.from({ length: 150 }, (_, i) => (i === 140 ? unreduced : publicKey));
+    await expectRejectCode(kem.encapsulateMany(keys), 'ERR_PQC_INVALID_INPUT');
+    expect((await kem.encapsulateMany(keys.slice(0, 140))).length).toBe(140);
+  });
+
   it('public outputs share memory that a transfer cannot detach', async () => {
     const { publicKey, secretKey } = kem.generateKeyPair();
     const first = kem.encapsulate(publicKey);

@@ -26,7 +26,7 @@ export interface NativeAlgorithm {
     count: number,
     workers: number,
     ...inputs: (Uint8Array | Uint8Array[])[]
-  ): Promise<[Uint8Array[] | undefined, Uint8Array[] | undefined, Float64Array]>;
+  ): Promise<[Uint8Array | undefined, Uint8Array | undefined, Float64Array, boolean[]]>;
 }
 
 export interface Addon {

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { markAsUntransferable } from 'node:worker_threads';
+import { SecretBytes } from '../bytes.js';
 import { PqcError } from '../errors.js';
 import type { BatchInput, BatchResult, KemEngine, Op, SigEngine } from '../engine.js';
 import { loadAddon, type Addon, type LiboqsStatus, type NativeAlgorithm } from './addon.js';
@@ -54,6 +55,17 @@ function atLeast(version: string, minor: number): boolean {
 const poolSize = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
 const workersFor = (count: number) => Math.min(count, poolSize, availableParallelism());
 
+/**
+ * A large batch goes to the pool as a pipeline of parts: the pool starts on the first part
+ * while the calling thread copies the inputs of the next, instead of the calling thread's
+ * share of the work (copies, allocation) running before and after the pool's. About
+ * PIPELINE_DEPTH parts per thread keep the threads busy; parts of at least MIN_PART items keep
+ * the cost of each trip through the pool small beside the work it carries.
+ */
+const PIPELINE_DEPTH = 4;
+const MIN_PART = 16;
+const partSize = (count: number) => Math.max(MIN_PART, Math.ceil(count / (workersFor(count) * PIPELINE_DEPTH)));
+
 abstract class NativeEngine {
   readonly backend = 'native';
   protected readonly algorithm: NativeAlgorithm;
@@ -85,16 +97,64 @@ abstract class NativeEngine {
   }
 
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
-    try {
-      const [first, second, values] = await this.algorithm.runAsync(op, count, workersFor(count), ...inputs);
-      const outputs = [first, second].filter((output) => output !== undefined);
-      // The addon gives the public outputs of a batch one ArrayBuffer (csrc/batch.cc).
-      for (const items of outputs) if (count > 1 && items[0]!.buffer === items[1]!.buffer) markAsUntransferable(items[0]!.buffer);
-      return { outputs, values };
-    } catch (error) {
-      throw PqcError.from(error);
+    const size = partSize(count);
+    const parts: Promise<NativeBatch>[] = [];
+    let refused: unknown;
+    for (let begin = 0; begin < count && refused === undefined; begin += size) {
+      const end = Math.min(count, begin + size);
+      const slice = size >= count ? inputs : inputs.map((input) => (Array.isArray(input) ? input.slice(begin, end) : input));
+      try {
+        parts.push(this.algorithm.runAsync(op, end - begin, size >= count ? workersFor(count) : 1, ...slice));
+      } catch (error) {
+        refused = error;
+      }
     }
+    const settled = await Promise.allSettled(parts);
+    const failure = refused ?? settled.find((part) => part.status === 'rejected')?.reason;
+    const done = settled.flatMap((part) => (part.status === 'fulfilled' ? [part.value] : []));
+    if (failure !== undefined) {
+      // The caller never sees these outputs: the parts that did finish are wiped before they are dropped.
+      for (const [first, second] of done) for (const output of [first, second]) output?.fill(0);
+      throw PqcError.from(failure);
+    }
+    return joinParts(done, count);
   }
+}
+
+/** What csrc/batch.cc resolves with: each output's items end to end, and which outputs are secret. */
+type NativeBatch = [Uint8Array | undefined, Uint8Array | undefined, Float64Array, boolean[]];
+
+function joinParts(parts: NativeBatch[], count: number): BatchResult {
+  const values = new Float64Array(count);
+  const outputs: Uint8Array[][] = [];
+  let offset = 0;
+  for (const [first, second, partValues, secret] of parts) {
+    [first, second].forEach((items, k) => {
+      if (items !== undefined) splitItems(items, partValues.length, secret[k]!, (outputs[k] ??= new Array<Uint8Array>(count)), offset);
+    });
+    values.set(partValues, offset);
+    offset += partValues.length;
+  }
+  return { outputs, values };
+}
+
+/**
+ * Hands out public items as views of the part's buffer (untransferable, as the sync outputs'
+ * slabs are) and copies each secret item into memory of its own, then wipes the shared copy.
+ */
+function splitItems(items: Uint8Array, count: number, secret: boolean, into: Uint8Array[], offset: number): void {
+  const length = items.byteLength / count;
+  if (secret) {
+    for (let i = 0; i < count; i++) {
+      const item = new SecretBytes(length);
+      item.set(items.subarray(i * length, (i + 1) * length));
+      into[offset + i] = item;
+    }
+    items.fill(0);
+    return;
+  }
+  if (count > 1) markAsUntransferable(items.buffer);
+  for (let i = 0; i < count; i++) into[offset + i] = items.subarray(i * length, (i + 1) * length);
 }
 
 export class NativeKemEngine extends NativeEngine implements KemEngine {
