@@ -10,7 +10,7 @@
 // Each measurement is warmed up and then repeated in alternating rounds (C, sync, async,
 // batch, C on N threads, wasm, noble; again …); the table shows the best (or median) round.
 // The markdown table goes to stdout, progress to stderr; --write also rewrites BENCHMARKS.md.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -690,8 +690,26 @@ const report = [
 console.log(report);
 
 if (options.write) {
-  fs.writeFileSync(BENCHMARKS_FILE, benchmarksMarkdown());
+  // The hybrids' section is scripts/bench-hybrid.mjs's to write: it is kept as it is.
+  const previous = fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '';
+  const hybrids = previous.indexOf('\n## Hybrid KEMs\n');
+  fs.writeFileSync(BENCHMARKS_FILE, benchmarksMarkdown() + (hybrids < 0 ? '' : previous.slice(hybrids)));
   progress(`bench: wrote ${path.relative(process.cwd(), BENCHMARKS_FILE) || BENCHMARKS_FILE}`);
+}
+
+// `npm run bench` is this script: the hybrids follow, with the options that apply to them.
+if (!options.only) {
+  const hybridArgs = [
+    ...(options.quick ? ['--quick'] : []),
+    ...(options.write ? ['--write'] : []),
+    ...(options.rounds !== undefined ? ['--rounds', String(options.rounds)] : []),
+    '--stat',
+    options.stat,
+  ];
+  const hybrid = spawnSync(process.execPath, [path.join(root, 'scripts', 'bench-hybrid.mjs'), ...hybridArgs], {
+    stdio: 'inherit',
+  });
+  if (hybrid.status !== 0) process.exitCode = hybrid.status ?? 1;
 }
 
 function benchmarksMarkdown() {
@@ -755,9 +773,14 @@ ${machine.join('\n')}
 npm run build                                           # addon and dist/
 LD_LIBRARY_PATH=/opt/liboqs/0.16.0/lib npm run bench    # a few minutes; add -- --quick for ~20 s
 npm run bench -- --write                                # also rewrite this file
-npm run bench -- --only ML-KEM-768 --threads 2          # one algorithm, a 2-thread pool
+npm run bench -- --only ML-KEM-768 --threads 2          # one algorithm, a 2-thread pool, no hybrids
 npm run bench -- --nice -10                             # as root: less skew on a shared machine
+npm run bench:hybrid                                    # the hybrids alone
 \`\`\`
+
+\`npm run bench\` measures the hybrids too (scripts/bench-hybrid.mjs, after this table, with
+\`--quick\`, \`--rounds\`, \`--stat\` and \`--write\` passed on; not with \`--only\`); \`--write\` puts
+them in the section below.
 
 Needs a C compiler (\`cc\`, or \`CC=…\`) for the liboqs C column. Without a loadable liboqs the
 native and C columns are skipped (the reason is printed) and the wasm and noble rows still run.
