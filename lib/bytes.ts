@@ -86,3 +86,32 @@ export function requireOptions<T extends object>(value: T | undefined): Partial<
   }
   return value;
 }
+
+/**
+ * The caller's output buffers of an `…Into` call: each a Uint8Array of exactly its length, none
+ * overlapping another or an input (liboqs may read an input after writing an output).
+ */
+export function requireOutputs<K extends string>(
+  out: unknown,
+  lengths: Record<K, number>,
+  inputs: Record<string, Uint8Array> = {},
+): Record<K, Uint8Array> {
+  if (out === null || typeof out !== 'object') {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `the outputs must be an object of Uint8Array, got ${describe(out)}`);
+  }
+  const given = {} as Record<K, Uint8Array>;
+  for (const name of Object.keys(lengths) as K[]) {
+    given[name] = requireBytes((out as Record<string, unknown>)[name], name, lengths[name]);
+  }
+  const all = [...Object.entries<Uint8Array>(given), ...Object.entries(inputs)];
+  for (let i = 0; i < all.length; i++) {
+    for (let j = i + 1; j < all.length; j++) {
+      const [nameA, a] = all[i]!;
+      const [nameB, b] = all[j]!;
+      const overlap =
+        a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+      if (overlap) throw new PqcError('ERR_PQC_INVALID_INPUT', `${nameA} and ${nameB} must not overlap`);
+    }
+  }
+  return given;
+}

@@ -1,5 +1,5 @@
 import { createKemEngine, type BackendChoice } from './backend.js';
-import { requireArray, requireByteArray, requireBytes, requireCount, requireOptions, SecretBytes } from './bytes.js';
+import { requireArray, requireByteArray, requireBytes, requireCount, requireOptions, requireOutputs, SecretBytes } from './bytes.js';
 import { Op, type KemEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
@@ -65,21 +65,63 @@ export class Kem {
   }
 
   generateKeyPair(options: { seed?: Uint8Array } = {}): KemKeyPair {
-    const publicKey = publicBytes(this.publicKeyLength);
-    const secretKey = new SecretBytes(this.secretKeyLength);
+    const pair = { publicKey: publicBytes(this.publicKeyLength), secretKey: new SecretBytes(this.secretKeyLength) };
+    this.#generateKeyPair(pair, options);
+    return pair;
+  }
+
+  encapsulate(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Encapsulation {
+    const pk = this.#publicKey(publicKey);
+    const result = { ciphertext: publicBytes(this.ciphertextLength), sharedSecret: new SecretBytes(this.sharedSecretLength) };
+    this.#encapsulate(pk, result, options);
+    return result;
+  }
+
+  decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): SecretBytes {
+    const sharedSecret = new SecretBytes(this.sharedSecretLength);
+    this.#decapsulate(this.#ciphertext(ciphertext), this.#secretKey(secretKey), sharedSecret);
+    return sharedSecret;
+  }
+
+  /**
+   * `generateKeyPair` writing into the caller's buffers (`out.publicKey`, `out.secretKey`, of
+   * exactly the key lengths): no allocation, for callers that reuse their memory. What a
+   * secret key is written into is the caller's to guard and wipe.
+   */
+  generateKeyPairInto(out: KemKeyPair | { publicKey: Uint8Array; secretKey: Uint8Array }, options: { seed?: Uint8Array } = {}): void {
+    const given = requireOutputs(out, { publicKey: this.publicKeyLength, secretKey: this.secretKeyLength });
+    this.#generateKeyPair(given, options);
+  }
+
+  /** `encapsulate` writing into `out.ciphertext` and `out.sharedSecret`, which must not overlap `publicKey`. */
+  encapsulateInto(
+    publicKey: Uint8Array,
+    out: Encapsulation | { ciphertext: Uint8Array; sharedSecret: Uint8Array },
+    options: { seed?: Uint8Array } = {},
+  ): void {
+    const pk = this.#publicKey(publicKey);
+    const given = requireOutputs(out, { ciphertext: this.ciphertextLength, sharedSecret: this.sharedSecretLength }, { publicKey: pk });
+    this.#encapsulate(pk, given, options);
+  }
+
+  /** `decapsulate` writing the shared secret into `sharedSecret`, which must not overlap the inputs. */
+  decapsulateInto(ciphertext: Uint8Array, secretKey: Uint8Array, sharedSecret: Uint8Array): void {
+    const ct = this.#ciphertext(ciphertext);
+    const sk = this.#secretKey(secretKey);
+    const given = requireOutputs({ sharedSecret }, { sharedSecret: this.sharedSecretLength }, { ciphertext: ct, secretKey: sk });
+    this.#decapsulate(ct, sk, given.sharedSecret);
+  }
+
+  #generateKeyPair({ publicKey, secretKey }: { publicKey: Uint8Array; secretKey: Uint8Array }, options: { seed?: Uint8Array }): void {
     const { seed } = requireOptions(options);
     if (seed === undefined) {
       this.#engine.run(Op.KemKeypair, publicKey, secretKey);
     } else {
       this.#engine.run(Op.KemKeypairDerand, this.#seed(seed, 'keypair'), publicKey, secretKey);
     }
-    return { publicKey, secretKey };
   }
 
-  encapsulate(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Encapsulation {
-    const pk = this.#publicKey(publicKey);
-    const ciphertext = publicBytes(this.ciphertextLength);
-    const sharedSecret = new SecretBytes(this.sharedSecretLength);
+  #encapsulate(pk: Uint8Array, { ciphertext, sharedSecret }: { ciphertext: Uint8Array; sharedSecret: Uint8Array }, options: { seed?: Uint8Array }): void {
     const given = requireOptions(options).seed;
     const seed = given === undefined ? undefined : this.#seed(given, 'encaps');
     try {
@@ -88,19 +130,14 @@ export class Kem {
     } catch (error) {
       throw this.#keyError(error, 'publicKey');
     }
-    return { ciphertext, sharedSecret };
   }
 
-  decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): SecretBytes {
-    const sharedSecret = new SecretBytes(this.sharedSecretLength);
-    const ct = this.#ciphertext(ciphertext);
-    const sk = this.#secretKey(secretKey);
+  #decapsulate(ct: Uint8Array, sk: Uint8Array, sharedSecret: Uint8Array): void {
     try {
       this.#engine.run(Op.KemDecaps, ct, sk, sharedSecret);
     } catch (error) {
       throw this.#keyError(error, 'secretKey');
     }
-    return sharedSecret;
   }
 
   async generateKeyPairAsync(options: { seed?: Uint8Array } = {}): Promise<KemKeyPair> {

@@ -413,8 +413,17 @@ function kemTimers(name, op) {
         () => kem.decapsulateMany(ciphertexts, secretKey),
       ],
     }[op];
+    // The …Into calls write into reused buffers, as the C harness does.
+    const pairOut = kem.generateKeyPair();
+    const encapsulationOut = kem.encapsulate(publicKey);
+    const secretOut = new Uint8Array(kem.sharedSecretLength);
+    const into = {
+      keygen: () => kem.generateKeyPairInto(pairOut),
+      encaps: () => kem.encapsulateInto(publicKey, encapsulationOut),
+      decaps: () => kem.decapsulateInto(ciphertext, secretKey, secretOut),
+    }[op];
     if (harness) timers.push(['c', harnessTimer(name, op, 1)]);
-    timers.push(['sync', syncTimer(sync)], ['async', asyncTimer(async)], ['batch', batchTimer(batch, B)]);
+    timers.push(['sync', syncTimer(sync)], ['into', syncTimer(into)], ['async', asyncTimer(async)], ['batch', batchTimer(batch, B)]);
     if (harness) timers.push(['c-threads', harnessTimer(name, op, batchThreads)], ['c-bursts', harnessBurstTimer(name, op, batchThreads, B)]);
   }
   if (!wasmReason) {
@@ -563,7 +572,7 @@ function table(headers, body) {
 const nativeCell = (row, key) => (nativeReason ? 'skipped' : micros(row.time[key]));
 
 const timesTable = table(
-  ['Algorithm', 'Operation', 'liboqs C', `liboqs C, ${batchThreads} threads`, `liboqs C, ${batchThreads} threads, ${settings.batch}-op runs`, 'native sync', 'native async', 'native batch', 'wasm', 'noble'],
+  ['Algorithm', 'Operation', 'liboqs C', `liboqs C, ${batchThreads} threads`, `liboqs C, ${batchThreads} threads, ${settings.batch}-op runs`, 'native sync', 'native sync, …Into', 'native async', 'native batch', 'wasm', 'noble'],
   rows.map((r) => [
     r.name,
     r.op,
@@ -571,6 +580,7 @@ const timesTable = table(
     nativeReason ? 'skipped' : micros(r.time['c-threads']),
     nativeReason ? 'skipped' : micros(r.time['c-bursts']),
     nativeCell(r, 'sync'),
+    r.time.into === undefined ? '—' : nativeCell(r, 'into'),
     nativeCell(r, 'async'),
     nativeCell(r, 'batch'),
     micros(r.time.wasm),
@@ -583,6 +593,7 @@ const ratiosTable = table(
     'Algorithm',
     'Operation',
     `sync ÷ C (≤ ${SYNC_TARGET.toFixed(2)})`,
+    '…Into ÷ C',
     'async ÷ C',
     `batch rate ÷ sync rate (≥ ${BATCH_TARGET.toFixed(2)})`,
     `C ${batchThreads} threads ÷ C 1 thread`,
@@ -595,6 +606,7 @@ const ratiosTable = table(
     r.name,
     r.op,
     ratio(r.time.sync, r.time.c, { max: SYNC_TARGET }),
+    ratio(r.time.into, r.time.c),
     ratio(r.time.async, r.time.c),
     ratio(r.time.sync, r.time.batch, { min: BATCH_TARGET }),
     ratio(r.time.c, r.time['c-threads']),
@@ -731,6 +743,9 @@ three ways, beside liboqs's own C speed measured in the same run:
   the package's next measurement.
 - **native sync**: \`kem.generateKeyPair()\`, \`kem.encapsulate(pk)\`, \`kem.decapsulate(ct, sk)\`,
   \`sig.generateKeyPair()\`, \`sig.sign(msg, sk)\`, \`sig.verify(msg, sig, pk)\`.
+- **native sync, …Into**: \`kem.generateKeyPairInto(pair)\`, \`kem.encapsulateInto(pk, out)\`,
+  \`kem.decapsulateInto(ct, sk, ss)\`: the same calls writing into reused buffers, as the C
+  harness does (KEMs only).
 - **native async**: the \`…Async\` methods, awaited one at a time.
 - **native batch**: \`generateKeyPairMany(${settings.batch})\`, \`encapsulateMany(pks)\`,
   \`decapsulateMany(cts, sk)\`, \`signMany(msgs, sk)\`, \`verifyMany(msgs, sigs, pk)\` with

@@ -3,7 +3,7 @@ import { Kem, ready, SecretBytes } from '../lib/index.js';
 import { Op } from '../lib/engine.js';
 import { environment, toHex } from './support/environment.js';
 import { expectCode, expectRejectCode } from './support/errors.js';
-import { expectTamperedCiphertextsRejected } from './support/kem-properties.js';
+import { expectIntoCallsAgree, expectTamperedCiphertextsRejected } from './support/kem-properties.js';
 
 await ready();
 
@@ -33,6 +33,10 @@ describe.each(ML_KEM)(`$name on the ${environment.backend} backend`, (params) =>
     expect(toHex(kem.decapsulate(ciphertext, secretKey))).toBe(toHex(sharedSecret));
     // Two encapsulations to one key are independent.
     expect(toHex(kem.encapsulate(publicKey).sharedSecret)).not.toBe(toHex(sharedSecret));
+  });
+
+  it("writes into the caller's buffers with the …Into calls, and refuses bad or overlapping outputs", () => {
+    expectIntoCallsAgree(kem);
   });
 
   it('agrees on a shared secret (async, off the main thread)', async () => {

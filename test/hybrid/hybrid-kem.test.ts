@@ -5,7 +5,7 @@ import { Kem, ready, SecretBytes } from '../../lib/index.js';
 import { itWith, missingCapability, type Capability } from '../support/capability.js';
 import { capabilities, environment, hex, readVectors, toHex } from '../support/environment.js';
 import { expectCode, expectRejectCode } from '../support/errors.js';
-import { expectTamperedCiphertextsRejected } from '../support/kem-properties.js';
+import { expectIntoCallsAgree, expectTamperedCiphertextsRejected } from '../support/kem-properties.js';
 
 await ready();
 
@@ -39,6 +39,10 @@ describe.each(HYBRIDS)(`$name on the ${environment.backend} backend`, (params) =
     const { ciphertext, sharedSecret } = kem.encapsulate(publicKey);
     expect(toHex(kem.decapsulate(ciphertext, secretKey))).toBe(toHex(sharedSecret));
     expect(toHex(kem.encapsulate(publicKey).sharedSecret)).not.toBe(toHex(sharedSecret));
+  });
+
+  itWith(params.keys, "writes into the caller's buffers with the …Into calls, and refuses bad or overlapping outputs", () => {
+    expectIntoCallsAgree(kem);
   });
 
   itWith(params.keys, 'agrees on a shared secret (async)', async () => {
