@@ -36,8 +36,17 @@ export function missingCapability(needs: readonly Capability[]): string | undefi
   return `skipped: the ${environment.backend} backend${environment.liboqs ? ` (liboqs ${environment.liboqs.version})` : ''} lacks capability ${missing.map((c) => `${c} — ${WHY[c]}`).join('; ')}`;
 }
 
-/** A test that runs only where the loaded backend has `needs`, and says so in its name when skipped. */
+const announced = new Set<string>();
+
+/**
+ * A test that runs only where the loaded backend has `needs`, and says so in its name when
+ * skipped, and once per file on stderr, where the default reporter shows it.
+ */
 export function itWith(needs: readonly Capability[], name: string, body: () => void | Promise<void>) {
   const missing = missingCapability(needs);
+  if (missing !== undefined && !announced.has(missing)) {
+    announced.add(missing);
+    console.warn(`[x0tta6bl4-pqc] tests ${missing}`);
+  }
   it.skipIf(missing !== undefined)(missing ? `${name} (${missing})` : name, body);
 }
