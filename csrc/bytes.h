@@ -28,20 +28,22 @@ inline Bytes RequireBytes(Napi::Env env, napi_value value, const char* name, siz
     const std::string item = index < 0 ? "" : "[" + std::to_string(index) + "]";
     ThrowInvalid(env, std::string(name) + item + " " + problem);
   };
-  bool typed_array = false;
   napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
-  napi_value buffer = nullptr;
-  if (napi_is_typedarray(env, value, &typed_array) != napi_ok || !typed_array ||
-      napi_get_typedarray_info(env, value, &type, &length, &data, &buffer, nullptr) != napi_ok ||
+  // napi_invalid_arg, with no exception pending, when `value` is not a typed array.
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok ||
       type != napi_uint8_array) {
     fail("must be a Uint8Array");
   }
   // A detached buffer's views have length 0: only then is it worth asking.
-  bool detached = false;
-  if (length == 0 && napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached) {
-    fail("is a detached buffer");
+  if (length == 0) {
+    napi_value buffer = nullptr;
+    bool detached = false;
+    if (napi_get_typedarray_info(env, value, nullptr, nullptr, nullptr, &buffer, nullptr) == napi_ok &&
+        napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached) {
+      fail("is a detached buffer");
+    }
   }
   if (expected != kAnyLength && length != expected) {
     fail("must be " + std::to_string(expected) + " bytes long, got " + std::to_string(length));

@@ -87,31 +87,21 @@ export function requireOptions<T extends object>(value: T | undefined): Partial<
   return value;
 }
 
-/**
- * The caller's output buffers of an `…Into` call: each a Uint8Array of exactly its length, none
- * overlapping another or an input (liboqs may read an input after writing an output).
- */
-export function requireOutputs<K extends string>(
-  out: unknown,
-  lengths: Record<K, number>,
-  inputs: Record<string, Uint8Array> = {},
-): Record<K, Uint8Array> {
+/** The output object of an `…Into` call, e.g. `{ ciphertext, sharedSecret }`. */
+export function requireOutputObject<T extends object>(out: T): T {
   if (out === null || typeof out !== 'object') {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `the outputs must be an object of Uint8Array, got ${describe(out)}`);
   }
-  const given = {} as Record<K, Uint8Array>;
-  for (const name of Object.keys(lengths) as K[]) {
-    given[name] = requireBytes((out as Record<string, unknown>)[name], name, lengths[name]);
+  return out;
+}
+
+/** `output` must not overlap `other`: liboqs may read an input after it has written an output. */
+export function requireDisjoint(output: Uint8Array, outputName: string, other: Uint8Array, otherName: string): void {
+  if (
+    output.buffer === other.buffer &&
+    output.byteOffset < other.byteOffset + other.byteLength &&
+    other.byteOffset < output.byteOffset + output.byteLength
+  ) {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${outputName} and ${otherName} must not overlap`);
   }
-  const all = [...Object.entries<Uint8Array>(given), ...Object.entries(inputs)];
-  for (let i = 0; i < all.length; i++) {
-    for (let j = i + 1; j < all.length; j++) {
-      const [nameA, a] = all[i]!;
-      const [nameB, b] = all[j]!;
-      const overlap =
-        a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
-      if (overlap) throw new PqcError('ERR_PQC_INVALID_INPUT', `${nameA} and ${nameB} must not overlap`);
-    }
-  }
-  return given;
 }

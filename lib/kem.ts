@@ -1,5 +1,5 @@
 import { createKemEngine, type BackendChoice } from './backend.js';
-import { requireArray, requireByteArray, requireBytes, requireCount, requireOptions, requireOutputs, SecretBytes } from './bytes.js';
+import { requireArray, requireByteArray, requireBytes, requireCount, requireDisjoint, requireOptions, requireOutputObject, SecretBytes } from './bytes.js';
 import { Op, type KemEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
@@ -89,8 +89,11 @@ export class Kem {
    * secret key is written into is the caller's to guard and wipe.
    */
   generateKeyPairInto(out: KemKeyPair | { publicKey: Uint8Array; secretKey: Uint8Array }, options: { seed?: Uint8Array } = {}): void {
-    const given = requireOutputs(out, { publicKey: this.publicKeyLength, secretKey: this.secretKeyLength });
-    this.#generateKeyPair(given, options);
+    const given = requireOutputObject(out);
+    const publicKey = requireBytes(given.publicKey, 'publicKey', this.publicKeyLength);
+    const secretKey = requireBytes(given.secretKey, 'secretKey', this.secretKeyLength);
+    requireDisjoint(secretKey, 'secretKey', publicKey, 'publicKey');
+    this.#generateKeyPair({ publicKey, secretKey }, options);
   }
 
   /** `encapsulate` writing into `out.ciphertext` and `out.sharedSecret`, which must not overlap `publicKey`. */
@@ -100,16 +103,23 @@ export class Kem {
     options: { seed?: Uint8Array } = {},
   ): void {
     const pk = this.#publicKey(publicKey);
-    const given = requireOutputs(out, { ciphertext: this.ciphertextLength, sharedSecret: this.sharedSecretLength }, { publicKey: pk });
-    this.#encapsulate(pk, given, options);
+    const given = requireOutputObject(out);
+    const ciphertext = requireBytes(given.ciphertext, 'ciphertext', this.ciphertextLength);
+    const sharedSecret = requireBytes(given.sharedSecret, 'sharedSecret', this.sharedSecretLength);
+    requireDisjoint(ciphertext, 'ciphertext', pk, 'publicKey');
+    requireDisjoint(sharedSecret, 'sharedSecret', pk, 'publicKey');
+    requireDisjoint(sharedSecret, 'sharedSecret', ciphertext, 'ciphertext');
+    this.#encapsulate(pk, { ciphertext, sharedSecret }, options);
   }
 
   /** `decapsulate` writing the shared secret into `sharedSecret`, which must not overlap the inputs. */
   decapsulateInto(ciphertext: Uint8Array, secretKey: Uint8Array, sharedSecret: Uint8Array): void {
     const ct = this.#ciphertext(ciphertext);
     const sk = this.#secretKey(secretKey);
-    const given = requireOutputs({ sharedSecret }, { sharedSecret: this.sharedSecretLength }, { ciphertext: ct, secretKey: sk });
-    this.#decapsulate(ct, sk, given.sharedSecret);
+    const ss = requireBytes(sharedSecret, 'sharedSecret', this.sharedSecretLength);
+    requireDisjoint(ss, 'sharedSecret', ct, 'ciphertext');
+    requireDisjoint(ss, 'sharedSecret', sk, 'secretKey');
+    this.#decapsulate(ct, sk, ss);
   }
 
   #generateKeyPair({ publicKey, secretKey }: { publicKey: Uint8Array; secretKey: Uint8Array }, options: { seed?: Uint8Array }): void {

@@ -10,7 +10,7 @@
 // Each measurement is warmed up and then repeated in alternating rounds (C, sync, async,
 // batch, C on N threads, wasm, noble; again …); the table shows the best (or median) round.
 // The markdown table goes to stdout, progress to stderr; --write also rewrites BENCHMARKS.md.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,10 +18,10 @@ import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { BENCHMARKS_FILE, writeHead } from './benchmarks-file.mjs';
+import { compileC } from './compile-c.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HARNESS_SOURCE = path.join(root, 'scripts', 'bench-harness.c');
-const BENCHMARKS_FILE = path.join(root, 'BENCHMARKS.md');
 
 const KEMS = ['ML-KEM-512', 'ML-KEM-768', 'ML-KEM-1024'];
 const SIGS = ['ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87'];
@@ -176,25 +176,12 @@ if (status.backend !== 'native') {
 let harness;
 if (!nativeReason) {
   try {
-    harness = await startHarness(compileHarness());
+    harness = await startHarness(compileC('bench-harness', ['-lpthread']));
   } catch (error) {
     skipped.push(['the liboqs C columns of every row', oneLine(error.message)]);
   }
 }
 
-function compileHarness() {
-  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'x0tta6bl4-pqc-bench-'));
-  process.on('exit', () => fs.rmSync(tempDir, { recursive: true, force: true }));
-  const binary = path.join(tempDir, 'bench-harness');
-  const cc = process.env.CC || 'cc';
-  try {
-    execFileSync(cc, ['-O2', '-I', path.join(path.dirname(HARNESS_SOURCE), '..', 'csrc'), '-o', binary, HARNESS_SOURCE, '-ldl', '-lpthread'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (error) {
-    const why = error.code === 'ENOENT' ? `no C compiler (${cc}) on PATH` : String(error.stderr || error.message).trim();
-    throw new Error(`cannot compile scripts/bench-harness.c with ${cc}: ${why}`);
-  }
-  return binary;
-}
 
 /**
  * The harness runs as one child for the whole bench, taking one run per line on stdin: every
@@ -702,10 +689,7 @@ const report = [
 console.log(report);
 
 if (options.write) {
-  // The hybrids' section is scripts/bench-hybrid.mjs's to write: it is kept as it is.
-  const previous = fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '';
-  const hybrids = previous.indexOf('\n## Hybrid KEMs\n');
-  fs.writeFileSync(BENCHMARKS_FILE, benchmarksMarkdown() + (hybrids < 0 ? '' : previous.slice(hybrids)));
+  writeHead(benchmarksMarkdown());
   progress(`bench: wrote ${path.relative(process.cwd(), BENCHMARKS_FILE) || BENCHMARKS_FILE}`);
 }
 
