@@ -775,6 +775,7 @@ npm run bench -- --write                                # also rewrite this file
 npm run bench -- --only ML-KEM-768 --threads 2          # one algorithm, a 2-thread pool, no hybrids
 npm run bench -- --nice -10                             # as root: less skew on a shared machine
 npm run bench:hybrid                                    # the hybrids alone
+npm run bench:instructions -- --write                   # instructions per operation (valgrind), their section below
 \`\`\`
 
 \`npm run bench\` measures the hybrids too (scripts/bench-hybrid.mjs, after this table, with
