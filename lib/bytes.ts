@@ -18,6 +18,19 @@ export class SecretBytes extends Uint8Array {
     return this.toString();
   }
 
+  /**
+   * Overwrites the bytes with zeros, as soon as the caller is done with them, instead of
+   * leaving them to the garbage collector (which frees memory without clearing it).
+   */
+  wipe(): void {
+    this.fill(0);
+  }
+
+  /** `using secret = kem.decapsulate(…)` wipes the secret when the block ends. */
+  [Symbol.dispose](): void {
+    this.wipe();
+  }
+
   /** A SecretBytes view of `bytes`, sharing its memory. */
   static view(bytes: Uint8Array): SecretBytes {
     return new SecretBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);

@@ -129,6 +129,20 @@ describe.each(ML_KEM)(`$name on the ${environment.backend} backend`, (params) =>
     expect(pair.secretKey).toBeInstanceOf(Uint8Array);
   });
 
+  it('wipes a secret on request, and on Symbol.dispose (what a `using` declaration calls)', () => {
+    const { publicKey, secretKey } = kem.generateKeyPair();
+    const { ciphertext, sharedSecret } = kem.encapsulate(publicKey);
+    expect(sharedSecret.some((byte) => byte !== 0)).toBe(true);
+    sharedSecret.wipe();
+    expect(sharedSecret.every((byte) => byte === 0)).toBe(true);
+    const secret = kem.decapsulate(ciphertext, secretKey);
+    expect(secret.some((byte) => byte !== 0)).toBe(true);
+    secret[Symbol.dispose]();
+    expect(secret.every((byte) => byte === 0)).toBe(true);
+    // The secret key still works: wiping one secret touches no other.
+    expect(kem.decapsulate(ciphertext, secretKey).some((byte) => byte !== 0)).toBe(true);
+  });
+
   it('decapsulates a tampered ciphertext to a different secret (implicit rejection), never throwing', () => {
     expectTamperedCiphertextsRejected(kem, kem.generateKeyPair(), 25);
   });
