@@ -139,9 +139,9 @@ static bool prepare(const struct run *r, struct worker *w, unsigned index) {
 static void *work(void *arg) {
   struct worker *w = arg;
   const struct run *r = w->run;
-  // Warm up caches, branch predictors and clocks; at least two calls.
+  // Warm up caches, branch predictors and clocks; at least two calls, none for a cold start.
   const double until = now_ns() + r->warmup_ns;
-  for (int n = 0; n < 2 || now_ns() < until; n++) {
+  for (int n = 0; (r->warmup_ns > 0 && n < 2) || now_ns() < until; n++) {
     if (run_once(r, w) != 0) w->failed = true;
   }
   pthread_barrier_wait(&w->run->start);
@@ -187,6 +187,9 @@ static const char *measure(const char *algorithm, enum op op, long iterations, l
     error = "pthread_barrier_init failed";
     goto done;
   }
+  // A cold start (no warm-up) is timed from here, as a batch is: the wait for each thread to
+  // be scheduled counts. A warm run is timed from when every thread is running.
+  const double created_ns = now_ns();
   long started = 0;
   for (; started < threads; started++) {
     if (pthread_create(&workers[started].thread, NULL, work, &workers[started]) != 0) break;
@@ -205,6 +208,7 @@ static const char *measure(const char *algorithm, enum op op, long iterations, l
     if (t == 0 || workers[t].start_ns < start) start = workers[t].start_ns;
     if (t == 0 || workers[t].end_ns > end) end = workers[t].end_ns;
   }
+  if (r.warmup_ns == 0) start = created_ns;
   pthread_barrier_destroy(&r.start);
   if (failed) {
     error = "liboqs reported an error during the timed run";
@@ -246,7 +250,7 @@ static const char *command(int argc, char **argv) {
   if (argc > 3 && (!parse_positive(argv[3], &threads) || threads > 256)) {
     return "threads must be an integer from 1 to 256";
   }
-  // 0: only the two calls every thread makes first, as a batch's workers start cold.
+  // 0: a cold start, timed from the threads' creation, as a batch's workers start.
   if (argc > 4 && !parse_at_least(argv[4], 0, &warmup_ms)) return "warm-up-ms must be an integer >= 0";
   return measure(argv[0], (enum op)op, iterations, threads, warmup_ms);
 }
