@@ -127,13 +127,20 @@ export class Kem {
     if (seed === undefined) {
       this.#engine.run(Op.KemKeypair, publicKey, secretKey);
     } else {
-      this.#engine.run(Op.KemKeypairDerand, this.#seed(seed, 'keypair'), publicKey, secretKey);
+      const checked = this.#seed(seed, 'keypair');
+      requireDisjoint(publicKey, 'publicKey', checked, 'seed');
+      requireDisjoint(secretKey, 'secretKey', checked, 'seed');
+      this.#engine.run(Op.KemKeypairDerand, checked, publicKey, secretKey);
     }
   }
 
   #encapsulate(pk: Uint8Array, { ciphertext, sharedSecret }: { ciphertext: Uint8Array; sharedSecret: Uint8Array }, options: { seed?: Uint8Array }): void {
     const given = requireOptions(options).seed;
     const seed = given === undefined ? undefined : this.#seed(given, 'encaps');
+    if (seed) {
+      requireDisjoint(ciphertext, 'ciphertext', seed, 'seed');
+      requireDisjoint(sharedSecret, 'sharedSecret', seed, 'seed');
+    }
     try {
       if (seed) this.#engine.run(Op.KemEncapsDerand, pk, seed, ciphertext, sharedSecret);
       else this.#engine.run(Op.KemEncaps, pk, ciphertext, sharedSecret);

@@ -195,6 +195,32 @@ describe.each(ML_KEM)(`$name on the ${environment.backend} backend`, (params) =>
     });
   });
 
+  it.skipIf(!environment.capabilities.kemKeypairDerand || !environment.capabilities.kemEncapsDerand)(
+    `…Into with a seed writes what the allocating call returns, and refuses a seed inside an output${
+      environment.capabilities.kemEncapsDerand ? '' : ' (skipped: the backend has no ML-KEM derand)'
+    }`,
+    () => {
+      const arena = new Uint8Array(64 + kem.publicKeyLength + kem.secretKeyLength).map((_, i) => i * 7);
+      const seed = arena.slice(0, 64);
+      const pair = { publicKey: arena.subarray(64, 64 + kem.publicKeyLength), secretKey: arena.subarray(64 + kem.publicKeyLength) };
+      kem.generateKeyPairInto(pair, { seed });
+      const expected = kem.generateKeyPair({ seed });
+      expect(toHex(pair.publicKey)).toBe(toHex(expected.publicKey));
+      expect(toHex(pair.secretKey)).toBe(toHex(expected.secretKey));
+      const before = toHex(arena);
+      // The seed's last bytes (z) inside the secret key it is written into.
+      const inside = arena.subarray(64 + kem.publicKeyLength + kem.secretKeyLength - 64);
+      expectCode(() => kem.generateKeyPairInto(pair, { seed: inside }), 'ERR_PQC_INVALID_INPUT');
+      const out = { ciphertext: new Uint8Array(kem.ciphertextLength), sharedSecret: new Uint8Array(32) };
+      expectCode(() => kem.encapsulateInto(expected.publicKey, out, { seed: out.ciphertext.subarray(0, 32) }), 'ERR_PQC_INVALID_INPUT');
+      expect(toHex(arena)).toBe(before);
+      kem.encapsulateInto(expected.publicKey, out, { seed: seed.subarray(0, 32) });
+      const reference = kem.encapsulate(expected.publicKey, { seed: seed.subarray(0, 32) });
+      expect(toHex(out.ciphertext)).toBe(toHex(reference.ciphertext));
+      expect(toHex(out.sharedSecret)).toBe(toHex(reference.sharedSecret));
+    },
+  );
+
   it('refuses seeds it cannot use, with the capability named', () => {
     const seed = new Uint8Array(64);
     if (environment.capabilities.kemKeypairDerand) {
