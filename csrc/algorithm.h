@@ -34,7 +34,7 @@ struct OperandShape {
   const char* name;
   size_t length;      // exact length, or kAnyLength
   size_t max_length;  // bound when length == kAnyLength
-  bool secret;        // copies are cleansed; outputs get memory of their own
+  bool secret;        // input copies are cleansed; batch outputs are wiped on failure (batch.cc)
 };
 
 struct OpShape {

@@ -1,11 +1,37 @@
 import { inspect } from 'node:util';
 import { PqcError } from './errors.js';
 
+const wipeListeners: ((secret: Uint8Array) => void)[] = [];
+
+/**
+ * For a layer that keeps its own copies derived from secrets (the hybrids' expanded keys): told
+ * of each secret wiped, to wipe its copies too.
+ */
+export function onSecretWiped(listener: (secret: Uint8Array) => void): void {
+  wipeListeners.push(listener);
+}
+
 /**
  * Bytes that must not leak: secret keys and shared secrets. A plain Uint8Array everywhere
  * bytes are expected, but `inspect`, `toString` and `JSON.stringify` show no content.
+ *
+ * Make them with `alloc` or `copyOf`, never `new SecretBytes(n)`: V8 keeps typed arrays of up
+ * to 64 bytes on its garbage-collected heap, where a collection may move them and leave the old
+ * bytes behind, out of reach of `wipe()`; an explicit ArrayBuffer lives outside it and stays put.
  */
 export class SecretBytes extends Uint8Array {
+  /** `length` zero bytes in memory of their own. */
+  static alloc(length: number): SecretBytes {
+    return new SecretBytes(new ArrayBuffer(length));
+  }
+
+  /** A copy of `bytes` in memory of its own. */
+  static copyOf(bytes: Uint8Array): SecretBytes {
+    const copy = SecretBytes.alloc(bytes.byteLength);
+    copy.set(bytes);
+    return copy;
+  }
+
   override toString(): string {
     return `[SecretBytes ${this.length} bytes]`;
   }
@@ -24,6 +50,7 @@ export class SecretBytes extends Uint8Array {
    */
   wipe(): void {
     this.fill(0);
+    for (const listener of wipeListeners) listener(this);
   }
 
   /** `using secret = kem.decapsulate(…)` wipes the secret when the block ends. */
@@ -31,9 +58,12 @@ export class SecretBytes extends Uint8Array {
     this.wipe();
   }
 
-  /** A SecretBytes view of `bytes`, sharing its memory. */
+  /**
+   * `bytes` as SecretBytes, sharing its memory (a batch's outputs, made by a backend). They must
+   * live in an explicit ArrayBuffer, off V8's heap: see above.
+   */
   static view(bytes: Uint8Array): SecretBytes {
-    return new SecretBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+    return bytes instanceof SecretBytes ? bytes : new SecretBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
   }
 }
 

@@ -65,20 +65,20 @@ export class Kem {
   }
 
   generateKeyPair(options: { seed?: Uint8Array } = {}): KemKeyPair {
-    const pair = { publicKey: publicBytes(this.publicKeyLength), secretKey: new SecretBytes(this.secretKeyLength) };
+    const pair = { publicKey: publicBytes(this.publicKeyLength), secretKey: SecretBytes.alloc(this.secretKeyLength) };
     this.#generateKeyPair(pair, options);
     return pair;
   }
 
   encapsulate(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Encapsulation {
     const pk = this.#publicKey(publicKey);
-    const result = { ciphertext: publicBytes(this.ciphertextLength), sharedSecret: new SecretBytes(this.sharedSecretLength) };
+    const result = { ciphertext: publicBytes(this.ciphertextLength), sharedSecret: SecretBytes.alloc(this.sharedSecretLength) };
     this.#encapsulate(pk, result, options);
     return result;
   }
 
   decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): SecretBytes {
-    const sharedSecret = new SecretBytes(this.sharedSecretLength);
+    const sharedSecret = SecretBytes.alloc(this.sharedSecretLength);
     this.#decapsulate(this.#ciphertext(ciphertext), this.#secretKey(secretKey), sharedSecret);
     return sharedSecret;
   }

@@ -52,7 +52,7 @@ export class Sig {
 
   generateKeyPair(): SigKeyPair {
     const publicKey = publicBytes(this.publicKeyLength);
-    const secretKey = new SecretBytes(this.secretKeyLength);
+    const secretKey = SecretBytes.alloc(this.secretKeyLength);
     this.#engine.run(Op.SigKeypair, publicKey, secretKey);
     return { publicKey, secretKey };
   }

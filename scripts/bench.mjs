@@ -7,8 +7,9 @@
 // WebAssembly backend and, for ML-KEM-768, @noble/post-quantum. The ratios are the point:
 // absolute times depend on the machine and on whatever else it is running.
 //
-// Each measurement is warmed up and then repeated in alternating rounds (C, sync, async,
-// batch, C on N threads, wasm, noble; again …); the table shows the best (or median) round.
+// Each measurement is warmed up and then repeated in alternating rounds (C, sync, …Into, async,
+// batch, C on N threads, C in batch-shaped runs, wasm, noble; again …); the table shows the
+// best (or median) round.
 // The markdown table goes to stdout, progress to stderr; --write also rewrites BENCHMARKS.md.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -545,8 +546,8 @@ function ratio(a, b, target) {
   if (!target) return text;
   const meets = (v) => (target.max !== undefined ? v <= target.max : v >= target.min);
   const ok = meets(value);
-  // A miss that rounds onto the target (1.104 shown as 1.10) gets the digit that shows it.
-  if (ok !== meets(Number(text))) text = value.toFixed(3);
+  // A miss that rounds onto the target (1.104 shown as 1.10) gets the digits that show it.
+  for (let digits = 3; ok !== meets(Number(text)) && digits <= 6; digits++) text = value.toFixed(digits);
   return `${text} ${ok ? '✓' : '✗'}`;
 }
 
@@ -743,7 +744,8 @@ three ways, beside liboqs's own C speed measured in the same run:
 - **noble**: \`ml_kem768\` from @noble/post-quantum (pure JavaScript), ML-KEM-768 only.
 
 Messages are ${MESSAGE_LENGTH} bytes. Each measurement is warmed up, then the implementations
-run in alternating rounds (C, sync, async, batch, C on ${batchThreads} threads, wasm, noble, and again)
+run in alternating rounds (C, sync, …Into, async, batch, C on ${batchThreads} threads, C in batch-shaped runs,
+wasm, noble, and again)
 and the table shows the ${statName()} of ${settings.rounds} rounds. Targets: native sync ≤ ${SYNC_TARGET.toFixed(2)}× the C time;
 batch rate ≥ ${BATCH_TARGET.toFixed(2)}× the sync rate. "C ${batchThreads} threads ÷ C 1 thread" is
 the same harness on ${batchThreads} threads in one long run: how far ${batchThreads} threads can speed liboqs

@@ -108,7 +108,7 @@ describe('backend selection (each case in a fresh process)', () => {
   });
 
   it.skipIf(!tooOld.path)(
-    `refuses liboqs older than 0.12 with ERR_PQC_LIBOQS_TOO_OLD (fixture: ${tooOld.path ?? 'none'}${tooOld.missing ? `; skipped: ${tooOld.missing}` : ''})`,
+    `refuses liboqs older than 0.12 with ERR_PQC_LIBOQS_TOO_OLD (fixture: ${tooOld.description}${tooOld.missing ? `; skipped: ${tooOld.missing}` : ''})`,
     () => {
       const error = nativeLoadError(tooOld.path!);
       expect(error.code).toBe('ERR_PQC_LIBOQS_TOO_OLD');

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { onSecretWiped } from '../bytes.js';
 import type { X25519Key } from '../x25519/index.js';
 
 /** What decapsulation needs from a hybrid secret key, computed once per key. */
@@ -23,12 +24,27 @@ function wipeExpanded({ secretKey, pqSecretKey, x25519 }: ExpandedKey): void {
  *
  * An entry is found by where the key's bytes live (ArrayBuffer and offset, so that views such as
  * SecretBytes.view find it too) and used only while those bytes still equal its copy. It lasts as
- * long as that memory, and its secrets are wiped when the memory is collected. An entry replaced
- * because the bytes changed is dropped unwiped: an operation still running may be reading it.
+ * long as that memory, and its secrets are wiped when the memory is collected, or at once when
+ * the secret key is wiped (`SecretBytes.wipe()`: the caller is done with the key). An entry
+ * replaced because the bytes changed is dropped unwiped: an operation still running may be
+ * reading it.
  */
 export class ExpandedKeyCache {
   readonly #entries = new WeakMap<ArrayBufferLike, Map<number, ExpandedKey>>();
   readonly #wipe = new FinalizationRegistry<ExpandedKey>(wipeExpanded);
+
+  constructor() {
+    onSecretWiped((secret) => this.#forget(secret));
+  }
+
+  #forget(secretKey: Uint8Array): void {
+    const byOffset = this.#entries.get(secretKey.buffer);
+    const entry = byOffset?.get(secretKey.byteOffset);
+    if (!entry) return;
+    byOffset!.delete(secretKey.byteOffset);
+    this.#wipe.unregister(entry);
+    wipeExpanded(entry);
+  }
 
   get(secretKey: Uint8Array): ExpandedKey | undefined {
     const entry = this.#entries.get(secretKey.buffer)?.get(secretKey.byteOffset);

@@ -61,8 +61,9 @@ export abstract class HybridKemEngine implements KemEngine {
 
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
     this.#inputCount(op);
+    // Each in an ArrayBuffer of its own, off V8's heap, as the secrets among them must be (lib/bytes.ts).
     const outputs = kemOutputLengths(this.lengths, op).map((length) =>
-      Array.from({ length: count }, () => new Uint8Array(length)),
+      Array.from({ length: count }, () => new Uint8Array(new ArrayBuffer(length))),
     );
     await drive(this.#steps(op, count, inputs, outputs), (call) => answerPooled(this.pq, call));
     return { outputs, values: new Float64Array(count) };

@@ -77,7 +77,7 @@ export class X25519MlKem768Engine extends HybridKemEngine {
   }
 
   #expand(sk: Uint8Array): ExpandedKey {
-    const secretKey = new SecretBytes(sk);
+    const secretKey = SecretBytes.copyOf(sk);
     return {
       secretKey,
       pqSecretKey: secretKey.subarray(0, this.pq.lengths.secretKey),

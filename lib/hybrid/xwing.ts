@@ -85,7 +85,7 @@ export class XWingEngine extends HybridKemEngine {
       }) as [Uint8Array[], Uint8Array[]];
       return seeds.map((seed, i) => ({
         key: {
-          secretKey: new SecretBytes(seed),
+          secretKey: SecretBytes.copyOf(seed),
           pqSecretKey: pqSecretKeys[i]!,
           x25519: this.x25519.fromScalar(expanded[i]!.subarray(this.#pqSeedLength)),
         },

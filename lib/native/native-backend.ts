@@ -56,15 +56,20 @@ const poolSize = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
 const workersFor = (count: number) => Math.min(count, poolSize, availableParallelism());
 
 /**
- * A large batch goes to the pool as a pipeline of parts: the pool starts on the first part
- * while the calling thread copies the inputs of the next, instead of the calling thread's
- * share of the work (copies, allocation) running before and after the pool's. About
- * PIPELINE_DEPTH parts per thread keep the threads busy; parts of at least MIN_PART items keep
- * the cost of each trip through the pool small beside the work it carries.
+ * A batch of at least two parts' worth goes to the pool as a pipeline of parts, one worker
+ * each: the pool starts on the first part while the calling thread copies the inputs of the
+ * next, instead of the calling thread's share of the work (copies, allocation) running before
+ * and after the pool's. Up to PIPELINE_DEPTH parts per thread keep the threads busy; parts of
+ * at least MIN_PART items keep the cost of each trip through the pool small beside the work it
+ * carries. A smaller batch is one call whose workers share out its items.
  */
 const PIPELINE_DEPTH = 4;
 const MIN_PART = 16;
-const partSize = (count: number) => Math.max(MIN_PART, Math.ceil(count / (workersFor(count) * PIPELINE_DEPTH)));
+function partsFor(count: number): number {
+  const workers = workersFor(count);
+  if (count < 2 * MIN_PART || workers === 1) return 1;
+  return Math.max(workers, Math.min(workers * PIPELINE_DEPTH, Math.floor(count / MIN_PART)));
+}
 
 abstract class NativeEngine {
   readonly backend = 'native';
@@ -97,14 +102,15 @@ abstract class NativeEngine {
   }
 
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
-    const size = partSize(count);
+    const partCount = partsFor(count);
     const parts: Promise<NativeBatch>[] = [];
     let refused: unknown;
-    for (let begin = 0; begin < count && refused === undefined; begin += size) {
-      const end = Math.min(count, begin + size);
-      const slice = size >= count ? inputs : inputs.map((input) => (Array.isArray(input) ? input.slice(begin, end) : input));
+    for (let part = 0; part < partCount && refused === undefined; part++) {
+      const begin = Math.floor((count * part) / partCount);
+      const end = Math.floor((count * (part + 1)) / partCount);
+      const slice = partCount === 1 ? inputs : inputs.map((input) => (Array.isArray(input) ? input.slice(begin, end) : input));
       try {
-        parts.push(this.algorithm.runAsync(op, end - begin, size >= count ? workersFor(count) : 1, ...slice));
+        parts.push(this.algorithm.runAsync(op, end - begin, partCount === 1 ? workersFor(count) : 1, ...slice));
       } catch (error) {
         refused = error;
       }
@@ -145,11 +151,7 @@ function joinParts(parts: NativeBatch[], count: number): BatchResult {
 function splitItems(items: Uint8Array, count: number, secret: boolean, into: Uint8Array[], offset: number): void {
   const length = items.byteLength / count;
   if (secret) {
-    for (let i = 0; i < count; i++) {
-      const item = new SecretBytes(length);
-      item.set(items.subarray(i * length, (i + 1) * length));
-      into[offset + i] = item;
-    }
+    for (let i = 0; i < count; i++) into[offset + i] = SecretBytes.copyOf(items.subarray(i * length, (i + 1) * length));
     items.fill(0);
     return;
   }

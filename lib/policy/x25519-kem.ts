@@ -1,5 +1,6 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
+import { SecretBytes } from '../bytes.js';
 import { PqcError } from '../errors.js';
 import { runSerialBatch } from '../serial-batch.js';
 import { X25519_LENGTH, X25519Key } from '../x25519/index.js';
@@ -69,12 +70,17 @@ function extractAndExpand(shared: Uint8Array, enc: Uint8Array, recipientPublicKe
 }
 
 function encapsulate(recipient: Uint8Array, ikm: Uint8Array, ciphertext: Uint8Array, sharedSecret: Uint8Array): void {
-  const ephemeral = new Uint8Array(SIZE);
+  const ephemeral = SecretBytes.alloc(SIZE);
+  // The caller's ciphertext is written only once the exchange has succeeded: a refused peer key
+  // leaves the outputs as they were.
+  const enc = new Uint8Array(SIZE);
   try {
-    const key = deriveKeyPair(ikm, ciphertext, ephemeral);
-    extractAndExpand(dh(key, recipient), ciphertext, recipient, sharedSecret);
+    const key = deriveKeyPair(ikm, enc, ephemeral);
+    const shared = dh(key, recipient);
+    ciphertext.set(enc);
+    extractAndExpand(shared, ciphertext, recipient, sharedSecret);
   } finally {
-    ephemeral.fill(0);
+    ephemeral.wipe();
   }
 }
 

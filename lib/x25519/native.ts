@@ -16,10 +16,10 @@ class NativeX25519Key implements X25519Key {
   constructor(addon: X25519Functions, scalar?: Uint8Array) {
     this.#addon = addon;
     if (scalar) {
-      this.#scalar = new SecretBytes(scalar);
+      this.#scalar = SecretBytes.copyOf(scalar);
       addon.x25519PublicKey(this.#scalar, this.#publicKey);
     } else {
-      this.#scalar = new SecretBytes(LENGTH);
+      this.#scalar = SecretBytes.alloc(LENGTH);
       addon.x25519GenerateKey(this.#scalar, this.#publicKey);
     }
   }
@@ -29,7 +29,7 @@ class NativeX25519Key implements X25519Key {
   }
 
   sharedSecret(peer: Uint8Array): Uint8Array {
-    const out = new SecretBytes(LENGTH);
+    const out = SecretBytes.alloc(LENGTH);
     // false means the all-zero result, which `out` then holds.
     this.#addon.x25519SharedSecret(this.#scalar, this.#publicKey, peer, out);
     return out;

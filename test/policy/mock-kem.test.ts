@@ -5,6 +5,7 @@ import { info } from '../../lib/policy/policy-info.js';
 import { processPolicy } from '../../lib/policy/process-policy.js';
 import { Sig } from '../../lib/sig.js';
 import { runInChild, toHex } from '../support/environment.js';
+import { expectIntoCallsAgree } from '../support/kem-properties.js';
 import { captureLogger } from './support.js';
 
 const mock = (faults?: MockKemFaults) => new Kem(MOCK_KEM_NAME, { backend: 'mock', faults });
@@ -46,6 +47,10 @@ describe('the mock KEM (SimplifiedNTRU)', () => {
     const forged = new Uint8Array(64);
     forged.set(publicKey, 32);
     expect(toHex(kem.decapsulate(ciphertext, forged))).toBe(toHex(sharedSecret));
+  });
+
+  it("serves the …Into calls, writing into the caller's buffers", () => {
+    expectIntoCallsAgree(mock());
   });
 
   it('runs the async and batch methods', async () => {

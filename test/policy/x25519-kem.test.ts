@@ -4,6 +4,7 @@ import { PQCFallbackHandler } from '../../lib/policy/fallback-handler.js';
 import { processPolicy } from '../../lib/policy/process-policy.js';
 import { x25519, X25519_KEM_NAME } from '../../lib/policy/x25519-kem.js';
 import { hex, readVectors, toHex } from '../support/environment.js';
+import { expectIntoCallsAgree } from '../support/kem-properties.js';
 import { FakeClock } from './fake-clock.js';
 import { captureLogger } from './support.js';
 
@@ -88,6 +89,19 @@ describe('X25519 (classical-only KEM, RFC 9180 DHKEM)', () => {
       }
     }
     expect(zero).toBeGreaterThan(0);
+  });
+
+  it("writes into the caller's buffers with the …Into calls; a refused small-order key leaves them as they were", () => {
+    const k = kem();
+    expectIntoCallsAgree(k);
+    const out = { ciphertext: new Uint8Array(32).fill(7), sharedSecret: new Uint8Array(32).fill(9) };
+    expect(() => k.encapsulateInto(new Uint8Array(32), out)).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT' }));
+    expect([toHex(out.ciphertext), toHex(out.sharedSecret)]).toEqual(['07'.repeat(32), '09'.repeat(32)]);
+    const secret = new Uint8Array(32).fill(5);
+    expect(() => k.decapsulateInto(new Uint8Array(32), k.generateKeyPair().secretKey, secret)).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT' }),
+    );
+    expect(toHex(secret)).toBe('05'.repeat(32));
   });
 
   it('rejects a small-order public key in encapsulation and a small-order ciphertext in decapsulation', () => {

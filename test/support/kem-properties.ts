@@ -60,7 +60,10 @@ export function expectIntoCallsAgree(kem: Kem): void {
     () => kem.encapsulateInto(pair.publicKey, { ciphertext: new Uint8Array(kem.ciphertextLength + 1), sharedSecret }),
     // A ciphertext written over the public key it is computed from.
     () => kem.encapsulateInto(pair.publicKey, { ciphertext: arena.subarray(8, 8 + kem.ciphertextLength), sharedSecret }),
+    () => kem.encapsulateInto(pair.publicKey, { ciphertext: encapsulation.ciphertext, sharedSecret: pair.publicKey.subarray(0, kem.sharedSecretLength) }),
+    () => kem.encapsulateInto(pair.publicKey, { ciphertext: encapsulation.ciphertext, sharedSecret: encapsulation.ciphertext.subarray(1, 1 + kem.sharedSecretLength) }),
     () => kem.decapsulateInto(encapsulation.ciphertext, pair.secretKey, encapsulation.ciphertext.subarray(0, kem.sharedSecretLength)),
+    () => kem.decapsulateInto(encapsulation.ciphertext, pair.secretKey, pair.secretKey.subarray(kem.secretKeyLength - kem.sharedSecretLength)),
     () => kem.decapsulateInto(encapsulation.ciphertext, pair.secretKey, new Uint8Array(kem.sharedSecretLength + 1)),
   ];
   for (const refused of refusals) expectCode(refused, 'ERR_PQC_INVALID_INPUT');

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -14,21 +15,32 @@ const INSTALLED_0_11 = '/opt/liboqs/0.11.0/lib';
 export interface Fixture {
   /** A file or directory for X0TTA6BL4_LIBOQS_PATH, or null when none could be made. */
   path: string | null;
+  /** What it is, for test names (which must not change from run to run). */
+  description: string;
   /** Why there is none: the test's skip reason. */
   missing: string;
 }
 
-function compile(name: string, source: string): Fixture {
+/**
+ * Compiled once per machine into a directory named after the source, and reused: test files
+ * run in parallel and may be stopped without an exit hook, so nothing is made per run.
+ */
+function compile(name: string, source: string, description: string): Fixture {
   const cc = process.env.CC ?? 'cc';
-  const dir = mkdtempSync(path.join(tmpdir(), 'pqc-fixture-'));
+  const dir = path.join(tmpdir(), 'x0tta6bl4-pqc-fixtures', createHash('sha256').update(source).digest('hex').slice(0, 16));
   const file = path.join(dir, name);
-  writeFileSync(`${file}.c`, source);
-  const result = spawnSync(cc, ['-shared', '-fPIC', '-o', file, `${file}.c`], { encoding: 'utf8' });
+  if (existsSync(file)) return { path: file, description, missing: '' };
+  mkdirSync(dir, { recursive: true });
+  const partial = `${file}.${process.pid}`;
+  writeFileSync(`${partial}.c`, source);
+  const result = spawnSync(cc, ['-shared', '-fPIC', '-o', partial, `${partial}.c`], { encoding: 'utf8' });
+  rmSync(`${partial}.c`, { force: true });
   if (result.status !== 0) {
     const why = result.error?.message ?? result.stderr.trim().split('\n')[0];
-    return { path: null, missing: `cannot compile the stand-in library with ${cc}: ${why}` };
+    return { path: null, description, missing: `cannot compile the stand-in library with ${cc}: ${why}` };
   }
-  return { path: file, missing: '' };
+  renameSync(partial, file);
+  return { path: file, description, missing: '' };
 }
 
 let tooOld: Fixture | undefined;
@@ -36,17 +48,17 @@ let tooOld: Fixture | undefined;
 /** A liboqs older than 0.12: the installed 0.11 release, or a stand-in reporting 0.11.0. */
 export function liboqsTooOld(): Fixture {
   tooOld ??= existsSync(INSTALLED_0_11)
-    ? { path: INSTALLED_0_11, missing: '' }
-    : compile('liboqs.so.6', 'const char *OQS_version(void) { return "0.11.0"; }\n');
+    ? { path: INSTALLED_0_11, description: `liboqs 0.11.0 at ${INSTALLED_0_11}`, missing: '' }
+    : compile('liboqs.so.6', 'const char *OQS_version(void) { return "0.11.0"; }\n', 'a stand-in library reporting 0.11.0');
   return tooOld;
 }
 
 /** A shared library with no OQS_version: something else sitting where liboqs was expected. */
 export function notLiboqs(): Fixture {
-  return compile('liboqs.so', 'int unrelated(void) { return 0; }\n');
+  return compile('liboqs.so', 'int unrelated(void) { return 0; }\n', 'a library without OQS_version');
 }
 
 /** A library claiming 0.12.0 that lacks the rest of liboqs's API. */
 export function liboqsMissingSymbols(): Fixture {
-  return compile('liboqs.so.7', 'const char *OQS_version(void) { return "0.12.0"; }\n');
+  return compile('liboqs.so.7', 'const char *OQS_version(void) { return "0.12.0"; }\n', 'a library reporting 0.12.0 and nothing else');
 }
