@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -139,9 +140,9 @@ static bool prepare(const struct run *r, struct worker *w, unsigned index) {
 static void *work(void *arg) {
   struct worker *w = arg;
   const struct run *r = w->run;
-  // Warm up caches, branch predictors and clocks; at least two calls, none for a cold start.
+  // Warm up caches, branch predictors and clocks; at least two calls.
   const double until = now_ns() + r->warmup_ns;
-  for (int n = 0; (r->warmup_ns > 0 && n < 2) || now_ns() < until; n++) {
+  for (int n = 0; n < 2 || now_ns() < until; n++) {
     if (run_once(r, w) != 0) w->failed = true;
   }
   pthread_barrier_wait(&w->run->start);
@@ -156,6 +157,71 @@ static void *work(void *arg) {
 
 // Times `iterations` calls of `op` on `threads` threads and prints the result line. Returns
 // NULL, or why it could not.
+// Threads kept from run to run and woken for each, as libuv's pool is for a batch: a run with
+// no warm-up (warm-up-ms 0) goes to them. They take the run's operations one at a time, as a
+// batch's workers take its items, and the run is timed from the wake-up to the last operation.
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t wake, done;
+  long size;                 // threads created so far
+  unsigned long generation;  // one per run
+  const struct run *run;
+  struct worker *workers;    // this run's keys and buffers, one per taking part thread
+  long active;               // threads taking part in this run: the first `active`
+  long remaining;            // of those, still working
+  long total;                // operations in this run
+  atomic_long next;          // the next operation to take
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static void *pool_thread(void *arg) {
+  const long index = (long)(intptr_t)arg;
+  unsigned long seen = 0;
+  pthread_mutex_lock(&pool.lock);
+  for (;;) {
+    while (pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+    seen = pool.generation;
+    if (index >= pool.active) continue;
+    const struct run *r = pool.run;
+    struct worker *w = &pool.workers[index];
+    pthread_mutex_unlock(&pool.lock);
+    while (atomic_fetch_add(&pool.next, 1) < pool.total) {
+      if (run_once(r, w) != 0) w->failed = true;
+    }
+    w->end_ns = now_ns();
+    pthread_mutex_lock(&pool.lock);
+    if (--pool.remaining == 0) pthread_cond_signal(&pool.done);
+  }
+  return NULL;
+}
+
+// Runs `iterations` operations on the pool's first `threads` threads; their start time is the
+// wake-up's.
+static void run_pooled(const struct run *r, struct worker *workers, long threads, long iterations) {
+  pthread_mutex_lock(&pool.lock);
+  for (; pool.size < threads; pool.size++) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, pool_thread, (void *)(intptr_t)pool.size) != 0) {
+      fprintf(stderr, "bench-harness: pthread_create failed\n");
+      exit(1);
+    }
+    pthread_detach(thread);
+  }
+  pool.run = r;
+  pool.workers = workers;
+  pool.active = threads;
+  pool.remaining = threads;
+  pool.total = iterations;
+  atomic_store(&pool.next, 0);
+  const double start = now_ns();
+  for (long t = 0; t < threads; t++) workers[t].start_ns = start;
+  pool.generation++;
+  pthread_cond_broadcast(&pool.wake);
+  while (pool.remaining > 0) pthread_cond_wait(&pool.done, &pool.lock);
+  pthread_mutex_unlock(&pool.lock);
+}
+
+static void start_threads(struct run *r, struct worker *workers, long threads);
+
 static const char *measure(const char *algorithm, enum op op, long iterations, long threads,
                            long warmup_ms) {
   struct run r = {.op = op, .warmup_ns = (double)warmup_ms * 1e6};
@@ -183,38 +249,27 @@ static const char *measure(const char *algorithm, enum op op, long iterations, l
       goto done;
     }
   }
-  if (pthread_barrier_init(&r.start, NULL, (unsigned)threads + 1) != 0) {
+  const bool pooled = warmup_ms == 0;
+  const long total = pooled ? iterations : per_thread * threads;
+  if (pooled) {
+    run_pooled(&r, workers, threads, iterations);
+  } else if (pthread_barrier_init(&r.start, NULL, (unsigned)threads + 1) != 0) {
     error = "pthread_barrier_init failed";
     goto done;
+  } else {
+    start_threads(&r, workers, threads);
   }
-  // A cold start (no warm-up) is timed from here, as a batch is: the wait for each thread to
-  // be scheduled counts. A warm run is timed from when every thread is running.
-  const double created_ns = now_ns();
-  long started = 0;
-  for (; started < threads; started++) {
-    if (pthread_create(&workers[started].thread, NULL, work, &workers[started]) != 0) break;
-  }
-  if (started < threads) {
-    // The barrier cannot open without every thread: nothing more can run here.
-    fprintf(stderr, "bench-harness: pthread_create failed\n");
-    exit(1);
-  }
-  pthread_barrier_wait(&r.start);
   bool failed = false;
   double start = 0, end = 0;
   for (long t = 0; t < threads; t++) {
-    pthread_join(workers[t].thread, NULL);
     failed |= workers[t].failed;
     if (t == 0 || workers[t].start_ns < start) start = workers[t].start_ns;
     if (t == 0 || workers[t].end_ns > end) end = workers[t].end_ns;
   }
-  if (r.warmup_ns == 0) start = created_ns;
-  pthread_barrier_destroy(&r.start);
   if (failed) {
     error = "liboqs reported an error during the timed run";
     goto done;
   }
-  const long total = per_thread * threads;
   printf("ns_per_op=%.1f iterations=%ld threads=%ld version=%s\n", (end - start) / (double)total,
          total, threads, oqs.version());
   fflush(stdout);
@@ -225,6 +280,22 @@ done:
   if (r.kem != NULL) oqs.kem_free((oqs_kem *)r.kem);
   if (r.sig != NULL) oqs.sig_free((oqs_sig *)r.sig);
   return error;
+}
+
+// A warm run: its own threads, each warmed up, timed from when every one of them is running.
+static void start_threads(struct run *r, struct worker *workers, long threads) {
+  long started = 0;
+  for (; started < threads; started++) {
+    if (pthread_create(&workers[started].thread, NULL, work, &workers[started]) != 0) break;
+  }
+  if (started < threads) {
+    // The barrier cannot open without every thread: nothing more can run here.
+    fprintf(stderr, "bench-harness: pthread_create failed\n");
+    exit(1);
+  }
+  pthread_barrier_wait(&r->start);
+  for (long t = 0; t < threads; t++) pthread_join(workers[t].thread, NULL);
+  pthread_barrier_destroy(&r->start);
 }
 
 static bool parse_at_least(const char *text, long min, long *out) {
@@ -250,7 +321,7 @@ static const char *command(int argc, char **argv) {
   if (argc > 3 && (!parse_positive(argv[3], &threads) || threads > 256)) {
     return "threads must be an integer from 1 to 256";
   }
-  // 0: a cold start, timed from the threads' creation, as a batch's workers start.
+  // 0: no warm-up: the run goes to the kept threads, as a batch goes to the pool (see pool).
   if (argc > 4 && !parse_at_least(argv[4], 0, &warmup_ms)) return "warm-up-ms must be an integer >= 0";
   return measure(argv[0], (enum op)op, iterations, threads, warmup_ms);
 }

@@ -317,11 +317,12 @@ function harnessTimer(algorithm, op, threads) {
 }
 
 /**
- * liboqs C in the shape of a batch: each call is one run of `items` operations shared by
- * `threads` threads started for it, timed from their creation (no warm-up) to the end of the
- * last one, as a batch is timed from its call to its last item. Where an idle core takes a
- * millisecond or more to come back (a shared VM), such short runs scale worse than one long
- * run: this is the like-for-like ceiling of the batch.
+ * liboqs C in the shape of a batch: each call is one run of `items` operations on `threads`
+ * threads that the harness keeps between runs and wakes for each, as libuv's pool is woken for
+ * a batch; they take the operations one at a time, as a batch's workers take its items, and the
+ * run is timed from the wake-up to the last operation. Where an idle core takes a millisecond or
+ * more to come back (a shared VM), such short runs scale worse than one long run: this is the
+ * like-for-like ceiling of the batch.
  */
 function harnessBurstTimer(algorithm, op, threads, items) {
   return {
@@ -750,10 +751,10 @@ and the table shows the ${statName()} of ${settings.rounds} rounds. Targets: nat
 batch rate ≥ ${BATCH_TARGET.toFixed(2)}× the sync rate. "C ${batchThreads} threads ÷ C 1 thread" is
 the same harness on ${batchThreads} threads in one long run: how far ${batchThreads} threads can speed liboqs
 itself up on this machine at that moment. "C ${batchThreads} threads in ${settings.batch}-op runs" is the
-harness in the shape of a batch: runs of ${settings.batch} operations shared by ${batchThreads} threads started for
-each run, with no warm-up, timed from the threads' creation to the end of the last one — the
-like-for-like ceiling of the batch ratio (a batch also wakes its threads and waits for its
-slowest one); "batch ÷ C … runs" compares the two directly, time per item. "Round spread" is the larger
+harness in the shape of a batch: runs of ${settings.batch} operations on ${batchThreads} threads kept between runs
+and woken for each (as libuv's pool is), which take the operations one at a time; timed from
+the wake-up to the last operation — the like-for-like ceiling of the batch ratio. "batch ÷ C …
+runs" compares the two directly, time per item. "Round spread" is the larger
 (max − min) ÷ median of the C and sync rounds: a large one means the machine was busy.
 Signing with ML-DSA repeats a random number of times per signature, so sign times vary more.
 Key generation, encapsulation and signing draw randomness through liboqs's RNG (OpenSSL's
