@@ -103,45 +103,38 @@ abstract class NativeEngine {
 
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
     const partCount = partsFor(count);
-    const parts: Promise<NativeBatch>[] = [];
+    const outputs: Uint8Array[][] = [];
+    const values = new Float64Array(count);
+    const parts: Promise<void>[] = [];
     let refused: unknown;
     for (let part = 0; part < partCount && refused === undefined; part++) {
       const begin = Math.floor((count * part) / partCount);
       const end = Math.floor((count * (part + 1)) / partCount);
       const slice = partCount === 1 ? inputs : inputs.map((input) => (Array.isArray(input) ? input.slice(begin, end) : input));
       try {
-        parts.push(this.algorithm.runAsync(op, end - begin, partCount === 1 ? workersFor(count) : 1, ...slice));
+        // Each part's items are handed out as soon as it is done, while the pool works on the rest.
+        const done = this.algorithm.runAsync(op, end - begin, partCount === 1 ? workersFor(count) : 1, ...slice);
+        parts.push(
+          done.then(([first, second, partValues, secret]) => {
+            [first, second].forEach((items, k) => {
+              if (items !== undefined) splitItems(items, end - begin, secret[k]!, (outputs[k] ??= new Array<Uint8Array>(count)), begin);
+            });
+            values.set(partValues, begin);
+          }),
+        );
       } catch (error) {
         refused = error;
       }
     }
     const settled = await Promise.allSettled(parts);
     const failure = refused ?? settled.find((part) => part.status === 'rejected')?.reason;
-    const done = settled.flatMap((part) => (part.status === 'fulfilled' ? [part.value] : []));
     if (failure !== undefined) {
-      // The caller never sees these outputs: the parts that did finish are wiped before they are dropped.
-      for (const [first, second] of done) for (const output of [first, second]) output?.fill(0);
+      // The caller never sees these outputs: those of the parts that did finish are wiped.
+      for (const items of outputs) for (const item of items) item?.fill(0);
       throw PqcError.from(failure);
     }
-    return joinParts(done, count);
+    return { outputs, values };
   }
-}
-
-/** What csrc/batch.cc resolves with: each output's items end to end, and which outputs are secret. */
-type NativeBatch = [Uint8Array | undefined, Uint8Array | undefined, Float64Array, boolean[]];
-
-function joinParts(parts: NativeBatch[], count: number): BatchResult {
-  const values = new Float64Array(count);
-  const outputs: Uint8Array[][] = [];
-  let offset = 0;
-  for (const [first, second, partValues, secret] of parts) {
-    [first, second].forEach((items, k) => {
-      if (items !== undefined) splitItems(items, partValues.length, secret[k]!, (outputs[k] ??= new Array<Uint8Array>(count)), offset);
-    });
-    values.set(partValues, offset);
-    offset += partValues.length;
-  }
-  return { outputs, values };
 }
 
 /**
