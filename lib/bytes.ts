@@ -15,7 +15,7 @@ export function onSecretWiped(listener: (secret: Uint8Array) => void): void {
  * Bytes that must not leak: secret keys and shared secrets. A plain Uint8Array everywhere
  * bytes are expected, but `inspect`, `toString` and `JSON.stringify` show no content.
  *
- * Make them with `alloc` or `copyOf`, never `new SecretBytes(n)`: V8 keeps typed arrays of up
+ * Make them with `alloc` or `copyOf` (or view `ownedBytes`), never `new SecretBytes(n)`: V8 keeps typed arrays of up
  * to 64 bytes on its garbage-collected heap, where a collection may move them and leave the old
  * bytes behind, out of reach of `wipe()`; an explicit ArrayBuffer lives outside it and stays put.
  */
@@ -71,6 +71,14 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${value.byteLength})`;
   return typeof value;
+}
+
+/**
+ * `length` zero bytes in an ArrayBuffer of their own, off V8's heap: for outputs that may be
+ * secrets (see SecretBytes).
+ */
+export function ownedBytes(length: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(length));
 }
 
 /** Checks `value` is a Uint8Array, not detached, of `length` bytes when given. */

@@ -1,10 +1,11 @@
+import { ownedBytes } from './bytes.js';
 import { batchItem, type BatchInput, type BatchResult, type Engine, type Op } from './engine.js';
 
 /**
  * Runs a batch item by item through the engine's sync `run` on the calling thread: the
  * `runAsync` of engines with no thread pool to send it to, and the inline answer to a hybrid's
- * ML-KEM calls. Each item gets fresh outputs of `outputLengths`, each in an ArrayBuffer of its
- * own (off V8's heap, as secrets among them must be: lib/bytes.ts); a throwing item ends the batch.
+ * ML-KEM calls. Each item gets fresh outputs of `outputLengths` (`ownedBytes`, as secrets among
+ * them need); a throwing item ends the batch.
  */
 export function runSerialBatch(
   engine: Pick<Engine, 'run'>,
@@ -16,7 +17,7 @@ export function runSerialBatch(
   const outputs = outputLengths.map(() => new Array<Uint8Array>(count));
   const values = new Float64Array(count);
   for (let i = 0; i < count; i++) {
-    const out = outputLengths.map((length) => new Uint8Array(new ArrayBuffer(length)));
+    const out = outputLengths.map(ownedBytes);
     values[i] = engine.run(op, ...inputs.map((input) => batchItem(input, i)), ...out);
     out.forEach((buffer, k) => (outputs[k]![i] = buffer));
   }

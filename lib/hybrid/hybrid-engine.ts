@@ -1,3 +1,4 @@
+import { ownedBytes } from '../bytes.js';
 import { batchItem, kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine, type KemLengths } from '../engine.js';
 import { PqcError } from '../errors.js';
 import { isReducedEncapsulationKey, mlKemRank } from '../ml-kem-input-checks.js';
@@ -61,9 +62,8 @@ export abstract class HybridKemEngine implements KemEngine {
 
   async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
     this.#inputCount(op);
-    // Each in an ArrayBuffer of its own, off V8's heap, as the secrets among them must be (lib/bytes.ts).
     const outputs = kemOutputLengths(this.lengths, op).map((length) =>
-      Array.from({ length: count }, () => new Uint8Array(new ArrayBuffer(length))),
+      Array.from({ length: count }, () => ownedBytes(length)),
     );
     await drive(this.#steps(op, count, inputs, outputs), (call) => answerPooled(this.pq, call));
     return { outputs, values: new Float64Array(count) };

@@ -1,6 +1,6 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
 import { SecretBytes } from '../bytes.js';
+import { kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
 import { runSerialBatch } from '../serial-batch.js';
 import { X25519_LENGTH, X25519Key } from '../x25519/index.js';
