@@ -23,3 +23,4 @@ export { readPolicy, policyVariables, POLICY_VARIABLES, type Policy, type Policy
 export { MockKemFaults, MOCK_KEM_NAME, type MockFault, type MockOperation } from './policy/mock-kem.js';
 export { X25519_KEM_NAME } from './policy/x25519-kem.js';
 export { diagnose, type Diagnosis } from './policy/doctor.js';
+export * from './mesh/index.js';

@@ -17,6 +17,8 @@ export interface PqcMetrics {
   readonly fallbackTotal: Counter<'reason'>;
   readonly keyRotationSuccess: Counter;
   readonly keyRotationFailure: Counter<'reason'>;
+  /** Channel records refused (replayed, forged, malformed, under keys out of sync), by reason. */
+  readonly recordRejected: Counter<'reason'>;
   /** Always 1; its labels say which liboqs serves the node and whether a production override is in force. */
   readonly backendInfo: Gauge<'backend' | 'liboqs_version' | 'production' | 'wasm_opt_in'>;
 }
@@ -69,6 +71,12 @@ export function pqcMetrics(registry: Registry): PqcMetrics {
       keyRotationFailure: new Counter({
         name: 'pqc_key_rotation_failure_total',
         help: 'Failed PQC key rotations, by reason',
+        labelNames: ['reason'],
+        registers,
+      }),
+      recordRejected: new Counter({
+        name: 'pqc_record_rejected_total',
+        help: 'Channel records refused, by reason',
         labelNames: ['reason'],
         registers,
       }),

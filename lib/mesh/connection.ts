@@ -1,0 +1,229 @@
+import { PqcError } from '../errors.js';
+import type { Clock } from '../policy/clock.js';
+import { asMeshError, MeshError, type FailureReason } from './failure.js';
+import type { FrameTransport } from './frame-transport.js';
+import { InitiatorHandshake, type HandshakeContext, type Responder, type Session } from './handshake.js';
+import type { PeerIdentity } from './identity.js';
+import { encodeAbort, encodeRehandshake, MessageType, messageType, parseAbort } from './messages.js';
+import type { RekeyLimits } from './record-layer.js';
+import { SecureChannel } from './secure-channel.js';
+import type { MeshSuite } from './suites.js';
+import type { Kem } from '../kem.js';
+
+/** What connections need from their node (PQMeshSecurity). */
+export interface MeshHost {
+  readonly clock: Clock;
+  readonly rekeyLimits: RekeyLimits;
+  readonly handshake: HandshakeContext;
+  readonly responder: Responder;
+  kem(suite: MeshSuite): Kem;
+  handshakeSucceeded(session: Session): void;
+  handshakeFailed(reason: FailureReason, peerId: string | undefined, error: PqcError): void;
+  recordRejected(reason: FailureReason): void;
+  rotationSucceeded(channel: SecureChannel): void;
+  rotationFailed(channel: SecureChannel, reason: FailureReason): void;
+  channelOpened(channel: SecureChannel, inbound: boolean): void;
+  channelClosed(channel: SecureChannel): void;
+}
+
+interface Dial {
+  handshake: InitiatorHandshake;
+  resolve: (channel: SecureChannel) => void;
+  reject: (error: PqcError) => void;
+  timer: unknown;
+}
+
+const HANDSHAKE_TYPES_TO_RESPONDER = new Set<number>([MessageType.InitHello, MessageType.InitAuth]);
+const HANDSHAKE_TYPES_TO_INITIATOR = new Set<number>([MessageType.Retry, MessageType.RespHello, MessageType.RespAuth]);
+const RECORD_TYPES = new Set<number>([MessageType.Data, MessageType.RekeyInit, MessageType.RekeyReply]);
+/** A peer may ask for a fresh handshake at most this often. */
+const MIN_RESYNC_INTERVAL_MS = 1000;
+
+/**
+ * One transport between two nodes: the handshakes (the first, and fresh ones after key
+ * desync) and then the channel's records. Frames are handled one at a time, in order.
+ */
+export class Connection {
+  #channel: SecureChannel | undefined;
+  #dial: Dial | undefined;
+  #lastResync = -Infinity;
+
+  constructor(
+    readonly host: MeshHost,
+    readonly transport: FrameTransport,
+    readonly inbound: boolean,
+  ) {
+    transport.onFrame = (frame) => this.#onFrame(frame);
+    transport.onClose = (error) => this.#onClose(error);
+  }
+
+  get channel(): SecureChannel | undefined {
+    return this.#channel;
+  }
+
+  /** Runs a handshake as initiator; resolves with the channel (or, on a re-handshake, the same channel). */
+  async handshakeWith(peer: PeerIdentity): Promise<SecureChannel> {
+    if (this.#dial) throw new PqcError('ERR_PQC_RATE_LIMITED', 'a handshake is already running on this connection');
+    let handshake: InitiatorHandshake;
+    try {
+      handshake = await InitiatorHandshake.start(this.host.handshake, peer);
+    } catch (error) {
+      const failure = asMeshError(error, true);
+      this.host.handshakeFailed(failure.reason, peer.nodeId, failure);
+      throw failure;
+    }
+    return new Promise<SecureChannel>((resolve, reject) => {
+      const timer = this.host.clock.setTimeout(() => {
+        if (this.#dial?.handshake !== handshake) return;
+        handshake.abort();
+        this.#failDial(new MeshError('timeout', `the handshake with ${peer.nodeId} did not complete in ${this.host.handshake.limits.timeoutMs} ms`), peer.nodeId);
+      }, this.host.handshake.limits.timeoutMs);
+      this.#dial = { handshake, resolve, reject, timer };
+      this.transport.send(handshake.hello).catch((error: unknown) => this.#failDial(asMeshError(error), peer.nodeId, 'closed'));
+    });
+  }
+
+  close(error?: PqcError): void {
+    this.transport.close(error);
+  }
+
+  async #onFrame(frame: Uint8Array): Promise<void> {
+    let type: number;
+    try {
+      type = messageType(frame);
+    } catch (error) {
+      return this.#refuse(asMeshError(error), undefined);
+    }
+    if (RECORD_TYPES.has(type)) {
+      if (this.#channel) return this.#channel.receive(frame);
+      return this.#refuse(new MeshError('malformed', 'a record before any handshake'), undefined);
+    }
+    if (type === MessageType.Rehandshake) return this.#onRehandshakeRequest();
+    const toDial = this.#dial && (HANDSHAKE_TYPES_TO_INITIATOR.has(type) || (type === MessageType.Abort && this.#abortIsForDial(frame)));
+    if (toDial) return this.#toInitiator(frame);
+    if (HANDSHAKE_TYPES_TO_RESPONDER.has(type) || type === MessageType.Abort) return this.#toResponder(frame);
+    return this.#refuse(new MeshError('malformed', `message type ${type} is unknown or unexpected here`), undefined);
+  }
+
+  #abortIsForDial(frame: Uint8Array): boolean {
+    try {
+      return Buffer.from(parseAbort(frame).sessionI).equals(this.#dial!.handshake.sessionI);
+    } catch {
+      return false;
+    }
+  }
+
+  async #toInitiator(frame: Uint8Array): Promise<void> {
+    const dial = this.#dial!;
+    try {
+      const step = await dial.handshake.receive(frame);
+      if (step.reply) await this.transport.send(step.reply);
+      if (step.session) {
+        this.#dial = undefined;
+        this.host.clock.clearTimeout(dial.timer);
+        dial.resolve(this.#established(step.session));
+      }
+    } catch (error) {
+      const failure = asMeshError(error);
+      if (failure.reason !== 'closed' && !(frame[1] === MessageType.Abort)) {
+        failure.sessionI = dial.handshake.sessionI;
+      }
+      this.#failDial(failure, dial.handshake.peer.nodeId);
+    }
+  }
+
+  async #toResponder(frame: Uint8Array): Promise<void> {
+    try {
+      const step = await this.host.responder.receive(frame);
+      if (step.reply) await this.transport.send(step.reply);
+      if (step.session) this.#established(step.session);
+    } catch (error) {
+      const failure = asMeshError(error);
+      this.#refuse(failure, failure instanceof MeshError ? peerOf(frame) : undefined);
+    }
+  }
+
+  #established(session: Session): SecureChannel {
+    this.host.handshakeSucceeded(session);
+    if (this.#channel) {
+      this.#channel.replaceSession(session);
+      return this.#channel;
+    }
+    const host = this.host;
+    const channel = new SecureChannel(session, {
+      clock: host.clock,
+      rekeyLimits: host.rekeyLimits,
+      handshakeLimits: host.handshake.limits,
+      kem: (suite) => host.kem(suite),
+      sendFrame: (frame) => this.transport.send(frame),
+      resynchronize: () => this.#resynchronize(),
+      closeConnection: (error) => this.transport.close(error),
+      recordRejected: (reason) => host.recordRejected(reason),
+      keyDesync: (error) => host.handshakeFailed('key_desync', session.peer.nodeId, error),
+      rotationSucceeded: (c) => host.rotationSucceeded(c),
+      rotationFailed: (c, reason) => host.rotationFailed(c, reason),
+      closed: (c) => host.channelClosed(c),
+    });
+    this.#channel = channel;
+    host.channelOpened(channel, this.inbound);
+    return channel;
+  }
+
+  /** After key desync: the channel's initiator runs a fresh handshake; its responder asks for one. */
+  #resynchronize(): void {
+    const channel = this.#channel!;
+    if (channel.role === 'responder') {
+      this.transport.send(encodeRehandshake()).catch(() => undefined);
+      return;
+    }
+    this.#lastResync = this.host.clock.now();
+    this.host.handshake
+      .peer(channel.peerId)
+      .then((peer) => {
+        if (!peer) throw new MeshError('unknown_peer', `${channel.peerId} is no longer trusted`);
+        return this.handshakeWith(peer);
+      })
+      .catch((error: unknown) => channel.close(PqcError.from(error)));
+  }
+
+  #onRehandshakeRequest(): void {
+    const channel = this.#channel;
+    if (!channel || channel.role !== 'initiator' || this.#dial) return;
+    // Unauthenticated, so rate-limited: at worst an attacker on the path makes us re-handshake once a second.
+    if (this.host.clock.now() - this.#lastResync < MIN_RESYNC_INTERVAL_MS) return;
+    this.#resynchronize();
+  }
+
+  /** Counts a refusal, tells the peer which handshake ended and why, and ends a connection that has no channel. */
+  #refuse(failure: MeshError, peerId: string | undefined): void {
+    this.host.handshakeFailed(failure.reason, peerId, failure);
+    if (failure.sessionI && !this.transport.closed) this.transport.send(encodeAbort({ sessionI: failure.sessionI, reason: failure.reason })).catch(() => undefined);
+    if (!this.#channel) this.transport.close(failure);
+  }
+
+  #failDial(failure: MeshError, peerId: string, reason: FailureReason = failure.reason): void {
+    const dial = this.#dial;
+    if (!dial) return;
+    this.#dial = undefined;
+    this.host.clock.clearTimeout(dial.timer);
+    dial.handshake.abort();
+    this.host.handshakeFailed(reason, peerId, failure);
+    if (failure.sessionI && !this.transport.closed) this.transport.send(encodeAbort({ sessionI: failure.sessionI, reason: failure.reason })).catch(() => undefined);
+    dial.reject(failure);
+    if (this.#channel) this.#channel.close(failure);
+    else this.transport.close(failure);
+  }
+
+  #onClose(error?: PqcError): void {
+    if (this.#dial) this.#failDial(new MeshError('closed', `the connection closed during the handshake${error ? `: ${error.message}` : ''}`), this.#dial.handshake.peer.nodeId);
+    this.#channel?.close(error);
+  }
+}
+
+/** The claimed initiator of an InitHello, for the failure's log line; never trusted for anything else. */
+function peerOf(frame: Uint8Array): string | undefined {
+  if (frame[1] !== MessageType.InitHello || frame.length < 29) return undefined;
+  const length = frame[27]!;
+  const id = frame.subarray(28, 28 + length);
+  return id.length === length ? Buffer.from(id).toString('utf8') : undefined;
+}

@@ -1,0 +1,536 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { SecretBytes } from '../bytes.js';
+import type { Kem } from '../kem.js';
+import { asMeshError, fail, MeshError } from './failure.js';
+import { concat, derive, HASH_LENGTH, KEY_LENGTH, IV_LENGTH, LABELS, open, seal, Transcript, wipeAll } from './key-schedule.js';
+import {
+  encodeAuth,
+  encodeInitHello,
+  encodeRespHello,
+  encodeRetry,
+  MessageType,
+  messageType,
+  parseAbort,
+  parseAuth,
+  parseInitHello,
+  parseRespHello,
+  parseRetry,
+  SESSION_ID_LENGTH,
+  type InitHello,
+} from './messages.js';
+import type { PeerIdentity } from './identity.js';
+import { CLASSICAL_SUITE, type MeshSuite } from './suites.js';
+import { BoundedMap, TokenBuckets } from './limits.js';
+
+/** The node's own long-term key, as the handshake uses it. */
+export interface Signer {
+  readonly algorithm: string;
+  readonly publicKey: Uint8Array;
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+export interface HandshakeLimits {
+  /** A handshake not complete after this long fails with reason 'timeout'. Default 5000 ms. */
+  timeoutMs: number;
+  /** InitHello timestamps further than this from our clock are refused as replays. Default 120 000 ms. */
+  maxClockSkewMs: number;
+  /** Half-open responder handshakes per peer (default 4) and in total (default 1024). */
+  maxPendingPerPeer: number;
+  maxPending: number;
+  /** InitHellos accepted per peer: a token bucket of this burst (default 10) and refill rate (default 5/s). */
+  initiationBurst: number;
+  initiationsPerSecond: number;
+  /** InitHello session ids remembered against replay (default 65 536). */
+  replayCacheSize: number;
+}
+
+export const DEFAULT_HANDSHAKE_LIMITS: HandshakeLimits = {
+  timeoutMs: 5000,
+  maxClockSkewMs: 120_000,
+  maxPendingPerPeer: 4,
+  maxPending: 1024,
+  initiationBurst: 10,
+  initiationsPerSecond: 5,
+  replayCacheSize: 65_536,
+};
+
+/** What the handshake needs from its node; PQMeshSecurity provides it. */
+export interface HandshakeContext {
+  readonly nodeId: string;
+  readonly signer: Signer;
+  /** The suites this node offers now, best first (fallback mode appends the classical suite). */
+  offers(): readonly MeshSuite[];
+  /** The suites this node accepts now as responder. */
+  accepts(): readonly MeshSuite[];
+  kem(suite: MeshSuite): Kem;
+  /** The trust store: the peer's identity, or undefined for a peer we do not trust. */
+  peer(nodeId: string): Promise<PeerIdentity | undefined>;
+  verify(algorithm: string, data: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
+  /** True once the peer completed a post-quantum handshake with us: it never gets the classical suite. */
+  pinnedToPq(nodeId: string): boolean;
+  /** Monotonic milliseconds. */
+  now(): number;
+  /** Wall-clock milliseconds (InitHello timestamps). */
+  wallNow(): number;
+  readonly limits: HandshakeLimits;
+}
+
+/** An established session: what the channel needs, and nothing of the handshake's secrets. */
+export interface Session {
+  role: 'initiator' | 'responder';
+  peer: PeerIdentity;
+  suite: MeshSuite;
+  /** sessionI ‖ sessionR */
+  sessionId: Uint8Array;
+  /** The root of the channel's keys (48 bytes); the channel wipes it when it rotates or closes. */
+  chainKey: SecretBytes;
+  /** The transcript hash of all four messages. */
+  transcript: Uint8Array;
+  /** When the handshake started (monotonic ms), for its latency. */
+  startedAt: number;
+}
+
+export interface Step {
+  reply?: Uint8Array;
+  session?: Session;
+}
+
+const ZERO_IV = new Uint8Array(IV_LENGTH);
+const encoder = new TextEncoder();
+export const nodeIdBytes = (nodeId: string) => encoder.encode(nodeId);
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function nodeIdOf(bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return fail('malformed', 'a node id is not UTF-8');
+  }
+}
+
+const signedData = (label: Uint8Array, transcript: Uint8Array, peerId: string) => {
+  const id = nodeIdBytes(peerId);
+  return concat(label, transcript, Uint8Array.of(id.length), id);
+};
+
+function handshakeKeys(sharedSecret: Uint8Array, transcript: Uint8Array) {
+  return {
+    initiator: derive(sharedSecret, transcript, LABELS.initiatorHandshakeKey, KEY_LENGTH),
+    responder: derive(sharedSecret, transcript, LABELS.responderHandshakeKey, KEY_LENGTH),
+  };
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && timingSafeEqual(a, b);
+const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+
+/** The initiator's first choice of suite among `offer` that the responder lists in `accepted`. */
+function bestCommon(offer: Uint8Array, accepted: Uint8Array): number | undefined {
+  return [...offer].find((id) => accepted.includes(id));
+}
+
+/**
+ * The initiator's side of one handshake: `start` gives InitHello; `receive` takes the
+ * responder's messages (Retry, RespHello, RespAuth, Abort) and gives InitAuth, then the session.
+ */
+export class InitiatorHandshake {
+  #state: 'hello' | 'auth' | 'done' | 'failed' = 'hello';
+  #retried = false;
+  #suite: MeshSuite;
+  #secretKey: SecretBytes | undefined;
+  #hello: Uint8Array;
+  #helloFields: InitHello;
+  #pending: { sharedSecret: SecretBytes; responderKey: SecretBytes; transcript: Transcript; sessionR: Uint8Array } | undefined;
+  readonly #offers: readonly MeshSuite[];
+  readonly startedAt: number;
+
+  private constructor(
+    readonly ctx: HandshakeContext,
+    readonly peer: PeerIdentity,
+    offers: readonly MeshSuite[],
+  ) {
+    this.#offers = offers;
+    this.#suite = offers[0]!;
+    this.startedAt = ctx.now();
+    this.#helloFields = {
+      retried: false,
+      sessionI: new Uint8Array(randomBytes(SESSION_ID_LENGTH)),
+      timestamp: Math.floor(ctx.wallNow()),
+      initiatorId: nodeIdBytes(ctx.nodeId),
+      responderId: nodeIdBytes(peer.nodeId),
+      offer: Uint8Array.from(offers, (suite) => suite.id),
+      shareSuite: 0,
+      share: new Uint8Array(0),
+    };
+    this.#hello = new Uint8Array(0);
+  }
+
+  static async start(ctx: HandshakeContext, peer: PeerIdentity): Promise<InitiatorHandshake> {
+    const offers = ctx.offers().filter((suite) => suite.sig === peer.sigAlgorithm);
+    if (offers.length === 0) {
+      fail('unsupported_suite', `no suite this node offers signs with ${peer.sigAlgorithm}, the algorithm of ${peer.nodeId}'s identity`);
+    }
+    const handshake = new InitiatorHandshake(ctx, peer, offers);
+    await handshake.#makeHello();
+    return handshake;
+  }
+
+  get sessionI(): Uint8Array {
+    return this.#helloFields.sessionI;
+  }
+
+  /** The message to send first (InitHello, or its retried form after a Retry). */
+  get hello(): Uint8Array {
+    return this.#hello;
+  }
+
+  get suite(): MeshSuite {
+    return this.#suite;
+  }
+
+  async receive(bytes: Uint8Array): Promise<Step> {
+    if (this.#state === 'done' || this.#state === 'failed') fail('replay', 'this handshake is over');
+    try {
+      const type = messageType(bytes);
+      if (type === MessageType.Abort) {
+        const abort = parseAbort(bytes);
+        if (!sameBytes(abort.sessionI, this.sessionI)) fail('malformed', 'an Abort for another handshake');
+        fail(abort.reason, `${this.peer.nodeId} refused the handshake (${abort.reason})`);
+      }
+      if (this.#state === 'hello' && type === MessageType.Retry) return { reply: await this.#onRetry(bytes) };
+      if (this.#state === 'hello' && type === MessageType.RespHello) return { reply: await this.#onRespHello(bytes) };
+      if (this.#state === 'auth' && type === MessageType.RespAuth) return { session: await this.#onRespAuth(bytes) };
+      return fail('malformed', `unexpected message type ${type} in state ${this.#state}`);
+    } catch (error) {
+      this.abort();
+      throw asMeshError(error);
+    }
+  }
+
+  /** Ends the handshake and wipes its secrets (also on timeout). */
+  abort(): void {
+    if (this.#state === 'done') return;
+    this.#state = 'failed';
+    this.#wipe();
+  }
+
+  async #makeHello(): Promise<void> {
+    wipeAll(this.#secretKey);
+    let pair;
+    try {
+      pair = await this.ctx.kem(this.#suite).generateKeyPairAsync();
+    } catch (error) {
+      throw asMeshError(error, true);
+    }
+    this.#secretKey = pair.secretKey;
+    this.#helloFields = { ...this.#helloFields, retried: this.#retried, shareSuite: this.#suite.id, share: pair.publicKey };
+    this.#hello = encodeInitHello(this.#helloFields);
+  }
+
+  async #onRetry(bytes: Uint8Array): Promise<Uint8Array> {
+    const retry = parseRetry(bytes);
+    if (!sameBytes(retry.sessionI, this.sessionI)) fail('malformed', 'a Retry for another handshake');
+    const suite = this.#offers.find((candidate) => candidate.id === retry.selected);
+    if (this.#retried || !suite || suite === this.#suite) fail('downgrade', `a Retry that selects suite ${retry.selected}, which is not a new suite of the offer`);
+    this.#retried = true;
+    this.#suite = suite;
+    await this.#makeHello();
+    return this.#hello;
+  }
+
+  async #onRespHello(bytes: Uint8Array): Promise<Uint8Array> {
+    const resp = parseRespHello(bytes);
+    if (!sameBytes(resp.sessionI, this.sessionI)) fail('malformed', 'a RespHello for another handshake');
+    // Downgrade protection, checked again by the signatures, which cover both messages.
+    if (resp.selected !== this.#suite.id || bestCommon(this.#helloFields.offer, resp.accepted) !== resp.selected) {
+      fail('downgrade', `${this.peer.nodeId} selected suite ${resp.selected}, not the best suite both sides accept`);
+    }
+    let sharedSecret: SecretBytes;
+    try {
+      sharedSecret = await this.ctx.kem(this.#suite).decapsulateAsync(resp.ciphertext, this.#secretKey!);
+    } catch (error) {
+      throw asMeshError(error, true);
+    }
+    wipeAll(this.#secretKey);
+    this.#secretKey = undefined;
+    const transcript = new Transcript().add(this.#hello).add(bytes);
+    const th2 = transcript.snapshot();
+    const keys = handshakeKeys(sharedSecret, th2);
+    this.#pending = { sharedSecret, responderKey: keys.responder, transcript, sessionR: resp.sessionR };
+    try {
+      const signature = await this.ctx.signer.sign(signedData(LABELS.initiatorSignature, th2, this.peer.nodeId));
+      const auth = encodeAuth(MessageType.InitAuth, this.sessionI, resp.sessionR, (aad) => seal(keys.initiator, ZERO_IV, aad, signature));
+      transcript.add(auth);
+      this.#state = 'auth';
+      return auth;
+    } catch (error) {
+      throw asMeshError(error);
+    } finally {
+      wipeAll(keys.initiator);
+    }
+  }
+
+  async #onRespAuth(bytes: Uint8Array): Promise<Session> {
+    const pending = this.#pending!;
+    const auth = parseAuth(bytes, MessageType.RespAuth);
+    if (!sameBytes(auth.sessionI, this.sessionI) || !sameBytes(auth.sessionR, pending.sessionR)) fail('malformed', 'a RespAuth for another handshake');
+    const signature = open(pending.responderKey, ZERO_IV, auth.aad, auth.sealed);
+    if (!signature) fail('decaps_failure', `key confirmation with ${this.peer.nodeId} failed: the peers derived different keys`);
+    const th3 = pending.transcript.snapshot();
+    const valid = await this.ctx.verify(
+      this.peer.sigAlgorithm,
+      signedData(LABELS.responderSignature, th3, this.ctx.nodeId),
+      signature,
+      this.peer.sigPublicKey,
+    );
+    if (!valid) fail('bad_signature', `${this.peer.nodeId}'s signature does not verify with its trusted key`);
+    const transcript = pending.transcript.add(bytes).snapshot();
+    const session: Session = {
+      role: 'initiator',
+      peer: this.peer,
+      suite: this.#suite,
+      sessionId: concat(this.sessionI, pending.sessionR),
+      chainKey: derive(pending.sharedSecret, transcript, LABELS.chainKey, HASH_LENGTH),
+      transcript,
+      startedAt: this.startedAt,
+    };
+    this.#wipe();
+    this.#state = 'done';
+    return session;
+  }
+
+  #wipe(): void {
+    wipeAll(this.#secretKey, this.#pending?.sharedSecret, this.#pending?.responderKey);
+    this.#secretKey = undefined;
+    this.#pending = undefined;
+  }
+}
+
+interface PendingResponse {
+  peer: PeerIdentity;
+  suite: MeshSuite;
+  hello: Uint8Array;
+  respHello: Uint8Array;
+  sessionR: Uint8Array;
+  sharedSecret: SecretBytes;
+  keys: { initiator: SecretBytes; responder: SecretBytes };
+  transcript: Transcript;
+  startedAt: number;
+  expiresAt: number;
+  busy: boolean;
+}
+
+/**
+ * The responder's side for every peer of a node: stateless until an InitHello from a trusted
+ * peer passes every cheap check, then one bounded entry per half-open handshake. Checks run
+ * cheapest first — length, version, addressee, reflection, timestamp, replay, trust, rate, suite
+ * — and only then the KEM; the initiator's signature is verified before ours is made.
+ */
+export class Responder {
+  readonly #pending: BoundedMap<string, PendingResponse>;
+  readonly #pendingPerPeer = new Map<string, number>();
+  readonly #seen: BoundedMap<string, number>;
+  /** Completed handshakes' last answers, so that a retransmitted InitAuth gets the same RespAuth. */
+  readonly #completed: BoundedMap<string, { initAuth: Uint8Array; respAuth: Uint8Array; expiresAt: number }>;
+  readonly #buckets: TokenBuckets;
+
+  constructor(
+    readonly ctx: HandshakeContext,
+    readonly onTimeout: (peerId: string) => void,
+  ) {
+    const limits = ctx.limits;
+    this.#pending = new BoundedMap(limits.maxPending);
+    this.#seen = new BoundedMap(limits.replayCacheSize);
+    this.#completed = new BoundedMap(256);
+    this.#buckets = new TokenBuckets(limits.initiationBurst, limits.initiationsPerSecond, 4096);
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Handles InitHello and InitAuth. Throws a MeshError for anything refused. */
+  async receive(bytes: Uint8Array): Promise<Step> {
+    this.sweep();
+    const type = messageType(bytes);
+    try {
+      if (type === MessageType.InitHello) return await this.#onInitHello(bytes);
+      if (type === MessageType.InitAuth) return await this.#onInitAuth(bytes);
+    } catch (error) {
+      const failure = asMeshError(error);
+      // The session id sits at a fixed offset; an Abort naming it is advisory, so a guess is harmless.
+      const offset = type === MessageType.InitHello ? 3 : 2;
+      if (bytes.length >= offset + SESSION_ID_LENGTH) failure.sessionI ??= bytes.slice(offset, offset + SESSION_ID_LENGTH);
+      throw failure;
+    }
+    if (type === MessageType.Abort) {
+      const abort = parseAbort(bytes);
+      const entry = this.#pending.get(hex(abort.sessionI));
+      if (entry && !entry.busy) this.#drop(hex(abort.sessionI), entry);
+      return {};
+    }
+    return fail('malformed', `a responder does not take message type ${type}`);
+  }
+
+  /** Drops half-open handshakes that timed out, counting each. */
+  sweep(): void {
+    const now = this.ctx.now();
+    for (const [key, entry] of this.#pending) {
+      if (entry.expiresAt > now) break; // insertion order is expiry order
+      if (entry.busy) continue;
+      this.#drop(key, entry);
+      this.onTimeout(entry.peer.nodeId);
+    }
+    for (const [key, expiresAt] of this.#seen) {
+      if (expiresAt > this.ctx.wallNow()) break;
+      this.#seen.delete(key);
+    }
+    for (const [key, entry] of this.#completed) {
+      if (entry.expiresAt > now) break;
+      this.#completed.delete(key);
+    }
+  }
+
+  /** Wipes every half-open handshake. */
+  close(): void {
+    for (const [key, entry] of this.#pending) this.#drop(key, entry);
+  }
+
+  async #onInitHello(bytes: Uint8Array): Promise<Step> {
+    const hello = parseInitHello(bytes);
+    const initiatorId = nodeIdOf(hello.initiatorId);
+    if (nodeIdOf(hello.responderId) !== this.ctx.nodeId) fail('unknown_peer', 'an InitHello addressed to another node');
+    if (initiatorId === this.ctx.nodeId) fail('reflection', 'an InitHello that claims to come from this node');
+    const limits = this.ctx.limits;
+    if (Math.abs(this.ctx.wallNow() - hello.timestamp) > limits.maxClockSkewMs) {
+      fail('replay', `an InitHello timestamped more than ${limits.maxClockSkewMs} ms from this node's clock`);
+    }
+    const key = hex(hello.sessionI);
+    const pending = this.#pending.get(key);
+    if (pending) {
+      // A retransmission gets the same answer and makes no new state; anything else is a replay.
+      if (sameBytes(pending.hello, bytes)) return { reply: pending.respHello };
+      fail('replay', 'an InitHello that reuses a session id');
+    }
+    if (this.#seen.has(key)) fail('replay', 'a replayed InitHello');
+    const peer = await this.ctx.peer(initiatorId);
+    if (!peer) fail('unknown_peer', `${initiatorId} is not a trusted peer`);
+    const suite = this.#select(hello, peer);
+    if (suite.id !== hello.shareSuite) {
+      if (hello.retried) fail('downgrade', `a retried InitHello with a key share for suite ${hello.shareSuite}, not ${suite.id}`);
+      return { reply: encodeRetry({ sessionI: hello.sessionI, selected: suite.id }) };
+    }
+    if (!this.#buckets.take(initiatorId, this.ctx.now())) fail('rate_limited', `${initiatorId} started too many handshakes`);
+    const perPeer = this.#pendingPerPeer.get(initiatorId) ?? 0;
+    if (perPeer >= limits.maxPendingPerPeer || this.#pending.full || this.#seen.full) fail('rate_limited', 'too many half-open handshakes');
+    this.#seen.set(key, hello.timestamp + limits.maxClockSkewMs);
+
+    let encapsulation;
+    try {
+      encapsulation = await this.ctx.kem(suite).encapsulateAsync(hello.share);
+    } catch (error) {
+      throw asMeshError(error, true);
+    }
+    const sessionR = new Uint8Array(randomBytes(SESSION_ID_LENGTH));
+    const accepted = Uint8Array.from(this.#acceptable(peer), (candidate) => candidate.id);
+    const respHello = encodeRespHello({ sessionI: hello.sessionI, sessionR, selected: suite.id, accepted, ciphertext: encapsulation.ciphertext });
+    const transcript = new Transcript().add(bytes).add(respHello);
+    const now = this.ctx.now();
+    const entry: PendingResponse = {
+      peer,
+      suite,
+      hello: bytes,
+      respHello,
+      sessionR,
+      sharedSecret: encapsulation.sharedSecret,
+      keys: handshakeKeys(encapsulation.sharedSecret, transcript.snapshot()),
+      transcript,
+      startedAt: now,
+      expiresAt: now + limits.timeoutMs,
+      busy: false,
+    };
+    if (this.#pending.has(key) || this.#pending.full) {
+      wipeAll(entry.sharedSecret, entry.keys.initiator, entry.keys.responder);
+      fail('rate_limited', 'too many half-open handshakes');
+    }
+    this.#pending.set(key, entry);
+    this.#pendingPerPeer.set(initiatorId, (this.#pendingPerPeer.get(initiatorId) ?? 0) + 1);
+    return { reply: respHello };
+  }
+
+  async #onInitAuth(bytes: Uint8Array): Promise<Step> {
+    const auth = parseAuth(bytes, MessageType.InitAuth);
+    const key = hex(auth.sessionI);
+    const entry = this.#pending.get(key);
+    if (!entry) {
+      const done = this.#completed.get(key);
+      if (done && sameBytes(done.initAuth, bytes)) return { reply: done.respAuth };
+      return fail('replay', 'an InitAuth for no open handshake');
+    }
+    if (entry.busy) return {};
+    if (!sameBytes(auth.sessionR, entry.sessionR)) fail('malformed', 'an InitAuth with another responder session id');
+    entry.busy = true;
+    try {
+      const signature = open(entry.keys.initiator, ZERO_IV, auth.aad, auth.sealed);
+      if (!signature) fail('decaps_failure', `key confirmation with ${entry.peer.nodeId} failed: the peers derived different keys`);
+      const th2 = entry.transcript.snapshot();
+      const valid = await this.ctx.verify(
+        entry.peer.sigAlgorithm,
+        signedData(LABELS.initiatorSignature, th2, this.ctx.nodeId),
+        signature,
+        entry.peer.sigPublicKey,
+      );
+      if (!valid) fail('bad_signature', `${entry.peer.nodeId}'s signature does not verify with its trusted key`);
+      const th3 = entry.transcript.add(bytes).snapshot();
+      const ours = await this.ctx.signer.sign(signedData(LABELS.responderSignature, th3, entry.peer.nodeId));
+      const respAuth = encodeAuth(MessageType.RespAuth, auth.sessionI, entry.sessionR, (aad) => seal(entry.keys.responder, ZERO_IV, aad, ours));
+      const transcript = entry.transcript.add(respAuth).snapshot();
+      const session: Session = {
+        role: 'responder',
+        peer: entry.peer,
+        suite: entry.suite,
+        sessionId: concat(auth.sessionI, entry.sessionR),
+        chainKey: derive(entry.sharedSecret, transcript, LABELS.chainKey, HASH_LENGTH),
+        transcript,
+        startedAt: entry.startedAt,
+      };
+      this.#completed.set(key, { initAuth: bytes, respAuth, expiresAt: this.ctx.now() + this.ctx.limits.timeoutMs });
+      return { reply: respAuth, session };
+    } catch (error) {
+      throw error instanceof MeshError ? error : asMeshError(error);
+    } finally {
+      this.#drop(key, entry);
+    }
+  }
+
+  /** The suites this node would accept from `peer`: post-quantum ones first, the classical one only for a peer not pinned to PQ. */
+  #acceptable(peer: PeerIdentity): readonly MeshSuite[] {
+    return this.ctx
+      .accepts()
+      .filter((suite) => suite.sig === peer.sigAlgorithm && suite.sig === this.ctx.signer.algorithm)
+      .filter((suite) => !suite.classical || !this.ctx.pinnedToPq(peer.nodeId));
+  }
+
+  #select(hello: InitHello, peer: PeerIdentity): MeshSuite {
+    const acceptable = this.#acceptable(peer);
+    const offered = [...hello.offer].flatMap((id) => acceptable.filter((suite) => suite.id === id));
+    // A post-quantum suite both sides run always wins over the classical one, whatever the offer's order.
+    const choice = offered.find((suite) => !suite.classical) ?? offered[0];
+    if (choice) return choice;
+    const offersClassical = hello.offer.includes(CLASSICAL_SUITE.id);
+    return fail(
+      offersClassical ? 'downgrade' : 'unsupported_suite',
+      offersClassical
+        ? `${peer.nodeId} offered only the classical suite, which this node does not accept now (not in fallback mode, or the peer is pinned to PQ)`
+        : `no suite in common with ${peer.nodeId}`,
+    );
+  }
+
+  #drop(key: string, entry: PendingResponse): void {
+    if (this.#pending.get(key) !== entry) return;
+    this.#pending.delete(key);
+    const left = (this.#pendingPerPeer.get(entry.peer.nodeId) ?? 1) - 1;
+    if (left > 0) this.#pendingPerPeer.set(entry.peer.nodeId, left);
+    else this.#pendingPerPeer.delete(entry.peer.nodeId);
+    wipeAll(entry.sharedSecret, entry.keys.initiator, entry.keys.responder);
+  }
+}

@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import type { SecretBytes } from '../bytes.js';
+import { fail } from './failure.js';
+import { concat, derive, HASH_LENGTH, IV_LENGTH, KEY_LENGTH, LABELS, open, seal, TAG_LENGTH, wipeAll } from './key-schedule.js';
+import { MessageType, PROTOCOL_VERSION } from './messages.js';
+import { ReplayWindow } from './replay-window.js';
+import type { Session } from './handshake.js';
+import { WireReader } from './wire.js';
+
+/**
+ * When a channel's keys must be replaced. WireGuard's REKEY_AFTER_TIME (120 s) and
+ * REJECT_AFTER_TIME (180 s); message limits inside AES-GCM's per-key bound (TLS 1.3 allows
+ * 2^24.5 records per key), exact in JS numbers.
+ */
+export interface RekeyLimits {
+  rekeyAfterMessages: number;
+  rejectAfterMessages: number;
+  rekeyAfterMs: number;
+  rejectAfterMs: number;
+}
+
+export const DEFAULT_REKEY_LIMITS: RekeyLimits = {
+  rekeyAfterMessages: 2 ** 23,
+  rejectAfterMessages: 2 ** 24,
+  rekeyAfterMs: 120_000,
+  rejectAfterMs: 180_000,
+};
+
+/** version, type, u32 epoch, u64 counter */
+export const RECORD_HEADER_LENGTH = 14;
+export const RECORD_OVERHEAD = RECORD_HEADER_LENGTH + TAG_LENGTH;
+
+const u32 = (value: number) => {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value);
+  return out;
+};
+
+interface Direction {
+  key: SecretBytes;
+  iv: SecretBytes;
+}
+
+/** One epoch's keys: a key and IV per direction, the send counter and the receive window. */
+class Epoch {
+  sent = 0;
+  readonly window = new ReplayWindow();
+
+  constructor(
+    readonly number: number,
+    readonly send: Direction,
+    readonly receive: Direction,
+    readonly createdAt: number,
+  ) {}
+
+  wipe(): void {
+    wipeAll(this.send.key, this.send.iv, this.receive.key, this.receive.iv);
+  }
+}
+
+function nonce(iv: Uint8Array, counter: number): Buffer {
+  const out = Buffer.from(iv);
+  // The counter (below 2^53) XORed into the IV's last 8 bytes, as TLS 1.3 does.
+  const high = Math.floor(counter / 2 ** 32);
+  out.writeUInt32BE((out.readUInt32BE(4) ^ high) >>> 0, 4);
+  out.writeUInt32BE((out.readUInt32BE(8) ^ (counter >>> 0)) >>> 0, 8);
+  return out;
+}
+
+export interface OpenedRecord {
+  type: number;
+  epoch: number;
+  plaintext: Uint8Array;
+}
+
+/**
+ * A session's records: AES-256-GCM with per-direction keys and counters as nonces, epochs
+ * numbered from 0, each with its own chain key. The receiving side keeps the previous epoch
+ * next to the current one, for records sent before the peer saw the rotation.
+ */
+export class RecordLayer {
+  #chainKey: SecretBytes;
+  #current: Epoch;
+  #previous: Epoch | undefined;
+
+  constructor(
+    readonly session: Session,
+    readonly limits: RekeyLimits,
+    readonly now: () => number,
+  ) {
+    this.#chainKey = session.chainKey;
+    this.#current = this.#epoch(0, this.#chainKey);
+  }
+
+  get epoch(): number {
+    return this.#current.number;
+  }
+
+  /** 'ok', 'rekey' (time to rotate) or 'reject' (these keys must no longer send). */
+  sendState(): 'ok' | 'rekey' | 'reject' {
+    const { sent, createdAt } = this.#current;
+    const age = this.now() - createdAt;
+    if (sent >= this.limits.rejectAfterMessages || age >= this.limits.rejectAfterMs) return 'reject';
+    if (sent >= this.limits.rekeyAfterMessages || age >= this.limits.rekeyAfterMs) return 'rekey';
+    return 'ok';
+  }
+
+  seal(type: number, plaintext: Uint8Array): Uint8Array {
+    const epoch = this.#current;
+    if (epoch.sent >= this.limits.rejectAfterMessages) fail('key_desync', 'these keys sealed as many records as they may: rotate first');
+    const counter = epoch.sent++;
+    const header = Buffer.alloc(RECORD_HEADER_LENGTH);
+    header[0] = PROTOCOL_VERSION;
+    header[1] = type;
+    header.writeUInt32BE(epoch.number, 2);
+    header.writeUInt32BE(Math.floor(counter / 2 ** 32), 6);
+    header.writeUInt32BE(counter >>> 0, 10);
+    const sealed = seal(epoch.send.key, nonce(epoch.send.iv, counter), header, plaintext);
+    return concat(header, sealed);
+  }
+
+  /**
+   * Checks a record cheapest first — length, version, epoch, window — then decrypts, and only
+   * a record that authenticated moves the window.
+   */
+  open(record: Uint8Array): OpenedRecord {
+    if (record.length < RECORD_OVERHEAD) fail('malformed', `a record needs at least ${RECORD_OVERHEAD} bytes, got ${record.length}`);
+    const wire = new WireReader(record, 'a record');
+    if (wire.u8() !== PROTOCOL_VERSION) fail('malformed', 'a record of another protocol version');
+    const type = wire.u8();
+    if (type !== MessageType.Data && type !== MessageType.RekeyInit && type !== MessageType.RekeyReply) fail('malformed', `record type ${type} is unknown`);
+    const number = wire.u32();
+    const counter = wire.u64();
+    const epoch = number === this.#current.number ? this.#current : number === this.#previous?.number ? this.#previous : undefined;
+    if (!epoch) fail('key_desync', `a record for epoch ${number}; this side has ${this.#previous ? `${this.#previous.number} and ` : ''}${this.#current.number}`);
+    if (this.now() - epoch.createdAt >= this.limits.rejectAfterMs) fail('key_desync', `a record under keys of epoch ${number}, which are past their lifetime`);
+    const seen = epoch.window.check(counter);
+    if (seen !== 'ok') fail('replay', seen === 'replay' ? `record ${counter} of epoch ${number} was already received` : `record ${counter} is older than the replay window`);
+    const plaintext = open(epoch.receive.key, nonce(epoch.receive.iv, counter), record.subarray(0, RECORD_HEADER_LENGTH), wire.rest());
+    if (!plaintext) fail('forged', `record ${counter} of epoch ${number} does not authenticate`);
+    epoch.window.accept(counter);
+    return { type, epoch: number, plaintext };
+  }
+
+  /** The chain key of epoch `current + 1`, from a rotation's KEM secret and what it exchanged. */
+  nextChainKey(sharedSecret: Uint8Array, publicKey: Uint8Array, ciphertext: Uint8Array): SecretBytes {
+    const exchanged = createHash('sha384').update(publicKey).update(ciphertext).digest();
+    return derive(sharedSecret, this.#chainKey, concat(LABELS.rotation, u32(this.epoch + 1), exchanged), HASH_LENGTH);
+  }
+
+  /** Moves to epoch `current + 1`: the current epoch becomes the previous, the old previous is wiped. */
+  install(chainKey: SecretBytes): void {
+    this.#previous?.wipe();
+    this.#previous = this.#current;
+    wipeAll(this.#chainKey);
+    this.#chainKey = chainKey;
+    this.#current = this.#epoch(this.#current.number + 1, chainKey);
+  }
+
+  wipe(): void {
+    this.#previous?.wipe();
+    this.#current.wipe();
+    wipeAll(this.#chainKey);
+  }
+
+  #epoch(number: number, chainKey: Uint8Array): Epoch {
+    const salt = u32(number);
+    const i2r = { key: derive(chainKey, salt, LABELS.i2rKey, KEY_LENGTH), iv: derive(chainKey, salt, LABELS.i2rIv, IV_LENGTH) };
+    const r2i = { key: derive(chainKey, salt, LABELS.r2iKey, KEY_LENGTH), iv: derive(chainKey, salt, LABELS.r2iIv, IV_LENGTH) };
+    const initiator = this.session.role === 'initiator';
+    return new Epoch(number, initiator ? i2r : r2i, initiator ? r2i : i2r, this.now());
+  }
+}

@@ -1,0 +1,352 @@
+import { EventEmitter } from 'node:events';
+import type { SecretBytes } from '../bytes.js';
+import { PqcError } from '../errors.js';
+import type { Clock } from '../policy/clock.js';
+import { asMeshError, fail, MeshError, type FailureReason } from './failure.js';
+import type { HandshakeLimits, Session } from './handshake.js';
+import { concat, wipeAll } from './key-schedule.js';
+import { MessageType } from './messages.js';
+import { RecordLayer, type RekeyLimits } from './record-layer.js';
+import type { MeshSuite } from './suites.js';
+import type { Kem } from '../kem.js';
+import { WireReader } from './wire.js';
+
+/** What a channel needs from its node and its connection. */
+export interface ChannelHost {
+  readonly clock: Clock;
+  readonly rekeyLimits: RekeyLimits;
+  readonly handshakeLimits: HandshakeLimits;
+  kem(suite: MeshSuite): Kem;
+  sendFrame(frame: Uint8Array): Promise<void>;
+  /** Starts a fresh handshake over the same connection (the initiator side) or asks the peer for one. */
+  resynchronize(): void;
+  closeConnection(error?: PqcError): void;
+  recordRejected(reason: FailureReason): void;
+  /** A key desync: counted once per episode as a handshake failure, as the seed lists it. */
+  keyDesync(error: MeshError): void;
+  rotationSucceeded(channel: SecureChannel): void;
+  rotationFailed(channel: SecureChannel, reason: FailureReason): void;
+  closed(channel: SecureChannel): void;
+}
+
+export interface SecureChannelEvents {
+  message: [Uint8Array];
+  /** A rotation finished: the channel now seals under `epoch`. */
+  rotated: [{ epoch: number }];
+  /** A refused record or a failed rotation; the channel stays open unless 'close' follows. */
+  error: [PqcError];
+  close: [PqcError | undefined];
+}
+
+interface Rotation {
+  epoch: number;
+  secretKey?: SecretBytes;
+  publicKey?: Uint8Array;
+  /** The peer's rotation to the same epoch won; this one ends when that one installs. */
+  abandoned?: boolean;
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: PqcError) => void;
+  timer: unknown;
+}
+
+const u32 = (value: number) => {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value);
+  return out;
+};
+
+/**
+ * An authenticated, encrypted channel with one peer: 'message' events carry what the peer
+ * sent, `send` seals and sends. Keys rotate by a KEM exchange inside the channel (each epoch's
+ * keys from the last chain key and a fresh shared secret), on request, after
+ * `rekeyAfterMessages` records or `rekeyAfterMs`. A record under an epoch this side does not
+ * hold is key desync: refused, counted, and repaired by a fresh handshake on the connection.
+ *
+ * 'error' events are emitted only while someone listens (an unheard 'error' would crash the
+ * process); the refusals are counted either way.
+ */
+export class SecureChannel extends EventEmitter<SecureChannelEvents> {
+  readonly peerId: string;
+  readonly role: 'initiator' | 'responder';
+  #session: Session;
+  #layer: RecordLayer;
+  #rotation: Rotation | undefined;
+  #resync: { promise: Promise<void>; resolve: () => void } | undefined;
+  #rekeyTimer: unknown;
+  #closed = false;
+
+  constructor(
+    session: Session,
+    readonly host: ChannelHost,
+  ) {
+    super();
+    this.peerId = session.peer.nodeId;
+    this.role = session.role;
+    this.#session = session;
+    this.#layer = new RecordLayer(session, host.rekeyLimits, () => host.clock.now());
+    this.#scheduleRekey();
+  }
+
+  get suite(): string {
+    return this.#session.suite.name;
+  }
+
+  get suiteInfo(): MeshSuite {
+    return this.#session.suite;
+  }
+
+  get epoch(): number {
+    return this.#layer.epoch;
+  }
+
+  /** sessionI ‖ sessionR in hex: changes with every handshake, not with rotations. */
+  get sessionId(): string {
+    return Buffer.from(this.#session.sessionId).toString('hex');
+  }
+
+  get peerKeyId(): string {
+    return this.#session.peer.keyId;
+  }
+
+  get isOpen(): boolean {
+    return !this.#closed;
+  }
+
+  /** Seals `bytes` and sends it; waits for a rotation when the keys may no longer send. */
+  async send(bytes: Uint8Array): Promise<void> {
+    const plaintext = this.#plaintext(bytes);
+    if (this.#resync) await this.#resync.promise;
+    if (this.#layer.sendState() === 'reject') await this.rotateKeys();
+    await this.host.sendFrame(this.#seal(MessageType.Data, plaintext));
+  }
+
+  /** A record for the caller's own transport, from the same keys and counters as `send`. */
+  encrypt(bytes: Uint8Array): Uint8Array {
+    const plaintext = this.#plaintext(bytes);
+    if (this.#resync) throw new PqcError('ERR_PQC_KEY_DESYNC', `the channel with ${this.peerId} is re-handshaking after key desync`);
+    if (this.#layer.sendState() === 'reject') throw new PqcError('ERR_PQC_KEYS_EXPIRED', `the keys of the channel with ${this.peerId} must rotate first (rotateKeys())`);
+    return this.#seal(MessageType.Data, plaintext);
+  }
+
+  /** Opens a record that `encrypt` (or `send`) made on the peer's side; the same window refuses replays. */
+  decrypt(record: Uint8Array): Uint8Array {
+    if (!(record instanceof Uint8Array)) throw new PqcError('ERR_PQC_INVALID_INPUT', 'the record must be a Uint8Array');
+    this.#requireOpen();
+    const opened = this.#open(record);
+    if (opened.type !== MessageType.Data) {
+      this.host.recordRejected('malformed');
+      throw new MeshError('malformed', 'a rotation record belongs on the channel, not on the caller’s transport');
+    }
+    return opened.plaintext;
+  }
+
+  /** Rotates to fresh keys (a KEM exchange inside the channel); resolves once both directions use them. */
+  rotateKeys(): Promise<void> {
+    this.#requireOpen();
+    if (this.#rotation) return this.#rotation.promise;
+    const rotation = this.#newRotation(this.#layer.epoch + 1);
+    void this.#startRotation(rotation);
+    return rotation.promise;
+  }
+
+  close(error?: PqcError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.host.clock.clearTimeout(this.#rekeyTimer);
+    if (this.#rotation) this.#endRotation(new PqcError('ERR_PQC_CHANNEL_CLOSED', 'the channel closed during a key rotation'));
+    this.#resync?.resolve();
+    this.#layer.wipe();
+    this.host.closeConnection(error);
+    this.host.closed(this);
+    this.emit('close', error);
+  }
+
+  /** A record frame from the connection. */
+  async receive(frame: Uint8Array): Promise<void> {
+    if (this.#closed) return;
+    let opened;
+    try {
+      opened = this.#open(frame);
+    } catch {
+      return;
+    }
+    if (opened.type === MessageType.Data) this.emit('message', opened.plaintext);
+    else if (opened.type === MessageType.RekeyInit) await this.#onRekeyInit(opened.plaintext);
+    else await this.#onRekeyReply(opened.plaintext);
+  }
+
+  /** A fresh handshake on the connection replaced the session: epochs start again from 0. */
+  replaceSession(session: Session): void {
+    if (this.#closed) {
+      wipeAll(session.chainKey);
+      return;
+    }
+    if (this.#rotation) this.#endRotation(new PqcError('ERR_PQC_KEY_DESYNC', 'a fresh handshake replaced the session during a key rotation'));
+    this.#layer.wipe();
+    this.#session = session;
+    this.#layer = new RecordLayer(session, this.host.rekeyLimits, () => this.host.clock.now());
+    this.#scheduleRekey();
+    this.#resync?.resolve();
+    this.#resync = undefined;
+  }
+
+  /** Refuses a record: counted, reported; key desync starts a fresh handshake. */
+  #report(error: PqcError): void {
+    const failure = asMeshError(error);
+    this.host.recordRejected(failure.reason);
+    if (failure.reason === 'key_desync' && !this.#resync && !this.#rotation) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => (resolve = done));
+      this.#resync = { promise, resolve };
+      this.host.keyDesync(failure);
+      this.host.resynchronize();
+    }
+    if (this.listenerCount('error') > 0) this.emit('error', failure);
+  }
+
+  #open(record: Uint8Array) {
+    try {
+      return this.#layer.open(record);
+    } catch (error) {
+      this.#report(error as PqcError);
+      throw error;
+    }
+  }
+
+  #seal(type: number, plaintext: Uint8Array): Uint8Array {
+    this.#requireOpen();
+    const record = this.#layer.seal(type, plaintext);
+    if (this.#layer.sendState() === 'rekey' && !this.#rotation) this.rotateKeys().catch(() => undefined);
+    return record;
+  }
+
+  #plaintext(bytes: unknown): Uint8Array {
+    if (!(bytes instanceof Uint8Array)) throw new PqcError('ERR_PQC_INVALID_INPUT', 'the message must be a Uint8Array');
+    this.#requireOpen();
+    return bytes;
+  }
+
+  #requireOpen(): void {
+    if (this.#closed) throw new PqcError('ERR_PQC_CHANNEL_CLOSED', `the channel with ${this.peerId} is closed`);
+  }
+
+  /** Time-based rekeying is the initiator's, so that both sides do not start one at once. */
+  #scheduleRekey(): void {
+    this.host.clock.clearTimeout(this.#rekeyTimer);
+    if (this.role !== 'initiator') return;
+    this.#rekeyTimer = this.host.clock.setTimeout(() => {
+      if (!this.#closed && !this.#rotation) this.rotateKeys().catch(() => undefined);
+    }, this.host.rekeyLimits.rekeyAfterMs);
+  }
+
+  #newRotation(epoch: number): Rotation {
+    let resolve!: () => void;
+    let reject!: (error: PqcError) => void;
+    const promise = new Promise<void>((ok, no) => ((resolve = ok), (reject = no)));
+    promise.catch(() => undefined); // a rotation the channel starts itself may fail unheard; it is counted
+    const rotation: Rotation = { epoch, promise, resolve, reject, timer: undefined };
+    rotation.timer = this.host.clock.setTimeout(() => {
+      if (this.#rotation === rotation) this.#failRotation(new MeshError('timeout', `${this.peerId} did not complete the key rotation in time`));
+    }, this.host.handshakeLimits.timeoutMs);
+    this.#rotation = rotation;
+    return rotation;
+  }
+
+  async #startRotation(rotation: Rotation): Promise<void> {
+    try {
+      const pair = await this.host.kem(this.#session.suite).generateKeyPairAsync();
+      if (this.#rotation !== rotation || rotation.abandoned || this.#closed) {
+        pair.secretKey.wipe();
+        return;
+      }
+      rotation.secretKey = pair.secretKey;
+      rotation.publicKey = pair.publicKey;
+      await this.host.sendFrame(this.#layer.seal(MessageType.RekeyInit, concat(u32(rotation.epoch), pair.publicKey)));
+    } catch (error) {
+      if (this.#rotation === rotation) this.#failRotation(asMeshError(error, true));
+    }
+  }
+
+  async #onRekeyInit(payload: Uint8Array): Promise<void> {
+    try {
+      const wire = new WireReader(payload, 'RekeyInit');
+      const epoch = wire.u32();
+      const publicKey = wire.rest();
+      if (epoch !== this.#layer.epoch + 1) fail('key_desync', `a rotation to epoch ${epoch} while this side is at ${this.#layer.epoch}`);
+      const mine = this.#rotation;
+      // Both sides started a rotation to the same epoch: the channel initiator's wins.
+      if (mine && this.role === 'initiator') return;
+      if (mine) {
+        mine.abandoned = true;
+        wipeAll(mine.secretKey);
+        mine.secretKey = undefined;
+      }
+      const kem = this.host.kem(this.#session.suite);
+      let encapsulation;
+      try {
+        encapsulation = await kem.encapsulateAsync(publicKey);
+      } catch (error) {
+        throw asMeshError(error, true);
+      }
+      if (this.#closed || epoch !== this.#layer.epoch + 1) {
+        encapsulation.sharedSecret.wipe();
+        return;
+      }
+      await this.host.sendFrame(this.#layer.seal(MessageType.RekeyReply, concat(u32(epoch), encapsulation.ciphertext)));
+      const chainKey = this.#layer.nextChainKey(encapsulation.sharedSecret, publicKey, encapsulation.ciphertext);
+      encapsulation.sharedSecret.wipe();
+      this.#install(chainKey);
+    } catch (error) {
+      this.#failRotation(asMeshError(error));
+    }
+  }
+
+  async #onRekeyReply(payload: Uint8Array): Promise<void> {
+    const rotation = this.#rotation;
+    try {
+      const wire = new WireReader(payload, 'RekeyReply');
+      const epoch = wire.u32();
+      const ciphertext = wire.rest();
+      if (!rotation?.secretKey || epoch !== rotation.epoch) fail('replay', `a RekeyReply for epoch ${epoch}, which this side did not ask for`);
+      let sharedSecret;
+      try {
+        sharedSecret = await this.host.kem(this.#session.suite).decapsulateAsync(ciphertext, rotation.secretKey);
+      } catch (error) {
+        throw asMeshError(error, true);
+      }
+      if (this.#rotation !== rotation || this.#closed) {
+        sharedSecret.wipe();
+        return;
+      }
+      const chainKey = this.#layer.nextChainKey(sharedSecret, rotation.publicKey!, ciphertext);
+      sharedSecret.wipe();
+      this.#install(chainKey);
+    } catch (error) {
+      this.#failRotation(asMeshError(error));
+    }
+  }
+
+  #install(chainKey: SecretBytes): void {
+    this.#layer.install(chainKey);
+    this.#scheduleRekey();
+    if (this.#rotation) this.#endRotation();
+    this.host.rotationSucceeded(this);
+    this.emit('rotated', { epoch: this.#layer.epoch });
+  }
+
+  #failRotation(error: MeshError): void {
+    this.host.rotationFailed(this, error.reason);
+    if (this.#rotation) this.#endRotation(error);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  #endRotation(error?: PqcError): void {
+    const rotation = this.#rotation!;
+    this.#rotation = undefined;
+    this.host.clock.clearTimeout(rotation.timer);
+    wipeAll(rotation.secretKey);
+    if (error) rotation.reject(error);
+    else rotation.resolve();
+  }
+}
