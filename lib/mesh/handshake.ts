@@ -241,6 +241,7 @@ export class InitiatorHandshake {
     const resp = parseRespHello(bytes);
     if (!sameBytes(resp.sessionI, this.sessionI)) fail('malformed', 'a RespHello for another handshake');
     // Downgrade protection, checked again by the signatures, which cover both messages.
+    if (!sameBytes(resp.offer, this.#helloFields.offer)) fail('downgrade', `the offer reached ${this.peer.nodeId} changed: suites were removed or added on the way`);
     if (resp.selected !== this.#suite.id || bestCommon(this.#helloFields.offer, resp.accepted) !== resp.selected) {
       fail('downgrade', `${this.peer.nodeId} selected suite ${resp.selected}, not the best suite both sides accept`);
     }
@@ -432,7 +433,7 @@ export class Responder {
     }
     const sessionR = new Uint8Array(randomBytes(SESSION_ID_LENGTH));
     const accepted = Uint8Array.from(this.#acceptable(peer), (candidate) => candidate.id);
-    const respHello = encodeRespHello({ sessionI: hello.sessionI, sessionR, selected: suite.id, accepted, ciphertext: encapsulation.ciphertext });
+    const respHello = encodeRespHello({ sessionI: hello.sessionI, sessionR, selected: suite.id, offer: hello.offer, accepted, ciphertext: encapsulation.ciphertext });
     const transcript = new Transcript().add(bytes).add(respHello);
     const now = this.ctx.now();
     const entry: PendingResponse = {

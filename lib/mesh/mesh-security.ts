@@ -264,7 +264,9 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
 
   /** Opens a record from `peerId`'s encryptForPeer (or its channel), with the channel's replay window. */
   decryptFromPeer(peerId: string, record: Uint8Array): Uint8Array {
-    return this.#newestChannel(peerId).decrypt(record);
+    const newest = this.#newestChannel(peerId);
+    const owner = record instanceof Uint8Array ? this.#channels.get(peerId)!.find((channel) => channel.ownsRecord(record)) : undefined;
+    return (owner ?? newest).decrypt(record);
   }
 
   /** An ML-DSA signature over the beacon label, this node's id and `data`. */

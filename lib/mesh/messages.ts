@@ -111,13 +111,15 @@ export interface RespHello {
   sessionI: Uint8Array;
   sessionR: Uint8Array;
   selected: number;
+  /** The offer as the responder received it: an offer changed on the way is a downgrade attempt. */
+  offer: Uint8Array;
   /** Every suite the responder would accept, in its order: the initiator re-checks the choice. */
   accepted: Uint8Array;
   ciphertext: Uint8Array;
 }
 
 export function encodeRespHello(m: RespHello): Uint8Array {
-  return header(MessageType.RespHello).raw(m.sessionI).raw(m.sessionR).u8(m.selected).short(m.accepted).long(m.ciphertext).finish();
+  return header(MessageType.RespHello).raw(m.sessionI).raw(m.sessionR).u8(m.selected).short(m.offer).short(m.accepted).long(m.ciphertext).finish();
 }
 
 export function parseRespHello(bytes: Uint8Array): RespHello {
@@ -126,6 +128,7 @@ export function parseRespHello(bytes: Uint8Array): RespHello {
     sessionI: wire.bytesOf(SESSION_ID_LENGTH, 'the session id'),
     sessionR: wire.bytesOf(SESSION_ID_LENGTH, 'the responder session id'),
     selected: wire.u8(),
+    offer: wire.short('the offer', 1, MAX_SUITES),
     accepted: wire.short('the accepted suites', 1, MAX_SUITES),
     ciphertext: wire.long('the ciphertext', 1, MAX_SHARE),
   };

@@ -26,8 +26,20 @@ export const DEFAULT_REKEY_LIMITS: RekeyLimits = {
   rejectAfterMs: 180_000,
 };
 
-/** version, type, u32 epoch, u64 counter */
-export const RECORD_HEADER_LENGTH = 14;
+/** version, type, session tag (4 bytes), u32 epoch, u64 counter */
+export const RECORD_HEADER_LENGTH = 18;
+export const SESSION_TAG_LENGTH = 4;
+const TAG_OFFSET = 2;
+
+/**
+ * The session a record belongs to (the first bytes of the handshake's transcript hash, the
+ * same on both sides), so that records on the caller's own transport find their channel
+ * when two channels with one peer are open (simultaneous initiation), as WireGuard's receiver
+ * index does.
+ */
+export function recordSessionTag(record: Uint8Array): Uint8Array | undefined {
+  return record.length >= TAG_OFFSET + SESSION_TAG_LENGTH ? record.subarray(TAG_OFFSET, TAG_OFFSET + SESSION_TAG_LENGTH) : undefined;
+}
 export const RECORD_OVERHEAD = RECORD_HEADER_LENGTH + TAG_LENGTH;
 
 const u32 = (value: number) => {
@@ -82,12 +94,14 @@ export class RecordLayer {
   #chainKey: SecretBytes;
   #current: Epoch;
   #previous: Epoch | undefined;
+  readonly tag: Uint8Array;
 
   constructor(
     readonly session: Session,
     readonly limits: RekeyLimits,
     readonly now: () => number,
   ) {
+    this.tag = session.transcript.slice(0, SESSION_TAG_LENGTH);
     this.#chainKey = session.chainKey;
     this.#current = this.#epoch(0, this.#chainKey);
   }
@@ -112,15 +126,16 @@ export class RecordLayer {
     const header = Buffer.alloc(RECORD_HEADER_LENGTH);
     header[0] = PROTOCOL_VERSION;
     header[1] = type;
-    header.writeUInt32BE(epoch.number, 2);
-    header.writeUInt32BE(Math.floor(counter / 2 ** 32), 6);
-    header.writeUInt32BE(counter >>> 0, 10);
+    header.set(this.tag, TAG_OFFSET);
+    header.writeUInt32BE(epoch.number, 6);
+    header.writeUInt32BE(Math.floor(counter / 2 ** 32), 10);
+    header.writeUInt32BE(counter >>> 0, 14);
     const sealed = seal(epoch.send.key, nonce(epoch.send.iv, counter), header, plaintext);
     return concat(header, sealed);
   }
 
   /**
-   * Checks a record cheapest first — length, version, epoch, window — then decrypts, and only
+   * Checks a record cheapest first — length, version, session, epoch, window — then decrypts, and only
    * a record that authenticated moves the window.
    */
   open(record: Uint8Array): OpenedRecord {
@@ -129,6 +144,9 @@ export class RecordLayer {
     if (wire.u8() !== PROTOCOL_VERSION) fail('malformed', 'a record of another protocol version');
     const type = wire.u8();
     if (type !== MessageType.Data && type !== MessageType.RekeyInit && type !== MessageType.RekeyReply) fail('malformed', `record type ${type} is unknown`);
+    if (!Buffer.from(wire.bytesOf(SESSION_TAG_LENGTH, 'the session tag')).equals(this.tag)) {
+      fail('key_desync', 'a record of another session (sealed before a fresh handshake, or by a session this side does not hold)');
+    }
     const number = wire.u32();
     const counter = wire.u64();
     const epoch = number === this.#current.number ? this.#current : number === this.#previous?.number ? this.#previous : undefined;

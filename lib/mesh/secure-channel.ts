@@ -6,7 +6,7 @@ import { asMeshError, fail, MeshError, type FailureReason } from './failure.js';
 import type { HandshakeLimits, Session } from './handshake.js';
 import { concat, wipeAll } from './key-schedule.js';
 import { MessageType } from './messages.js';
-import { RecordLayer, type RekeyLimits } from './record-layer.js';
+import { RecordLayer, recordSessionTag, type RekeyLimits } from './record-layer.js';
 import type { MeshSuite } from './suites.js';
 import type { Kem } from '../kem.js';
 import { WireReader } from './wire.js';
@@ -33,6 +33,8 @@ export interface SecureChannelEvents {
   message: [Uint8Array];
   /** A rotation finished: the channel now seals under `epoch`. */
   rotated: [{ epoch: number }];
+  /** A fresh handshake on the connection replaced the session (after key desync): epochs start from 0. */
+  resynchronized: [{ sessionId: string }];
   /** A refused record or a failed rotation; the channel stays open unless 'close' follows. */
   error: [PqcError];
   close: [PqcError | undefined];
@@ -107,6 +109,12 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
 
   get peerKeyId(): string {
     return this.#session.peer.keyId;
+  }
+
+  /** Whether `record` names this channel's current session. */
+  ownsRecord(record: Uint8Array): boolean {
+    const tag = recordSessionTag(record);
+    return tag !== undefined && Buffer.from(tag).equals(this.#layer.tag);
   }
 
   get isOpen(): boolean {
@@ -189,13 +197,17 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     this.#scheduleRekey();
     this.#resync?.resolve();
     this.#resync = undefined;
+    this.emit('resynchronized', { sessionId: this.sessionId });
   }
 
   /** Refuses a record: counted, reported; key desync starts a fresh handshake. */
   #report(error: PqcError): void {
     const failure = asMeshError(error);
     this.host.recordRejected(failure.reason);
-    if (failure.reason === 'key_desync' && !this.#resync && !this.#rotation) {
+    // Only this session's epochs out of step call for a fresh handshake; a record of an older session is just refused.
+    if (failure.reason === 'key_desync' && !this.#resync && this.#sameSession) {
+      // A record under the epoch a rotation of ours is waiting for means the peer installed it and our answer was lost.
+      if (this.#rotation) this.#failRotation(failure);
       let resolve!: () => void;
       const promise = new Promise<void>((done) => (resolve = done));
       this.#resync = { promise, resolve };
@@ -205,7 +217,10 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', failure);
   }
 
+  #sameSession = false;
+
   #open(record: Uint8Array) {
+    this.#sameSession = this.ownsRecord(record);
     try {
       return this.#layer.open(record);
     } catch (error) {
