@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SecretBytes } from '../bytes.js';
+import { PqcError } from '../errors.js';
 import { fail } from './failure.js';
 import { concat, derive, HASH_LENGTH, IV_LENGTH, KEY_LENGTH, LABELS, open, seal, TAG_LENGTH, wipeAll } from './key-schedule.js';
 import { MessageType, PROTOCOL_VERSION } from './messages.js';
@@ -121,7 +122,9 @@ export class RecordLayer {
 
   seal(type: number, plaintext: Uint8Array): Uint8Array {
     const epoch = this.#current;
-    if (epoch.sent >= this.limits.rejectAfterMessages) fail('key_desync', 'these keys sealed as many records as they may: rotate first');
+    if (epoch.sent >= this.limits.rejectAfterMessages) {
+      throw new PqcError('ERR_PQC_KEYS_EXPIRED', 'these keys sealed as many records as they may: rotate first (rotateKeys())');
+    }
     const counter = epoch.sent++;
     const header = Buffer.alloc(RECORD_HEADER_LENGTH);
     header[0] = PROTOCOL_VERSION;
