@@ -185,6 +185,67 @@ describe(`the handshake state machine on the ${environment.backend} backend`, as
     expect(bob!.signer.count).toBe(before);
   });
 
+  it('spends nothing on a flood from unknown peers: no KEM, no signature, no state, no replay-cache entry', async () => {
+    const strangers = await parties(Array.from({ length: 4 }, (_, n) => `stranger-${n}`));
+    let kemCalls = 0;
+    const counted = { ...bob!.ctx, kem: (suite: Parameters<typeof bob.ctx.kem>[0]) => (kemCalls++, bob!.ctx.kem(suite)) };
+    const responder = new Responder(counted, () => {});
+    const before = bob!.signer.count;
+    for (let n = 0; n < 200; n++) {
+      const handshake = await InitiatorHandshake.start(strangers[n % 4]!.ctx, bob!.keys);
+      await expectReason(responder.receive(handshake.hello), 'unknown_peer');
+    }
+    expect(kemCalls).toBe(0);
+    expect(bob!.signer.count).toBe(before);
+    expect(responder.pendingCount).toBe(0);
+    // The same hellos from a trusted peer would have been remembered; these were not, so a later trusted one is not crowded out.
+    expect((await fullHandshake(alice!, responder, bob!.keys)).responder).toBeDefined();
+  });
+
+  it('limits initiations per peer per interval with a token bucket', async () => {
+    let now = 0;
+    const clock = { now: () => now };
+    const [i, r] = await parties(['i', 'r'], [X25519MLKEM768_SUITE], clock);
+    const responder = new Responder({ ...r!.ctx, limits: { ...r!.ctx.limits, initiationBurst: 2, initiationsPerSecond: 1 } }, () => {});
+    const attempt = async () => (await fullHandshake(i!, responder, r!.keys).then(() => 'ok', (e: MeshError) => e.reason));
+    expect([await attempt(), await attempt(), await attempt()]).toEqual(['ok', 'ok', 'rate_limited']);
+    now += 1000;
+    expect(await attempt()).toBe('ok');
+  });
+
+  it('wipes the ephemeral KEM secrets once the session keys exist (forward secrecy)', async () => {
+    const secrets: Uint8Array[] = [];
+    const spy = (party: typeof alice) => ({
+      ...party!.ctx,
+      kem: (suite: Parameters<typeof bob.ctx.kem>[0]) => {
+        const kem = party!.ctx.kem(suite);
+        return Object.assign(Object.create(kem), {
+          generateKeyPairAsync: async () => {
+            const pair = await kem.generateKeyPairAsync();
+            secrets.push(pair.secretKey);
+            return pair;
+          },
+          encapsulateAsync: async (pk: Uint8Array) => {
+            const out = await kem.encapsulateAsync(pk);
+            secrets.push(out.sharedSecret);
+            return out;
+          },
+          decapsulateAsync: async (ct: Uint8Array, sk: Uint8Array) => {
+            const ss = await kem.decapsulateAsync(ct, sk);
+            secrets.push(ss);
+            return ss;
+          },
+        });
+      },
+    });
+    const responder = new Responder(spy(bob), () => {});
+    const { initiator, responder: session } = await fullHandshake({ ...alice!, ctx: spy(alice) }, responder, bob!.keys);
+    expect(secrets).toHaveLength(3);
+    for (const secret of secrets) expect(secret.every((byte) => byte === 0)).toBe(true);
+    expect(initiator.chainKey.some((byte) => byte !== 0)).toBe(true);
+    expect(toHex(initiator.chainKey)).toBe(toHex(session.chainKey));
+  });
+
   it('times out half-open handshakes, counting each, and wipes them', async () => {
     let now = 0;
     const clock = { now: () => now };
