@@ -4,7 +4,7 @@ import { asMeshError, MeshError, type FailureReason } from './failure.js';
 import type { FrameTransport } from './frame-transport.js';
 import { InitiatorHandshake, type HandshakeContext, type Responder, type Session } from './handshake.js';
 import type { PeerIdentity } from './identity.js';
-import { encodeAbort, encodeRehandshake, MessageType, messageType, parseAbort } from './messages.js';
+import { encodeAbort, encodeRehandshake, initiatorSessionOf, MessageType, messageType, parseAbort } from './messages.js';
 import type { RekeyLimits } from './record-layer.js';
 import { SecureChannel } from './secure-channel.js';
 import type { MeshSuite } from './suites.js';
@@ -134,16 +134,32 @@ export class Connection {
 
   async #toResponder(frame: Uint8Array): Promise<void> {
     try {
+      // A fresh handshake on a connection repairs its channel; it cannot hand the channel to another node.
+      const channel = this.#channel;
+      if (channel && frame[1] === MessageType.InitHello && peerOf(frame) !== channel.peerId) {
+        throw new MeshError('unknown_peer', `a handshake from another node on the channel with ${channel.peerId}`);
+      }
       const step = await this.host.responder.receive(frame);
+      if (step.session) this.#requireSamePeer(step.session);
       if (step.reply) await this.transport.send(step.reply);
       if (step.session) this.#established(step.session);
     } catch (error) {
       const failure = asMeshError(error);
-      this.#refuse(failure, failure instanceof MeshError ? peerOf(frame) : undefined);
+      failure.sessionI ??= initiatorSessionOf(frame);
+      this.#refuse(failure, peerOf(frame));
+    }
+  }
+
+  #requireSamePeer(session: Session): void {
+    const current = this.#channel;
+    if (current && (session.peer.nodeId !== current.peerId || session.peer.keyId !== current.peerKeyId)) {
+      session.chainKey.wipe();
+      throw new MeshError('unknown_peer', `a handshake on the channel with ${current.peerId} came from ${session.peer.nodeId}`);
     }
   }
 
   #established(session: Session): SecureChannel {
+    this.#requireSamePeer(session);
     this.host.handshakeSucceeded(session);
     if (this.#channel) {
       this.#channel.replaceSession(session);

@@ -8,6 +8,7 @@ import {
   encodeInitHello,
   encodeRespHello,
   encodeRetry,
+  initiatorSessionOf,
   MessageType,
   messageType,
   parseAbort,
@@ -358,9 +359,7 @@ export class Responder {
       if (type === MessageType.InitAuth) return await this.#onInitAuth(bytes);
     } catch (error) {
       const failure = asMeshError(error);
-      // The session id sits at a fixed offset; an Abort naming it is advisory, so a guess is harmless.
-      const offset = type === MessageType.InitHello ? 3 : 2;
-      if (bytes.length >= offset + SESSION_ID_LENGTH) failure.sessionI ??= bytes.slice(offset, offset + SESSION_ID_LENGTH);
+      failure.sessionI ??= initiatorSessionOf(bytes);
       throw failure;
     }
     if (type === MessageType.Abort) {
@@ -415,6 +414,8 @@ export class Responder {
     if (this.#seen.has(key)) fail('replay', 'a replayed InitHello');
     const peer = await this.ctx.peer(initiatorId);
     if (!peer) fail('unknown_peer', `${initiatorId} is not a trusted peer`);
+    // The same InitHello may have arrived twice while the trust store was asked.
+    if (this.#seen.has(key) || this.#pending.has(key)) fail('replay', 'a replayed InitHello');
     const suite = this.#select(hello, peer);
     if (suite.id !== hello.shareSuite) {
       if (hello.retried) fail('downgrade', `a retried InitHello with a key share for suite ${hello.shareSuite}, not ${suite.id}`);
@@ -423,7 +424,8 @@ export class Responder {
     if (!this.#buckets.take(initiatorId, this.ctx.now())) fail('rate_limited', `${initiatorId} started too many handshakes`);
     const perPeer = this.#pendingPerPeer.get(initiatorId) ?? 0;
     if (perPeer >= limits.maxPendingPerPeer || this.#pending.full || this.#seen.full) fail('rate_limited', 'too many half-open handshakes');
-    this.#seen.set(key, hello.timestamp + limits.maxClockSkewMs);
+    // Kept while the timestamp could still pass the skew check; from now, so that insertion order is expiry order.
+    this.#seen.set(key, this.ctx.wallNow() + 2 * limits.maxClockSkewMs);
 
     let encapsulation;
     try {

@@ -178,8 +178,11 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
       channelClosed: (channel) => this.#channelClosed(channel),
     };
     this.#onFallbackEnd = () => this.#closeClassicalChannels();
-    this.#fallback?.on('expired', this.#onFallbackEnd);
-    this.#fallback?.on('disabled', this.#onFallbackEnd);
+    if (this.#fallback) {
+      // Every node of a process listens to the one handler: not a leak, so no warning for the eleventh.
+      this.#fallback.setMaxListeners(this.#fallback.getMaxListeners() + 2);
+      this.#fallback.on('expired', this.#onFallbackEnd).on('disabled', this.#onFallbackEnd);
+    }
     this.#scheduleSweep();
   }
 
@@ -313,8 +316,10 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#clock.clearTimeout(this.#sweepTimer);
-    this.#fallback?.off('expired', this.#onFallbackEnd);
-    this.#fallback?.off('disabled', this.#onFallbackEnd);
+    if (this.#fallback) {
+      this.#fallback.off('expired', this.#onFallbackEnd).off('disabled', this.#onFallbackEnd);
+      this.#fallback.setMaxListeners(Math.max(0, this.#fallback.getMaxListeners() - 2));
+    }
     for (const connection of this.#connections) connection.close(new PqcError('ERR_PQC_CHANNEL_CLOSED', `${this.nodeId} closed`));
     this.#host.responder.close();
     await Promise.all([...this.#servers].map((server) => this.#closeServer(server)));

@@ -46,6 +46,15 @@ function reader(bytes: Uint8Array, type: MessageType, what: string): WireReader 
 
 const header = (type: MessageType) => new WireWriter().u8(PROTOCOL_VERSION).u8(type);
 
+/**
+ * The initiator's session id of an InitHello or InitAuth, read at its fixed offset without
+ * parsing: for naming the handshake in an Abort, which is advisory, so a guess is harmless.
+ */
+export function initiatorSessionOf(bytes: Uint8Array): Uint8Array | undefined {
+  const offset = bytes[1] === MessageType.InitHello ? 3 : bytes[1] === MessageType.InitAuth ? 2 : -1;
+  return offset > 0 && bytes.length >= offset + SESSION_ID_LENGTH ? bytes.slice(offset, offset + SESSION_ID_LENGTH) : undefined;
+}
+
 export interface InitHello {
   retried: boolean;
   sessionI: Uint8Array;

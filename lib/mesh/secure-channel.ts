@@ -70,7 +70,6 @@ const u32 = (value: number) => {
  */
 export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   readonly peerId: string;
-  readonly role: 'initiator' | 'responder';
   #session: Session;
   #layer: RecordLayer;
   #rotation: Rotation | undefined;
@@ -84,10 +83,14 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   ) {
     super();
     this.peerId = session.peer.nodeId;
-    this.role = session.role;
     this.#session = session;
     this.#layer = new RecordLayer(session, host.rekeyLimits, () => host.clock.now());
     this.#scheduleRekey();
+  }
+
+  /** This side's role in the current session's handshake: its initiator starts timed rotations and repairs. */
+  get role(): 'initiator' | 'responder' {
+    return this.#session.role;
   }
 
   get suite(): string {

@@ -209,6 +209,26 @@ describe(`PQMeshSecurity over loopback TCP on the ${environment.backend} backend
     expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'bad_signature' })).toBe(1);
   });
 
+  it('does not let another trusted node take over an established channel with a handshake of its own', async () => {
+    const registry = new Registry();
+    const a = closing(await PQMeshSecurity.create({ nodeId: 'node-a', registry, logger: silentLogger }));
+    const b = closing(await PQMeshSecurity.create({ nodeId: 'node-b', registry, logger: silentLogger }));
+    const c = closing(await PQMeshSecurity.create({ nodeId: 'node-c', registry, logger: silentLogger }));
+    for (const [x, y] of [[a, b], [b, a], [b, c], [c, b]] as const) x.trustPeer(y.getPublicKeys());
+    const listener = await b.listen();
+    let splice = false;
+    const proxy = closing(await mitmProxy(listener.port, (frame) => frame, '127.0.0.1', { splice: () => splice }));
+    const inboundPromise = event<SecureChannel>(b, 'channel');
+    await a.establishSecureChannel('node-b', { port: proxy.port });
+    const inbound = await inboundPromise;
+    splice = true;
+    // c's handshake arrives on the stream that carries b's channel with a: refused before any KEM work.
+    await expectRejectCode(c.establishSecureChannel('node-b', { port: proxy.port }), 'ERR_PQC_UNKNOWN_PEER');
+    expect(b.channels('node-c')).toHaveLength(0);
+    expect(inbound.peerId).toBe('node-a');
+    expect(inbound.isOpen).toBe(true);
+  });
+
   it('detects key desync after a lost rotation answer, counts it and repairs it with a fresh handshake', async () => {
     const { registry, a, b } = await nodePair({ limits: { timeoutMs: 3000 } });
     closing(a);

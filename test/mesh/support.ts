@@ -60,10 +60,26 @@ export type Rewrite = (frame: Uint8Array, direction: Direction) => Uint8Array | 
  * A man in the middle on loopback TCP: parses the length-prefixed frames both ways and passes
  * each through `rewrite`.
  */
-export async function mitmProxy(targetPort: number, rewrite: Rewrite, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
+export async function mitmProxy(
+  targetPort: number,
+  rewrite: Rewrite,
+  host = '127.0.0.1',
+  options: { splice?: () => boolean } = {},
+): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
+  const upstreams: Socket[] = [];
   const server: Server = createServer((client) => {
+    // Splicing hands a new client the first connection's upstream: a hijack of an established TCP stream.
+    if (options.splice?.() && upstreams[0]) {
+      const stolen = upstreams[0];
+      stolen.removeAllListeners('data');
+      sockets.add(client);
+      pipeFrames(client, stolen, 'to-responder', rewrite);
+      pipeFrames(stolen, client, 'to-initiator', rewrite);
+      return;
+    }
     const upstream = connect({ host, port: targetPort });
+    upstreams.push(upstream);
     sockets.add(client).add(upstream);
     pipeFrames(client, upstream, 'to-responder', rewrite);
     pipeFrames(upstream, client, 'to-initiator', rewrite);
