@@ -4,7 +4,16 @@ import { asMeshError, MeshError, type FailureReason } from './failure.js';
 import type { FrameTransport } from './frame-transport.js';
 import { InitiatorHandshake, type HandshakeContext, type Responder, type Session } from './handshake.js';
 import type { PeerIdentity } from './identity.js';
-import { encodeAbort, encodeRehandshake, initiatorSessionOf, MessageType, messageType, parseAbort } from './messages.js';
+import {
+  encodeAbort,
+  encodeRehandshake,
+  initiatorSessionOf,
+  MAX_HANDSHAKE_MESSAGE,
+  MessageType,
+  messageType,
+  parseAbort,
+  parseRehandshake,
+} from './messages.js';
 import type { RekeyLimits } from './record-layer.js';
 import { SecureChannel } from './secure-channel.js';
 import type { MeshSuite } from './suites.js';
@@ -47,6 +56,7 @@ export class Connection {
   #channel: SecureChannel | undefined;
   #dial: Dial | undefined;
   #lastResync = -Infinity;
+  #deferredResync: unknown;
 
   constructor(
     readonly host: MeshHost,
@@ -55,7 +65,12 @@ export class Connection {
   ) {
     transport.onFrame = (frame) => this.#onFrame(frame);
     transport.onClose = (error) => this.#onClose(error);
+    // Until a channel exists only handshake messages are due: a stranger cannot make us buffer a 1 MiB frame.
+    this.#frameLimit = transport.inboundLimit;
+    transport.inboundLimit = MAX_HANDSHAKE_MESSAGE;
   }
+
+  readonly #frameLimit: number;
 
   get channel(): SecureChannel | undefined {
     return this.#channel;
@@ -98,7 +113,14 @@ export class Connection {
       if (this.#channel) return this.#channel.receive(frame);
       return this.#refuse(new MeshError('malformed', 'a record before any handshake'), undefined);
     }
-    if (type === MessageType.Rehandshake) return this.#onRehandshakeRequest();
+    if (type === MessageType.Rehandshake) {
+      try {
+        parseRehandshake(frame);
+      } catch (error) {
+        return this.#refuse(asMeshError(error), undefined);
+      }
+      return this.#onRehandshakeRequest();
+    }
     const toDial = this.#dial && (HANDSHAKE_TYPES_TO_INITIATOR.has(type) || (type === MessageType.Abort && this.#abortIsForDial(frame)));
     if (toDial) return this.#toInitiator(frame);
     if (HANDSHAKE_TYPES_TO_RESPONDER.has(type) || type === MessageType.Abort) return this.#toResponder(frame);
@@ -139,7 +161,7 @@ export class Connection {
       if (channel && frame[1] === MessageType.InitHello && peerOf(frame) !== channel.peerId) {
         throw new MeshError('unknown_peer', `a handshake from another node on the channel with ${channel.peerId}`);
       }
-      const step = await this.host.responder.receive(frame);
+      const step = await this.host.responder.receive(frame, this);
       if (step.session) this.#requireSamePeer(step.session);
       if (step.reply) await this.transport.send(step.reply);
       if (step.session) this.#established(step.session);
@@ -181,18 +203,26 @@ export class Connection {
       closed: (c) => host.channelClosed(c),
     });
     this.#channel = channel;
+    this.transport.inboundLimit = this.#frameLimit;
     host.channelOpened(channel, this.inbound);
     return channel;
   }
 
-  /** After key desync: the channel's initiator runs a fresh handshake; its responder asks for one. */
-  #resynchronize(): void {
+  /**
+   * After key desync: the channel's initiator runs a fresh handshake; its responder asks for one.
+   * Key desync is seen before any record authenticates, so whoever can inject one record could
+   * ask for it: at most once a second, else the record is only refused (answers false).
+   */
+  #resynchronize(): boolean {
     const channel = this.#channel!;
+    if (this.#dial) return true; // the handshake already running repairs the channel
+    const now = this.host.clock.now();
+    if (now - this.#lastResync < MIN_RESYNC_INTERVAL_MS) return false;
+    this.#lastResync = now;
     if (channel.role === 'responder') {
       this.transport.send(encodeRehandshake()).catch(() => undefined);
-      return;
+      return true;
     }
-    this.#lastResync = this.host.clock.now();
     this.host.handshake
       .peer(channel.peerId)
       .then((peer) => {
@@ -200,14 +230,21 @@ export class Connection {
         return this.handshakeWith(peer);
       })
       .catch((error: unknown) => channel.close(PqcError.from(error)));
+    return true;
   }
 
+  /**
+   * Unauthenticated, so rate-limited like our own repairs: at worst a re-handshake a second. A
+   * request inside the interval is kept (one at most) and served when it ends, so that the
+   * peer's channel is not left waiting.
+   */
   #onRehandshakeRequest(): void {
     const channel = this.#channel;
-    if (!channel || channel.role !== 'initiator' || this.#dial) return;
-    // Unauthenticated, so rate-limited: at worst an attacker on the path makes us re-handshake once a second.
-    if (this.host.clock.now() - this.#lastResync < MIN_RESYNC_INTERVAL_MS) return;
-    this.#resynchronize();
+    if (channel?.role !== 'initiator' || this.#deferredResync !== undefined || this.#resynchronize()) return;
+    this.#deferredResync = this.host.clock.setTimeout(() => {
+      this.#deferredResync = undefined;
+      if (channel.isOpen) this.#resynchronize();
+    }, this.#lastResync + MIN_RESYNC_INTERVAL_MS - this.host.clock.now());
   }
 
   /** Counts a refusal, tells the peer which handshake ended and why, and ends a connection that has no channel. */

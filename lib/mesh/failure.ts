@@ -68,6 +68,8 @@ export function reasonOf(error: unknown, kemStep = false): FailureReason {
   if (error instanceof MeshError) return error.reason;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'ERR_PQC_INVALID_INPUT') return 'invalid_key';
+  if (code === 'ERR_PQC_CHANNEL_CLOSED') return 'closed';
+  if (code === 'ERR_PQC_FRAME_TOO_LARGE') return 'malformed';
   if (kemStep) return 'kem_error';
   return 'liboqs_error';
 }

@@ -11,6 +11,8 @@ export interface FrameTransport {
   onFrame: (frame: Uint8Array) => Promise<void>;
   onClose: (error?: PqcError) => void;
   readonly remote: string;
+  /** Received frames above this many bytes close the connection (at most the transport's own limit). */
+  inboundLimit: number;
 }
 
 /** The default largest frame: a 1 MiB record and its header and tag. */
@@ -29,6 +31,9 @@ export class TcpFrameTransport implements FrameTransport {
   onClose: (error?: PqcError) => void = () => undefined;
   #buffered: Buffer[] = [];
   #bufferedLength = 0;
+  /** The length of the frame being received, once its header is in. */
+  #expected: number | undefined;
+  #inboundLimit: number;
   #queued = 0;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
@@ -39,6 +44,7 @@ export class TcpFrameTransport implements FrameTransport {
     readonly maxFrame = DEFAULT_MAX_FRAME,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#inboundLimit = maxFrame;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => undefined); // 'close' follows and reports it
@@ -47,6 +53,14 @@ export class TcpFrameTransport implements FrameTransport {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get inboundLimit(): number {
+    return this.#inboundLimit;
+  }
+
+  set inboundLimit(bytes: number) {
+    this.#inboundLimit = Math.min(bytes, this.maxFrame);
   }
 
   send(frame: Uint8Array): Promise<void> {
@@ -88,31 +102,37 @@ export class TcpFrameTransport implements FrameTransport {
     if (this.#closed) return;
     this.#buffered.push(chunk);
     this.#bufferedLength += chunk.length;
-    while (this.#bufferedLength >= LENGTH_BYTES) {
-      const head = this.#take(LENGTH_BYTES, false);
-      const length = head.readUInt32BE(0);
-      if (length > this.maxFrame) {
-        this.socket.destroy();
-        this.#finish(new PqcError('ERR_PQC_FRAME_TOO_LARGE', `${this.remote} sent a frame of ${length} bytes, more than the limit of ${this.maxFrame}`));
-        return;
+    for (;;) {
+      if (this.#expected === undefined) {
+        if (this.#bufferedLength < LENGTH_BYTES) return;
+        const length = this.#take(LENGTH_BYTES).readUInt32BE(0);
+        if (length > this.#inboundLimit) {
+          this.socket.destroy();
+          this.#finish(new PqcError('ERR_PQC_FRAME_TOO_LARGE', `${this.remote} sent a frame of ${length} bytes, more than the limit of ${this.#inboundLimit}`));
+          return;
+        }
+        this.#expected = length;
       }
-      if (this.#bufferedLength < LENGTH_BYTES + length) return;
-      this.#take(LENGTH_BYTES, true);
-      this.#deliver(new Uint8Array(this.#take(length, true)));
+      if (this.#bufferedLength < this.#expected) return;
+      const frame = this.#take(this.#expected);
+      this.#expected = undefined;
+      this.#deliver(new Uint8Array(frame.buffer, frame.byteOffset, frame.length));
     }
   }
 
-  /** The first `length` buffered bytes, removed from the buffer when `consume`. */
-  #take(length: number, consume: boolean): Buffer {
-    const joined = this.#buffered.length === 1 ? this.#buffered[0]! : Buffer.concat(this.#buffered);
-    const out = joined.subarray(0, length);
-    if (consume) {
-      const rest = joined.subarray(length);
-      this.#buffered = rest.length > 0 ? [rest] : [];
-      this.#bufferedLength = rest.length;
-    } else {
-      this.#buffered = [joined];
+  /** The first `length` buffered bytes, removed from the buffer; each byte is copied at most once. */
+  #take(length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const head = this.#buffered[0]!;
+      const used = Math.min(head.length, length - filled);
+      head.copy(out, filled, 0, used);
+      filled += used;
+      if (used === head.length) this.#buffered.shift();
+      else this.#buffered[0] = head.subarray(used);
     }
+    this.#bufferedLength -= length;
     return out;
   }
 

@@ -166,7 +166,8 @@ export class InitiatorHandshake {
   }
 
   static async start(ctx: HandshakeContext, peer: PeerIdentity): Promise<InitiatorHandshake> {
-    const offers = ctx.offers().filter((suite) => suite.sig === peer.sigAlgorithm);
+    const pinned = ctx.pinnedToPq(peer.nodeId);
+    const offers = ctx.offers().filter((suite) => suite.sig === peer.sigAlgorithm && !(suite.classical && pinned));
     if (offers.length === 0) {
       fail('unsupported_suite', `no suite this node offers signs with ${peer.sigAlgorithm}, the algorithm of ${peer.nodeId}'s identity`);
     }
@@ -277,6 +278,7 @@ export class InitiatorHandshake {
     if (!sameBytes(auth.sessionI, this.sessionI) || !sameBytes(auth.sessionR, pending.sessionR)) fail('malformed', 'a RespAuth for another handshake');
     const signature = open(pending.responderKey, ZERO_IV, auth.aad, auth.sealed);
     if (!signature) fail('decaps_failure', `key confirmation with ${this.peer.nodeId} failed: the peers derived different keys`);
+    await requireStillTrusted(this.ctx, this.peer);
     const th3 = pending.transcript.snapshot();
     const valid = await this.ctx.verify(
       this.peer.sigAlgorithm,
@@ -307,7 +309,15 @@ export class InitiatorHandshake {
   }
 }
 
+/** The trust store may have dropped or replaced the peer's key while the handshake ran. */
+async function requireStillTrusted(ctx: HandshakeContext, peer: PeerIdentity): Promise<void> {
+  const current = await ctx.peer(peer.nodeId);
+  if (current?.keyId !== peer.keyId) fail('unknown_peer', `${peer.nodeId}'s trusted key changed during the handshake`);
+}
+
 interface PendingResponse {
+  /** The connection the InitHello came on: only it may continue or abort the handshake. */
+  origin: unknown;
   peer: PeerIdentity;
   suite: MeshSuite;
   hello: Uint8Array;
@@ -324,8 +334,8 @@ interface PendingResponse {
 /**
  * The responder's side for every peer of a node: stateless until an InitHello from a trusted
  * peer passes every cheap check, then one bounded entry per half-open handshake. Checks run
- * cheapest first — length, version, addressee, reflection, timestamp, replay, trust, rate, suite
- * — and only then the KEM; the initiator's signature is verified before ours is made.
+ * cheapest first — length, version, addressee, reflection, timestamp, replay, trust, suite (a
+ * Retry makes no state), rate — and only then the KEM; the initiator's signature is verified before ours is made.
  */
 export class Responder {
   readonly #pending: BoundedMap<string, PendingResponse>;
@@ -350,13 +360,17 @@ export class Responder {
     return this.#pending.size;
   }
 
-  /** Handles InitHello and InitAuth. Throws a MeshError for anything refused. */
-  async receive(bytes: Uint8Array): Promise<Step> {
+  /**
+   * Handles InitHello and InitAuth (and Abort). `origin` names the connection a message came
+   * on: a half-open handshake continues, or is aborted, only from the connection that began it.
+   * Throws a MeshError for anything refused.
+   */
+  async receive(bytes: Uint8Array, origin?: unknown): Promise<Step> {
     this.sweep();
     const type = messageType(bytes);
     try {
-      if (type === MessageType.InitHello) return await this.#onInitHello(bytes);
-      if (type === MessageType.InitAuth) return await this.#onInitAuth(bytes);
+      if (type === MessageType.InitHello) return await this.#onInitHello(bytes, origin);
+      if (type === MessageType.InitAuth) return await this.#onInitAuth(bytes, origin);
     } catch (error) {
       const failure = asMeshError(error);
       failure.sessionI ??= initiatorSessionOf(bytes);
@@ -365,7 +379,7 @@ export class Responder {
     if (type === MessageType.Abort) {
       const abort = parseAbort(bytes);
       const entry = this.#pending.get(hex(abort.sessionI));
-      if (entry && !entry.busy) this.#drop(hex(abort.sessionI), entry);
+      if (entry && !entry.busy && entry.origin === origin) this.#drop(hex(abort.sessionI), entry);
       return {};
     }
     return fail('malformed', `a responder does not take message type ${type}`);
@@ -395,7 +409,7 @@ export class Responder {
     for (const [key, entry] of this.#pending) this.#drop(key, entry);
   }
 
-  async #onInitHello(bytes: Uint8Array): Promise<Step> {
+  async #onInitHello(bytes: Uint8Array, origin: unknown): Promise<Step> {
     const hello = parseInitHello(bytes);
     const initiatorId = nodeIdOf(hello.initiatorId);
     if (nodeIdOf(hello.responderId) !== this.ctx.nodeId) fail('unknown_peer', 'an InitHello addressed to another node');
@@ -439,6 +453,7 @@ export class Responder {
     const transcript = new Transcript().add(bytes).add(respHello);
     const now = this.ctx.now();
     const entry: PendingResponse = {
+      origin,
       peer,
       suite,
       hello: bytes,
@@ -460,7 +475,7 @@ export class Responder {
     return { reply: respHello };
   }
 
-  async #onInitAuth(bytes: Uint8Array): Promise<Step> {
+  async #onInitAuth(bytes: Uint8Array, origin: unknown): Promise<Step> {
     const auth = parseAuth(bytes, MessageType.InitAuth);
     const key = hex(auth.sessionI);
     const entry = this.#pending.get(key);
@@ -470,6 +485,8 @@ export class Responder {
       return fail('replay', 'an InitAuth for no open handshake');
     }
     if (entry.busy) return {};
+    // Refused without ending the handshake: its own connection may still complete it.
+    if (entry.origin !== origin) fail('replay', 'an InitAuth on another connection than its InitHello');
     if (!sameBytes(auth.sessionR, entry.sessionR)) fail('malformed', 'an InitAuth with another responder session id');
     entry.busy = true;
     try {
@@ -483,6 +500,7 @@ export class Responder {
         entry.peer.sigPublicKey,
       );
       if (!valid) fail('bad_signature', `${entry.peer.nodeId}'s signature does not verify with its trusted key`);
+      await requireStillTrusted(this.ctx, entry.peer);
       const th3 = entry.transcript.add(bytes).snapshot();
       const ours = await this.ctx.signer.sign(signedData(LABELS.responderSignature, th3, entry.peer.nodeId));
       const respAuth = encodeAuth(MessageType.RespAuth, auth.sessionI, entry.sessionR, (aad) => seal(entry.keys.responder, ZERO_IV, aad, ours));

@@ -26,7 +26,7 @@ export const MAX_SUITES = 8;
 export const MAX_SHARE = 2048;
 /** Larger than any ML-DSA signature (ML-DSA-87: 4627 bytes), plus the AEAD tag. */
 export const MAX_SEALED_SIGNATURE = 4627 + 16;
-/** The largest handshake message: InitHello with the largest fields. */
+/** A bound on every handshake message (InitAuth and RespAuth with ML-DSA-87 are the largest in practice). */
 export const MAX_HANDSHAKE_MESSAGE = 64 + 2 * (MAX_NODE_ID + 1) + MAX_SUITES + MAX_SHARE + MAX_SEALED_SIGNATURE;
 
 /** The first two bytes, checked before anything else; the type is returned. */
@@ -190,4 +190,8 @@ export function parseAbort(bytes: Uint8Array): Abort {
 
 export function encodeRehandshake(): Uint8Array {
   return header(MessageType.Rehandshake).finish();
+}
+
+export function parseRehandshake(bytes: Uint8Array): void {
+  reader(bytes, MessageType.Rehandshake, 'Rehandshake').end();
 }

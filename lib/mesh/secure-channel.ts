@@ -18,8 +18,11 @@ export interface ChannelHost {
   readonly handshakeLimits: HandshakeLimits;
   kem(suite: MeshSuite): Kem;
   sendFrame(frame: Uint8Array): Promise<void>;
-  /** Starts a fresh handshake over the same connection (the initiator side) or asks the peer for one. */
-  resynchronize(): void;
+  /**
+   * Starts a fresh handshake over the same connection (the initiator side) or asks the peer for
+   * one; false when it declined (rate limit): the record is then only refused.
+   */
+  resynchronize(): boolean;
   closeConnection(error?: PqcError): void;
   recordRejected(reason: FailureReason): void;
   /** A key desync: counted once per episode as a handshake failure, as the seed lists it. */
@@ -73,7 +76,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   #session: Session;
   #layer: RecordLayer;
   #rotation: Rotation | undefined;
-  #resync: { promise: Promise<void>; resolve: () => void } | undefined;
+  #resync: { promise: Promise<void>; resolve: () => void; timer: unknown } | undefined;
   #rekeyTimer: unknown;
   #closed = false;
 
@@ -166,7 +169,10 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     this.#closed = true;
     this.host.clock.clearTimeout(this.#rekeyTimer);
     if (this.#rotation) this.#endRotation(new PqcError('ERR_PQC_CHANNEL_CLOSED', 'the channel closed during a key rotation'));
-    this.#resync?.resolve();
+    if (this.#resync) {
+      this.host.clock.clearTimeout(this.#resync.timer);
+      this.#resync.resolve();
+    }
     this.#layer.wipe();
     this.host.closeConnection(error);
     this.host.closed(this);
@@ -198,8 +204,11 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     this.#session = session;
     this.#layer = new RecordLayer(session, this.host.rekeyLimits, () => this.host.clock.now());
     this.#scheduleRekey();
-    this.#resync?.resolve();
-    this.#resync = undefined;
+    if (this.#resync) {
+      this.host.clock.clearTimeout(this.#resync.timer);
+      this.#resync.resolve();
+      this.#resync = undefined;
+    }
     this.emit('resynchronized', { sessionId: this.sessionId });
   }
 
@@ -208,14 +217,17 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     const failure = asMeshError(error);
     this.host.recordRejected(failure.reason);
     // Only this session's epochs out of step call for a fresh handshake; a record of an older session is just refused.
-    if (failure.reason === 'key_desync' && !this.#resync && this.#sameSession) {
+    if (failure.reason === 'key_desync' && !this.#resync && this.#sameSession && this.host.resynchronize()) {
       // A record under the epoch a rotation of ours is waiting for means the peer installed it and our answer was lost.
       if (this.#rotation) this.#failRotation(failure);
       let resolve!: () => void;
       const promise = new Promise<void>((done) => (resolve = done));
-      this.#resync = { promise, resolve };
+      // A repair that never comes (the peer ignored or never got the request) ends the channel, not a hang.
+      const timer = this.host.clock.setTimeout(() => {
+        if (this.#resync?.promise === promise) this.close(new MeshError('key_desync', `the channel with ${this.peerId} could not be repaired after key desync`));
+      }, 2 * this.host.handshakeLimits.timeoutMs);
+      this.#resync = { promise, resolve, timer };
       this.host.keyDesync(failure);
-      this.host.resynchronize();
     }
     if (this.listenerCount('error') > 0) this.emit('error', failure);
   }
@@ -249,7 +261,10 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     if (this.#closed) throw new PqcError('ERR_PQC_CHANNEL_CLOSED', `the channel with ${this.peerId} is closed`);
   }
 
-  /** Time-based rekeying is the initiator's, so that both sides do not start one at once. */
+  /**
+   * Time-based rekeying is the initiator's, so that both sides do not start one at once (either
+   * side rotates when it reaches rekeyAfterMessages; a collision goes to the initiator's).
+   */
   #scheduleRekey(): void {
     this.host.clock.clearTimeout(this.#rekeyTimer);
     if (this.role !== 'initiator') return;
@@ -311,9 +326,13 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
         encapsulation.sharedSecret.wipe();
         return;
       }
-      await this.host.sendFrame(this.#layer.seal(MessageType.RekeyReply, concat(u32(epoch), encapsulation.ciphertext)));
-      const chainKey = this.#layer.nextChainKey(encapsulation.sharedSecret, publicKey, encapsulation.ciphertext);
-      encapsulation.sharedSecret.wipe();
+      let chainKey: SecretBytes;
+      try {
+        await this.host.sendFrame(this.#layer.seal(MessageType.RekeyReply, concat(u32(epoch), encapsulation.ciphertext)));
+        chainKey = this.#layer.nextChainKey(encapsulation.sharedSecret, publicKey, encapsulation.ciphertext);
+      } finally {
+        encapsulation.sharedSecret.wipe();
+      }
       this.#install(chainKey);
     } catch (error) {
       this.#failRotation(asMeshError(error));

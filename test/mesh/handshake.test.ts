@@ -5,7 +5,7 @@ import { InitiatorHandshake, Responder } from '../../lib/mesh/handshake.js';
 import { MeshError } from '../../lib/mesh/failure.js';
 import { LABELS } from '../../lib/mesh/key-schedule.js';
 import { encodeInitHello, parseInitHello } from '../../lib/mesh/messages.js';
-import { mockSuite, X25519MLKEM768_SUITE } from '../../lib/mesh/suites.js';
+import { CLASSICAL_SUITE, mockSuite, X25519MLKEM768_SUITE } from '../../lib/mesh/suites.js';
 import { environment, toHex } from '../support/environment.js';
 import { fullHandshake, parties } from './support.js';
 
@@ -244,6 +244,47 @@ describe(`the handshake state machine on the ${environment.backend} backend`, as
     for (const secret of secrets) expect(secret.every((byte) => byte === 0)).toBe(true);
     expect(initiator.chainKey.some((byte) => byte !== 0)).toBe(true);
     expect(toHex(initiator.chainKey)).toBe(toHex(session.chainKey));
+  });
+
+  it('lets only the connection that began a handshake continue or abort it', async () => {
+    const responder = new Responder(bob!.ctx, () => {});
+    const [own, other] = [{}, {}];
+    const handshake = await InitiatorHandshake.start(alice!.ctx, bob!.keys);
+    const respHello = (await responder.receive(handshake.hello, own)).reply!;
+    const initAuth = (await handshake.receive(respHello)).reply!;
+    // An Abort naming the session, from anywhere else, is ignored; an InitAuth from elsewhere is refused without harm.
+    const abort = new Uint8Array([1, 0x0f, ...handshake.sessionI, 0]);
+    await responder.receive(abort, other);
+    expect(responder.pendingCount).toBe(1);
+    await expectReason(responder.receive(initAuth, other), 'replay');
+    expect(responder.pendingCount).toBe(1);
+    const step = await responder.receive(initAuth, own);
+    expect((await handshake.receive(step.reply!)).session).toBeDefined();
+    // From its own connection an Abort ends a half-open handshake.
+    const second = await InitiatorHandshake.start(alice!.ctx, bob!.keys);
+    await responder.receive(second.hello, own);
+    await responder.receive(new Uint8Array([1, 0x0f, ...second.sessionI, 0]), own);
+    expect(responder.pendingCount).toBe(0);
+  });
+
+  it('refuses to finish a handshake with a peer whose trusted key changed meanwhile', async () => {
+    let trusted = true;
+    const responder = new Responder({ ...bob!.ctx, peer: async (id) => (trusted ? bob!.ctx.peer(id) : undefined) }, () => {});
+    const handshake = await InitiatorHandshake.start(alice!.ctx, bob!.keys);
+    const initAuth = (await handshake.receive((await responder.receive(handshake.hello)).reply!)).reply!;
+    trusted = false;
+    const before = bob!.signer.count;
+    await expectReason(responder.receive(initAuth), 'unknown_peer');
+    expect(bob!.signer.count).toBe(before);
+  });
+
+  it('never offers the classical suite to a peer pinned to post-quantum', async () => {
+    const offered = [X25519MLKEM768_SUITE, CLASSICAL_SUITE];
+    const ctx = { ...alice!.ctx, offers: () => offered, pinnedToPq: (id: string) => id === 'bob' };
+    const handshake = await InitiatorHandshake.start(ctx, bob!.keys);
+    expect([...parseInitHello(handshake.hello).offer]).toEqual([X25519MLKEM768_SUITE.id]);
+    const unpinned = await InitiatorHandshake.start({ ...ctx, pinnedToPq: () => false }, bob!.keys);
+    expect([...parseInitHello(unpinned.hello).offer]).toEqual([X25519MLKEM768_SUITE.id, CLASSICAL_SUITE.id]);
   });
 
   it('times out half-open handshakes, counting each, and wipes them', async () => {

@@ -74,6 +74,13 @@ describe(`PQMeshSecurity over loopback TCP on the ${environment.backend} backend
     expect(outbound.epoch).toBe(0);
     expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'key_desync' })).toBe(1);
     expect(await counter(registry, 'pqc_record_rejected_total', { reason: 'key_desync' })).toBeGreaterThanOrEqual(1);
+    // Anyone who injects such records gets them refused, and at most one repair a second.
+    const injected = Uint8Array.from(a.encryptForPeer('node-b', bytes('x')));
+    injected.set([0, 0, 0, 9], 6);
+    expect(() => b.decryptFromPeer('node-a', injected)).toThrow(expect.objectContaining({ code: 'ERR_PQC_KEY_DESYNC' }));
+    expect(() => b.decryptFromPeer('node-a', injected)).toThrow(expect.objectContaining({ code: 'ERR_PQC_KEY_DESYNC' }));
+    expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'key_desync' })).toBe(2);
+    await wait(50);
     // Nothing sealed under the old session opens under the new one.
     expect(() => a.decryptFromPeer('node-b', stale)).toThrow(PqcError);
     const afterResync = messages(outbound, 1);
@@ -94,8 +101,9 @@ describe(`PQMeshSecurity over loopback TCP on the ${environment.backend} backend
     const afterRestart = messages(again.inbound, 1);
     await again.outbound.send(bytes('after restart'));
     expect(text((await afterRestart)[0]!)).toBe('after restart');
-    expect(await counter(registry, 'pqc_handshake_success_total')).toBe(6);
-    expect(await counter(registry, 'pqc_handshake_latency_seconds')).toBe(6);
+    // Two sides each: the first handshake, two repairs, the one after the restart.
+    expect(await counter(registry, 'pqc_handshake_success_total')).toBe(8);
+    expect(await counter(registry, 'pqc_handshake_latency_seconds')).toBe(8);
   });
 
   it('works over IPv6 as over IPv4 (Yggdrasil gives every node an IPv6 address)', async () => {
@@ -399,7 +407,16 @@ describe(`PQMeshSecurity over loopback TCP on the ${environment.backend} backend
     await send(Buffer.from([0, 0, 0, 5, 1, 2, 3, 4, 5])); // a frame of garbage
     await send(Buffer.from([0xff, 0xff, 0xff, 0xff])); // a 4 GiB frame header
     await send(Buffer.from([0, 0, 0, 3, 1, MessageType.Data, 0])); // a record before any handshake
-    expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'malformed' })).toBe(2);
+    await send(Buffer.from([0, 0, 0, 3, 1, MessageType.Rehandshake, 0])); // a Rehandshake with a trailing byte
+    expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'malformed' })).toBe(3);
+    // Before a handshake, a frame larger than any handshake message closes the connection at its header.
+    const bigNode = closing(await PQMeshSecurity.create({ nodeId: 'node-big', logger: silentLogger }));
+    const bigListener = await bigNode.listen();
+    const closedAtHeader = await new Promise<boolean>((resolve) => {
+      const socket = connect({ port: bigListener.port, host: '127.0.0.1' }, () => socket.write(Buffer.from([0, 1, 0, 0])));
+      socket.on('close', () => resolve(true));
+    });
+    expect(closedAtHeader).toBe(true);
     const { outbound, inbound } = await connectPair(a, b);
     await expectRejectCode(outbound.send(new Uint8Array(8192)), 'ERR_PQC_FRAME_TOO_LARGE');
     const got = messages(inbound, 1);
