@@ -24,3 +24,4 @@ export { MockKemFaults, MOCK_KEM_NAME, type MockFault, type MockOperation } from
 export { X25519_KEM_NAME } from './policy/x25519-kem.js';
 export { diagnose, type Diagnosis } from './policy/doctor.js';
 export * from './mesh/index.js';
+export { metricsHandler, serveMetrics, type MetricsServer } from './metrics-http.js';
