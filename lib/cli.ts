@@ -8,6 +8,7 @@ import { diagnose, formatDiagnosis } from './policy/doctor.js';
 import { REQUIRED_ALGORITHMS } from './policy/readiness.js';
 import { startup } from './policy/startup.js';
 import { Sig } from './sig.js';
+import { MESH_DEMO_USAGE, meshDemoCommand, UsageError } from './demo/mesh-demo-command.js';
 
 const USAGE = `usage: x0tta6bl4-pqc [selftest]
        x0tta6bl4-pqc doctor [--json]
@@ -16,7 +17,8 @@ const USAGE = `usage: x0tta6bl4-pqc [selftest]
             an ${REQUIRED_ALGORITHMS.sig} round trip; exit 1 on any failure
   doctor    the backend, liboqs, algorithms, capabilities, production policy and a verdict;
             exit 1 when the node is not ready
-            --json: one JSON object with backend, liboqs, production, ready, problems, ...`;
+            --json: one JSON object with backend, liboqs, production, ready, problems, ...
+  mesh-demo a local mesh of nodes with real handshakes, serving /metrics (mesh-demo --help)`;
 
 async function selftest(): Promise<number> {
   // The report below says what the info line would; warnings and worse still go to stderr.
@@ -42,6 +44,15 @@ async function selftest(): Promise<number> {
 }
 
 async function main(args: string[]): Promise<number> {
+  if (args[0] === 'mesh-demo') {
+    try {
+      return await meshDemoCommand(args.slice(1));
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      console.error(`x0tta6bl4-pqc mesh-demo: ${error.message}\n${MESH_DEMO_USAGE}`);
+      return 2;
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
