@@ -65,9 +65,10 @@ export class Connection {
   ) {
     transport.onFrame = (frame) => this.#onFrame(frame);
     transport.onClose = (error) => this.#onClose(error);
-    // Until a channel exists only handshake messages are due: a stranger cannot make us buffer a 1 MiB frame.
+    // Until a channel exists only handshake messages are due: a stranger dialling us cannot make us
+    // buffer a 1 MiB frame. (A peer we dialled may send records right after its last handshake message.)
     this.#frameLimit = transport.inboundLimit;
-    transport.inboundLimit = MAX_HANDSHAKE_MESSAGE;
+    if (inbound) transport.inboundLimit = MAX_HANDSHAKE_MESSAGE;
   }
 
   readonly #frameLimit: number;
@@ -141,9 +142,10 @@ export class Connection {
       const step = await dial.handshake.receive(frame);
       if (step.reply) await this.transport.send(step.reply);
       if (step.session) {
+        const channel = this.#established(step.session);
         this.#dial = undefined;
         this.host.clock.clearTimeout(dial.timer);
-        dial.resolve(this.#established(step.session));
+        dial.resolve(channel);
       }
     } catch (error) {
       const failure = asMeshError(error);
@@ -223,6 +225,8 @@ export class Connection {
       this.transport.send(encodeRehandshake()).catch(() => undefined);
       return true;
     }
+    // Records sealed now would reach the peer after it switched sessions: hold them for the new one.
+    channel.holdSends();
     this.host.handshake
       .peer(channel.peerId)
       .then((peer) => {
@@ -241,10 +245,14 @@ export class Connection {
   #onRehandshakeRequest(): void {
     const channel = this.#channel;
     if (channel?.role !== 'initiator' || this.#deferredResync !== undefined || this.#resynchronize()) return;
-    this.#deferredResync = this.host.clock.setTimeout(() => {
-      this.#deferredResync = undefined;
-      if (channel.isOpen) this.#resynchronize();
-    }, this.#lastResync + MIN_RESYNC_INTERVAL_MS - this.host.clock.now());
+    const retry = () => {
+      // Timers may fire a little early by the clock: try again until the interval has passed.
+      this.#deferredResync = this.host.clock.setTimeout(() => {
+        this.#deferredResync = undefined;
+        if (channel.isOpen && !this.#resynchronize()) retry();
+      }, Math.max(1, this.#lastResync + MIN_RESYNC_INTERVAL_MS - this.host.clock.now()));
+    };
+    retry();
   }
 
   /** Counts a refusal, tells the peer which handshake ended and why, and ends a connection that has no channel. */

@@ -23,6 +23,7 @@ export const FAILURE_REASONS = [
   'closed',
   'fallback_expired',
   'forged',
+  'keys_expired',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
@@ -45,6 +46,7 @@ const CODES: Record<FailureReason, PqcErrorCode> = {
   closed: 'ERR_PQC_CHANNEL_CLOSED',
   fallback_expired: 'ERR_PQC_FALLBACK_EXPIRED',
   forged: 'ERR_PQC_FORGED_RECORD',
+  keys_expired: 'ERR_PQC_KEYS_EXPIRED',
 };
 
 /** A PqcError that also says which failure reason it is counted under. */
@@ -70,6 +72,7 @@ export function reasonOf(error: unknown, kemStep = false): FailureReason {
   if (code === 'ERR_PQC_INVALID_INPUT') return 'invalid_key';
   if (code === 'ERR_PQC_CHANNEL_CLOSED') return 'closed';
   if (code === 'ERR_PQC_FRAME_TOO_LARGE') return 'malformed';
+  if (code === 'ERR_PQC_KEYS_EXPIRED') return 'keys_expired';
   if (kemStep) return 'kem_error';
   return 'liboqs_error';
 }

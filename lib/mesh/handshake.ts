@@ -342,7 +342,7 @@ export class Responder {
   readonly #pendingPerPeer = new Map<string, number>();
   readonly #seen: BoundedMap<string, number>;
   /** Completed handshakes' last answers, so that a retransmitted InitAuth gets the same RespAuth. */
-  readonly #completed: BoundedMap<string, { initAuth: Uint8Array; respAuth: Uint8Array; expiresAt: number }>;
+  readonly #completed: BoundedMap<string, { origin: unknown; initAuth: Uint8Array; respAuth: Uint8Array; expiresAt: number }>;
   readonly #buckets: TokenBuckets;
 
   constructor(
@@ -481,7 +481,7 @@ export class Responder {
     const entry = this.#pending.get(key);
     if (!entry) {
       const done = this.#completed.get(key);
-      if (done && sameBytes(done.initAuth, bytes)) return { reply: done.respAuth };
+      if (done && done.origin === origin && sameBytes(done.initAuth, bytes)) return { reply: done.respAuth };
       return fail('replay', 'an InitAuth for no open handshake');
     }
     if (entry.busy) return {};
@@ -514,7 +514,7 @@ export class Responder {
         transcript,
         startedAt: entry.startedAt,
       };
-      this.#completed.set(key, { initAuth: bytes, respAuth, expiresAt: this.ctx.now() + this.ctx.limits.timeoutMs });
+      this.#completed.set(key, { origin, initAuth: bytes, respAuth, expiresAt: this.ctx.now() + this.ctx.limits.timeoutMs });
       return { reply: respAuth, session };
     } catch (error) {
       throw error instanceof MeshError ? error : asMeshError(error);

@@ -42,6 +42,7 @@ export function recordSessionTag(record: Uint8Array): Uint8Array | undefined {
   return record.length >= TAG_OFFSET + SESSION_TAG_LENGTH ? record.subarray(TAG_OFFSET, TAG_OFFSET + SESSION_TAG_LENGTH) : undefined;
 }
 export const RECORD_OVERHEAD = RECORD_HEADER_LENGTH + TAG_LENGTH;
+const ROTATION_RECORDS_PAST_REJECT = 16;
 
 const u32 = (value: number) => {
   const out = Buffer.alloc(4);
@@ -122,7 +123,9 @@ export class RecordLayer {
 
   seal(type: number, plaintext: Uint8Array): Uint8Array {
     const epoch = this.#current;
-    if (epoch.sent >= this.limits.rejectAfterMessages) {
+    // A few rotation records past the limit (still far inside AES-GCM's bound) let spent keys rotate out.
+    const limit = this.limits.rejectAfterMessages + (type === MessageType.Data ? 0 : ROTATION_RECORDS_PAST_REJECT);
+    if (epoch.sent >= limit) {
       throw new PqcError('ERR_PQC_KEYS_EXPIRED', 'these keys sealed as many records as they may: rotate first (rotateKeys())');
     }
     const counter = epoch.sent++;

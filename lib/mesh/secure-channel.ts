@@ -179,6 +179,22 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     this.emit('close', error);
   }
 
+  /** Makes `send` wait until a fresh handshake replaces the session (the connection starts one). */
+  holdSends(): void {
+    if (this.#resync || this.#closed) return;
+    this.#startResync();
+  }
+
+  #startResync(): void {
+    let resolve!: () => void;
+    const promise = new Promise<void>((done) => (resolve = done));
+    // A repair that never comes (the peer ignored or never got the request) ends the channel, not a hang.
+    const timer = this.host.clock.setTimeout(() => {
+      if (this.#resync?.promise === promise) this.close(new MeshError('key_desync', `the channel with ${this.peerId} could not be repaired after key desync`));
+    }, 2 * this.host.handshakeLimits.timeoutMs);
+    this.#resync = { promise, resolve, timer };
+  }
+
   /** A record frame from the connection. */
   async receive(frame: Uint8Array): Promise<void> {
     if (this.#closed) return;
@@ -220,13 +236,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     if (failure.reason === 'key_desync' && !this.#resync && this.#sameSession && this.host.resynchronize()) {
       // A record under the epoch a rotation of ours is waiting for means the peer installed it and our answer was lost.
       if (this.#rotation) this.#failRotation(failure);
-      let resolve!: () => void;
-      const promise = new Promise<void>((done) => (resolve = done));
-      // A repair that never comes (the peer ignored or never got the request) ends the channel, not a hang.
-      const timer = this.host.clock.setTimeout(() => {
-        if (this.#resync?.promise === promise) this.close(new MeshError('key_desync', `the channel with ${this.peerId} could not be repaired after key desync`));
-      }, 2 * this.host.handshakeLimits.timeoutMs);
-      this.#resync = { promise, resolve, timer };
+      if (!this.#resync) this.#startResync();
       this.host.keyDesync(failure);
     }
     if (this.listenerCount('error') > 0) this.emit('error', failure);
@@ -287,17 +297,23 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   }
 
   async #startRotation(rotation: Rotation): Promise<void> {
+    let pair;
     try {
-      const pair = await this.host.kem(this.#session.suite).generateKeyPairAsync();
-      if (this.#rotation !== rotation || rotation.abandoned || this.#closed) {
-        pair.secretKey.wipe();
-        return;
-      }
-      rotation.secretKey = pair.secretKey;
-      rotation.publicKey = pair.publicKey;
-      await this.host.sendFrame(this.#layer.seal(MessageType.RekeyInit, concat(u32(rotation.epoch), pair.publicKey)));
+      pair = await this.host.kem(this.#session.suite).generateKeyPairAsync();
     } catch (error) {
       if (this.#rotation === rotation) this.#failRotation(asMeshError(error, true));
+      return;
+    }
+    if (this.#rotation !== rotation || rotation.abandoned || this.#closed) {
+      pair.secretKey.wipe();
+      return;
+    }
+    rotation.secretKey = pair.secretKey;
+    rotation.publicKey = pair.publicKey;
+    try {
+      await this.host.sendFrame(this.#layer.seal(MessageType.RekeyInit, concat(u32(rotation.epoch), pair.publicKey)));
+    } catch (error) {
+      if (this.#rotation === rotation) this.#failRotation(asMeshError(error));
     }
   }
 

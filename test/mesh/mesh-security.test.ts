@@ -217,6 +217,34 @@ describe(`PQMeshSecurity over loopback TCP on the ${environment.backend} backend
     expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'bad_signature' })).toBe(1);
   });
 
+  it('delivers a large record sent the moment the channel opens, and loses no record during a repair', async () => {
+    const { a, b } = await nodePair();
+    closing(a);
+    closing(b);
+    const big = new Uint8Array(64 * 1024).fill(7);
+    b.once('channel', (channel) => void channel.send(big));
+    const listener = await b.listen();
+    const outbound = await a.establishSecureChannel('node-b', { port: listener.port });
+    const first = await messages(outbound, 1);
+    expect(first[0]!.length).toBe(big.length);
+    const inbound = b.channels('node-a')[0]!;
+    // b sees key desync and asks for a repair while a keeps sending: every message arrives, in order.
+    const arrived = messages(inbound, 300);
+    const repaired = event(inbound, 'resynchronized');
+    const crafted = Uint8Array.from(a.encryptForPeer('node-b', bytes('x')));
+    crafted.set([0, 0, 0, 9], 6);
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      if (i === 50) expect(() => b.decryptFromPeer('node-a', crafted)).toThrow(PqcError);
+      sends.push(outbound.send(bytes(`m${i}`)));
+      if (i % 25 === 0) await wait(5);
+    }
+    await Promise.all(sends);
+    await repaired;
+    expect((await arrived).map(text)).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+    expect(inbound.sessionId).toBe(outbound.sessionId);
+  });
+
   it('does not let another trusted node take over an established channel with a handshake of its own', async () => {
     const registry = new Registry();
     const a = closing(await PQMeshSecurity.create({ nodeId: 'node-a', registry, logger: silentLogger }));

@@ -155,6 +155,8 @@ describe('the record layer', () => {
     layer.seal(MessageType.Data, new Uint8Array(1));
     expect(layer.sendState()).toBe('reject');
     expect(() => layer.seal(MessageType.Data, new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'ERR_PQC_KEYS_EXPIRED' }));
+    // Spent keys can still carry the rotation that replaces them.
+    layer.seal(MessageType.RekeyInit, new Uint8Array(1));
     layer.install(layer.nextChainKey(new Uint8Array(32), new Uint8Array(1), new Uint8Array(1)));
     expect(layer.sendState()).toBe('ok');
     now += 150;
