@@ -17,6 +17,7 @@ import {
   parseRespHello,
   parseRetry,
   SESSION_ID_LENGTH,
+  type Auth,
   type InitHello,
 } from './messages.js';
 import type { PeerIdentity } from './identity.js';
@@ -276,17 +277,7 @@ export class InitiatorHandshake {
     const pending = this.#pending!;
     const auth = parseAuth(bytes, MessageType.RespAuth);
     if (!sameBytes(auth.sessionI, this.sessionI) || !sameBytes(auth.sessionR, pending.sessionR)) fail('malformed', 'a RespAuth for another handshake');
-    const signature = open(pending.responderKey, ZERO_IV, auth.aad, auth.sealed);
-    if (!signature) fail('decaps_failure', `key confirmation with ${this.peer.nodeId} failed: the peers derived different keys`);
-    await requireStillTrusted(this.ctx, this.peer);
-    const th3 = pending.transcript.snapshot();
-    const valid = await this.ctx.verify(
-      this.peer.sigAlgorithm,
-      signedData(LABELS.responderSignature, th3, this.ctx.nodeId),
-      signature,
-      this.peer.sigPublicKey,
-    );
-    if (!valid) fail('bad_signature', `${this.peer.nodeId}'s signature does not verify with its trusted key`);
+    await confirmAndAuthenticate(this.ctx, this.peer, pending.responderKey, auth, LABELS.responderSignature, pending.transcript.snapshot());
     const transcript = pending.transcript.add(bytes).snapshot();
     const session: Session = {
       role: 'initiator',
@@ -309,8 +300,23 @@ export class InitiatorHandshake {
   }
 }
 
-/** The trust store may have dropped or replaced the peer's key while the handshake ran. */
-async function requireStillTrusted(ctx: HandshakeContext, peer: PeerIdentity): Promise<void> {
+/**
+ * InitAuth or RespAuth: the seal opens under the peer's handshake key (key confirmation), its
+ * signature verifies over `label ‖ transcript ‖ our id` with the peer's trusted key, and the
+ * trust store still holds that key (it may have changed while the handshake ran).
+ */
+async function confirmAndAuthenticate(
+  ctx: HandshakeContext,
+  peer: PeerIdentity,
+  key: Uint8Array,
+  auth: Auth,
+  label: Uint8Array,
+  transcript: Uint8Array,
+): Promise<void> {
+  const signature = open(key, ZERO_IV, auth.aad, auth.sealed);
+  if (!signature) fail('decaps_failure', `key confirmation with ${peer.nodeId} failed: the peers derived different keys`);
+  const valid = await ctx.verify(peer.sigAlgorithm, signedData(label, transcript, ctx.nodeId), signature, peer.sigPublicKey);
+  if (!valid) fail('bad_signature', `${peer.nodeId}'s signature does not verify with its trusted key`);
   const current = await ctx.peer(peer.nodeId);
   if (current?.keyId !== peer.keyId) fail('unknown_peer', `${peer.nodeId}'s trusted key changed during the handshake`);
 }
@@ -490,17 +496,7 @@ export class Responder {
     if (!sameBytes(auth.sessionR, entry.sessionR)) fail('malformed', 'an InitAuth with another responder session id');
     entry.busy = true;
     try {
-      const signature = open(entry.keys.initiator, ZERO_IV, auth.aad, auth.sealed);
-      if (!signature) fail('decaps_failure', `key confirmation with ${entry.peer.nodeId} failed: the peers derived different keys`);
-      const th2 = entry.transcript.snapshot();
-      const valid = await this.ctx.verify(
-        entry.peer.sigAlgorithm,
-        signedData(LABELS.initiatorSignature, th2, this.ctx.nodeId),
-        signature,
-        entry.peer.sigPublicKey,
-      );
-      if (!valid) fail('bad_signature', `${entry.peer.nodeId}'s signature does not verify with its trusted key`);
-      await requireStillTrusted(this.ctx, entry.peer);
+      await confirmAndAuthenticate(this.ctx, entry.peer, entry.keys.initiator, auth, LABELS.initiatorSignature, entry.transcript.snapshot());
       const th3 = entry.transcript.add(bytes).snapshot();
       const ours = await this.ctx.signer.sign(signedData(LABELS.responderSignature, th3, entry.peer.nodeId));
       const respAuth = encodeAuth(MessageType.RespAuth, auth.sessionI, entry.sessionR, (aad) => seal(entry.keys.responder, ZERO_IV, aad, ours));
