@@ -165,6 +165,19 @@ export function createSigEngine(name: string, requested?: BackendChoice): SigEng
   return backend === 'native' ? new NativeSigEngine(name, loadNativeBackend()) : new WasmSigEngine(name, wasmCatalog().get(name)!);
 }
 
+/**
+ * The backend that serves PQC calls made now without a backend option: 'none' when they are
+ * refused (no liboqs loads, or production without a native one and without
+ * X0TTA6BL4_ALLOW_WASM_PQC), as in a fallback mode started for want of liboqs.
+ */
+export function servingBackend(): BackendName | 'none' {
+  try {
+    return resolve(undefined);
+  } catch {
+    return 'none';
+  }
+}
+
 /** Resolves once the selected backend can serve sync calls for the standard algorithms. */
 export async function ready(): Promise<void> {
   if (resolve(undefined) === 'wasm') await preloadWasm();
