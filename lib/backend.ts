@@ -1,7 +1,7 @@
 import { PqcError } from './errors.js';
 import { readFlag } from './policy/environment.js';
 import type { BackendName, KemEngine, SigEngine } from './engine.js';
-import { createHybridKemEngine, isHybridKem } from './hybrid/index.js';
+import { createHybridKemEngine, HYBRID_KEM_NAMES, isHybridKem } from './hybrid/index.js';
 import { loadNativeBackend, NativeKemEngine, NativeSigEngine, type NativeBackend } from './native/native-backend.js';
 import type { PQCFallbackHandler } from './policy/fallback-handler.js';
 import { MockKemEngine, type MockKemFaults } from './policy/mock-kem.js';
@@ -71,15 +71,76 @@ function resolve(requested: BackendChoice | undefined): BackendName {
   return name;
 }
 
-function wasmAlgorithm(name: string, type: 'kem' | 'sig') {
-  const algorithm = wasmCatalog().get(name);
-  if (!algorithm || algorithm.type !== type) {
-    throw new PqcError(
-      'ERR_PQC_UNSUPPORTED_ALGORITHM',
-      `${type === 'kem' ? 'KEM' : 'signature'} ${name} is not in the WebAssembly liboqs ${wasmPackageVersion()}`,
-    );
+type Family = 'kem' | 'sig';
+
+const enabledNames = new Map<BackendName, { kems: string[]; sigs: string[] }>();
+
+/** The algorithms `backend` enables, in liboqs's spelling; fixed for the life of the process. */
+function enabledAlgorithms(backend: BackendName): { kems: string[]; sigs: string[] } {
+  let names = enabledNames.get(backend);
+  if (!names) {
+    if (backend === 'native') {
+      names = loadNativeBackend().addon.algorithms();
+    } else {
+      const catalog = [...wasmCatalog()];
+      names = {
+        kems: catalog.filter(([, a]) => a.type === 'kem').map(([name]) => name),
+        sigs: catalog.filter(([, a]) => a.type === 'sig').map(([name]) => name),
+      };
+    }
+    enabledNames.set(backend, names);
   }
-  return algorithm;
+  return names;
+}
+
+/** Case, spaces and punctuation are what a name typed from memory gets wrong. */
+const loose = (name: string) => name.replace(/[^A-Za-z0-9]/g, '').toUpperCase();
+
+/** Edits (insertion, deletion, substitution, swap of neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The name `name` was most likely meant to be: the same but for case and punctuation, else one edit away. */
+function closestName(name: string, candidates: readonly string[]): string | undefined {
+  const wanted = loose(name);
+  return (
+    candidates.find((candidate) => loose(candidate) === wanted) ??
+    candidates.find((candidate) => editDistance(wanted, loose(candidate)) === 1)
+  );
+}
+
+/**
+ * Algorithm names are liboqs's identifiers, exact and case-sensitive, on every backend. liboqs's
+ * own lookup ignores case, so a native backend that passed names through would serve
+ * `ml-kem-768` while the WebAssembly catalogue refused it — and, worse, the checks this package
+ * adds for old liboqs releases (FIPS 203 key checks, FIPS 204's z bound) are keyed by the exact
+ * name and would be skipped.
+ */
+function requireEnabled(name: string, family: Family, backend: BackendName): void {
+  const { kems, sigs } = enabledAlgorithms(backend);
+  const [names, others] = family === 'kem' ? [kems, sigs] : [sigs, kems];
+  if (names.includes(name)) return;
+  const where = backend === 'native' ? `liboqs ${loadNativeBackend().liboqs.version}` : `the WebAssembly liboqs ${wasmPackageVersion()}`;
+  const what = `${family === 'kem' ? 'KEM' : 'signature scheme'} ${JSON.stringify(name)} is not enabled in ${where}`;
+  if (others.includes(name)) {
+    throw new PqcError('ERR_PQC_UNSUPPORTED_ALGORITHM', `${what}: it is a ${family === 'kem' ? "signature scheme, for new Sig(…)" : 'KEM, for new Kem(…)'}`);
+  }
+  const candidates = (family === 'kem' ? [...names, ...HYBRID_KEM_NAMES, X25519_KEM_NAME] : names).filter((candidate) => candidate !== name);
+  const suggestion = closestName(name, candidates);
+  throw new PqcError(
+    'ERR_PQC_UNSUPPORTED_ALGORITHM',
+    `${what}${suggestion === undefined ? '' : `: did you mean ${suggestion}?`} ` +
+      `(names are liboqs's, exact and case-sensitive; info().${family}s lists the enabled ones)`,
+  );
 }
 
 export function createKemEngine(
@@ -93,15 +154,28 @@ export function createKemEngine(
   if (name === X25519_KEM_NAME && (requested ?? 'auto') === 'auto') return new X25519KemEngine(options.fallback);
   // A hybrid composes the ML-KEM engine of the requested backend with node:crypto's X25519.
   if (isHybridKem(name)) return createHybridKemEngine(name, (pqName) => createKemEngine(pqName, requested));
-  return resolve(requested) === 'native'
-    ? new NativeKemEngine(name, loadNativeBackend())
-    : new WasmKemEngine(name, wasmAlgorithm(name, 'kem'));
+  const backend = resolve(requested);
+  requireEnabled(name, 'kem', backend);
+  return backend === 'native' ? new NativeKemEngine(name, loadNativeBackend()) : new WasmKemEngine(name, wasmCatalog().get(name)!);
 }
 
 export function createSigEngine(name: string, requested?: BackendChoice): SigEngine {
-  return resolve(requested) === 'native'
-    ? new NativeSigEngine(name, loadNativeBackend())
-    : new WasmSigEngine(name, wasmAlgorithm(name, 'sig'));
+  const backend = resolve(requested);
+  requireEnabled(name, 'sig', backend);
+  return backend === 'native' ? new NativeSigEngine(name, loadNativeBackend()) : new WasmSigEngine(name, wasmCatalog().get(name)!);
+}
+
+/**
+ * The backend that serves PQC calls made now without a backend option: 'none' when they are
+ * refused (no liboqs loads, or production without a native one and without
+ * X0TTA6BL4_ALLOW_WASM_PQC), as in a fallback mode started for want of liboqs.
+ */
+export function servingBackend(): BackendName | 'none' {
+  try {
+    return resolve(undefined);
+  } catch {
+    return 'none';
+  }
 }
 
 /** Resolves once the selected backend can serve sync calls for the standard algorithms. */
@@ -141,14 +215,14 @@ export function info(): Info {
     ? { code: backend.nativeUnavailable.code, message: backend.nativeUnavailable.message }
     : null;
   if (backend.native) {
-    const { addon, liboqs } = backend.native;
-    const { kems, sigs } = addon.algorithms();
+    const { liboqs } = backend.native;
+    const { kems, sigs } = enabledAlgorithms('native');
     return {
       backend: 'native',
       liboqs: { version: liboqs.version, path: liboqs.path },
       wasm: null,
-      kems,
-      sigs,
+      kems: [...kems],
+      sigs: [...sigs],
       capabilities: {
         kemKeypairDerand: liboqs.kemKeypairDerand,
         kemEncapsDerand: liboqs.kemEncapsDerand,
@@ -157,13 +231,13 @@ export function info(): Info {
       nativeUnavailable: unavailable,
     };
   }
-  const catalog = [...wasmCatalog()];
+  const { kems, sigs } = enabledAlgorithms('wasm');
   return {
     backend: 'wasm',
     liboqs: null,
     wasm: { package: '@oqs/liboqs-js', version: wasmPackageVersion() },
-    kems: catalog.filter(([, a]) => a.type === 'kem').map(([name]) => name),
-    sigs: catalog.filter(([, a]) => a.type === 'sig').map(([name]) => name),
+    kems: [...kems],
+    sigs: [...sigs],
     capabilities: { kemKeypairDerand: false, kemEncapsDerand: false, sigContext: false },
     nativeUnavailable: unavailable,
   };

@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
-import { info as backendInfo, ready, type Info as BackendInfo } from '../backend.js';
+import { info as backendInfo, ready, servingBackend, type Info as BackendInfo } from '../backend.js';
+import type { BackendName } from '../engine.js';
 import { PqcError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pqcMetrics, type PqcMetrics } from '../metrics.js';
@@ -19,6 +20,12 @@ export interface StartupOptions {
 
 export interface Startup {
   policy: Policy;
+  /**
+   * The liboqs that serves PQC calls: 'none' when every one is refused, as in a fallback that
+   * started for want of an acceptable liboqs (then `backend` still describes the one selected).
+   */
+  serving: BackendName | 'none';
+  /** `info()` of the selected backend at start-up (without `policy`). */
   backend: BackendInfo;
   /** This process's fallback handler; the classical-only KEM consults it in production. */
   fallback: PQCFallbackHandler;
@@ -70,6 +77,7 @@ async function start(options: StartupOptions): Promise<Startup> {
   }
   if (policy.disablePqc) fallback.enable('forced');
 
+  const serving = servingBackend();
   processPolicy.wasmInProduction = wasmInProduction;
   for (const warning of warnings) logger.warn({ event: 'pqc_startup_warning' }, warning);
   if (wasmInProduction) {
@@ -80,8 +88,8 @@ async function start(options: StartupOptions): Promise<Startup> {
   }
   metrics.backendInfo.set(
     {
-      backend: backend.backend,
-      liboqs_version: backend.liboqs?.version ?? backend.wasm?.version ?? '',
+      backend: serving,
+      liboqs_version: serving === 'none' ? '' : (backend.liboqs?.version ?? backend.wasm?.version ?? ''),
       production: String(policy.production),
       wasm_opt_in: String(wasmInProduction),
     },
@@ -90,14 +98,14 @@ async function start(options: StartupOptions): Promise<Startup> {
   logger.info(
     {
       event: 'pqc_started',
-      backend: backend.backend,
-      liboqs: backend.liboqs?.version ?? null,
+      backend: serving,
+      liboqs: serving === 'none' ? null : (backend.liboqs?.version ?? null),
       production: policy.production,
       fallback: fallback.reason,
     },
     fallback.isEnabled()
       ? `started in PQC fallback mode (${fallback.reason})`
-      : `PQC ready on the ${backend.backend} backend`,
+      : `PQC ready on the ${serving} backend`,
   );
-  return { policy, backend, fallback, metrics, warnings };
+  return { policy, serving, backend, fallback, metrics, warnings };
 }

@@ -38,6 +38,13 @@ let catalog: Map<string, WasmAlgorithm> | undefined;
 const instances = new Map<string, Promise<WasmKem | WasmSig>>();
 const instancesLoaded = new Map<string, WasmKem | WasmSig>();
 
+/**
+ * The package's identifiers are the names it hands to liboqs's OQS_KEM_new/OQS_SIG_new, which
+ * ignore case; all are liboqs's own spelling but CROSS's (`CROSS-rsdp-128-balanced`, liboqs:
+ * `cross-rsdp-128-balanced`). The catalogue uses liboqs's, so that one name works on both backends.
+ */
+const liboqsSpelling = (identifier: string) => identifier.replace(/^CROSS-/, 'cross-');
+
 /** The package pairs `X_INFO` metadata with a `createX` factory; names differ only in punctuation. */
 function buildCatalog(module: Record<string, unknown>): Map<string, WasmAlgorithm> {
   const normalize = (name: string) => name.replace(/[^A-Za-z0-9]/g, '').toUpperCase();
@@ -52,7 +59,7 @@ function buildCatalog(module: Record<string, unknown>): Map<string, WasmAlgorith
     const info = value as { identifier?: string; type?: string; keySize?: Record<string, number> };
     const create = key.endsWith('_INFO') ? factories.get(normalize(key.slice(0, -'_INFO'.length))) : undefined;
     if (create && info.identifier && (info.type === 'kem' || info.type === 'sig') && info.keySize) {
-      algorithms.set(info.identifier, { type: info.type, keySize: info.keySize, create });
+      algorithms.set(liboqsSpelling(info.identifier), { type: info.type, keySize: info.keySize, create });
     }
   }
   return algorithms;
