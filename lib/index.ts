@@ -1,3 +1,6 @@
+// TypeScript 6 and later load no @types package a program does not ask for, and the published
+// types need Node's (node:events, node:net, node:util): this makes every consumer's program ask.
+/// <reference types="node" preserve="true" />
 export { ready, type BackendChoice } from './backend.js';
 export { info, type Info, type PolicyInfo } from './policy/policy-info.js';
 export { Kem, type KemKeyPair, type Encapsulation, type KemOptions } from './kem.js';

@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-// npm run prebuild [-- x64 arm64]
+// npm run build:prebuilds [-- [--dry-run] [x64] [arm64]]
 //
 // Builds prebuilds/linux-<arch>/x0tta6bl4-pqc.glibc.node with prebuildify, cross-compiling
 // for whichever architecture is not the host's (Debian: g++-aarch64-linux-gnu), then checks
 // that each binary needs no liboqs and no glibc newer than Node 20 itself needs.
+//
+// With no architecture named (as prepack runs it) it builds those whose compilers this machine
+// has and warns about the rest; an architecture named must build. --dry-run says which would be
+// built and touches nothing: prepublishOnly runs it naming both, so that npm publish refuses a
+// machine that would pack an incomplete package.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,15 +32,13 @@ function fail(message) {
   process.exit(1);
 }
 
+// The compilers for `arch`, or which of them are missing with how to get them.
 function toolchain(arch) {
   const prefix = arch === process.arch ? '' : `${ARCHES[arch].triple}-`;
   const tools = { CC: `${prefix}gcc`, CXX: `${prefix}g++`, STRIP: `${prefix}strip` };
-  for (const tool of Object.values(tools)) {
-    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) {
-      fail(`${tool} not found; on Debian: apt-get install g++-${ARCHES[arch].triple}`);
-    }
-  }
-  return tools;
+  const missing = Object.values(tools).filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
+  if (missing.length === 0) return { tools };
+  return { missing: `${missing.join(', ')} not found (Debian/Ubuntu: apt-get install g++-${ARCHES[arch].triple})` };
 }
 
 // node-gyp would download headers; the ones installed beside this node serve any arch
@@ -46,8 +49,7 @@ function nodedir() {
   return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
 }
 
-function build(arch) {
-  const tools = toolchain(arch);
+function build(arch, tools) {
   // A staging copy keeps the developer's build/ intact, and a cross-built .node can never
   // land in build/Release, where node-gyp-build would pick it before any prebuild.
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), `x0tta6bl4-pqc-prebuild-${arch}-`));
@@ -112,11 +114,33 @@ function inspect(arch) {
   return { file: path.relative(root, file), size, needed: needed.join(' '), glibc, glibcxx };
 }
 
-const requested = process.argv.slice(2);
+const args = process.argv.slice(2);
+const dryRun = args.includes('--dry-run');
+const requested = args.filter((arg) => arg !== '--dry-run');
 for (const arch of requested) {
-  if (!(arch in ARCHES)) fail(`unknown arch ${arch}; expected one of ${Object.keys(ARCHES)}`);
+  if (!(arch in ARCHES)) fail(`unknown arch ${arch}; expected --dry-run or any of ${Object.keys(ARCHES)}`);
 }
 const arches = requested.length > 0 ? requested : Object.keys(ARCHES);
-for (const arch of arches) build(arch);
-// stderr, like the build logs: stdout belongs to `npm pack --json` when this runs as prepack.
-new console.Console(process.stderr).table(arches.map(inspect));
+// Every toolchain is looked for before anything is built or removed: a refusal costs nothing.
+const plan = arches.map((arch) => ({ arch, ...toolchain(arch) }));
+const unbuildable = plan.filter((step) => step.missing);
+if (requested.length > 0 && unbuildable.length > 0) {
+  fail(unbuildable.map(({ arch, missing }) => `cannot build linux-${arch}, which was asked for: ${missing}`).join('\n') +
+    `\n(npm publish runs this naming every architecture: a published package holds every prebuild.)`);
+}
+for (const { arch, missing } of unbuildable) {
+  const dir = path.join('prebuilds', `linux-${arch}`);
+  console.error(`prebuild: WARNING: skipping linux-${arch}: ${missing}.\n` +
+    `  This package will lack ${dir}/ (on linux-${arch} it then compiles csrc/ at install where scripts are\n` +
+    '  allowed, or uses the WebAssembly liboqs), and npm publish refuses to run on this machine.');
+  // A binary left from an earlier build would ship beside code it was not built from.
+  if (!dryRun) fs.rmSync(path.join(root, dir), { recursive: true, force: true });
+}
+const buildable = plan.filter((step) => step.tools);
+if (dryRun) {
+  console.error(`prebuild: would build ${buildable.map(({ arch }) => `linux-${arch}`).join(', ') || 'nothing'}`);
+} else {
+  for (const { arch, tools } of buildable) build(arch, tools);
+  // stderr, like the build logs: stdout belongs to `npm pack --json` when this runs as prepack.
+  new console.Console(process.stderr).table(buildable.map(({ arch }) => inspect(arch)));
+}

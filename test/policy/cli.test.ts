@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Diagnosis } from '../../lib/policy/doctor.js';
 import { LIBOQS_0_11, NO_LIBOQS_0_11, NO_LIBOQS_ENV, NO_NATIVE, nativeLiboqs, runCli, skipWithoutNative, SYSTEM_LIBOQS } from './support.js';
@@ -115,12 +116,50 @@ describe('x0tta6bl4-pqc selftest', () => {
     expect(stderr).toMatch(/x0tta6bl4-pqc: ERR_PQC_PRODUCTION_REQUIRES_LIBOQS: .*requires the native liboqs/);
   });
 
-  it('answers a usage error with exit 2', () => {
-    expect(runCli(['frobnicate'], {}).status).toBe(2);
-    expect(runCli(['doctor', '--bogus'], {}).status).toBe(2);
-    expect(runCli(['selftest', '--json'], {}).status).toBe(2);
-    const help = runCli(['--help'], {});
-    expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/doctor \[--json\]/);
+});
+
+// Each case is a process of its own; on a loaded machine a handful of them outlast the default timeout.
+describe('x0tta6bl4-pqc usage', { timeout: 60_000 }, () => {
+  const USAGE = /^usage: x0tta6bl4-pqc \[selftest\]$[\s\S]*doctor \[--json\]/m;
+
+  function usageError(args: string[], message: string) {
+    const { status, stdout, stderr } = runCli(args, {});
+    expect(status, args.join(' ')).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.split('\n')[0]).toBe(`x0tta6bl4-pqc: ${message}`);
+    expect(stderr).toMatch(USAGE);
+    // parseArgs' own wording ("Unknown option '--x'. To specify a positional argument ...") never shows.
+    expect(stderr).not.toMatch(/Unknown option|positional argument|does not take an argument/);
+  }
+
+  it('names an unknown command and lists the commands', () => {
+    usageError(['frobnicate'], 'unknown command "frobnicate"; the commands are selftest, doctor, mesh-demo, help');
+    usageError(['__proto__'], 'unknown command "__proto__"; the commands are selftest, doctor, mesh-demo, help');
+  });
+
+  it('names an option or argument a command does not take', () => {
+    usageError(['doctor', '--bogus'], 'doctor takes only --json, got "--bogus"');
+    usageError(['doctor', '-j'], 'doctor takes only --json, got "-j"');
+    usageError(['selftest', '--json'], 'selftest takes no options, got "--json"');
+    usageError(['--json'], 'selftest (the default command) takes no options, got "--json"');
+    usageError(['doctor', '--json=yes'], '--json takes no value, got "--json=yes"');
+    usageError(['doctor', 'now'], 'doctor takes no arguments, got "now"');
+    usageError(['doctor', '--', '--json'], 'doctor takes no arguments, got "--json"');
+  });
+
+  it('help, --help and -h print the usage and exit 0, whatever else is on the line', () => {
+    for (const args of [['help'], ['--help'], ['-h'], ['doctor', '--help'], ['help', 'doctor']]) {
+      const { status, stdout, stderr } = runCli(args, {});
+      expect(status, args.join(' ')).toBe(0);
+      expect(stdout).toMatch(USAGE);
+      expect(stderr).toBe('');
+    }
+  });
+
+  it('--version prints the package version', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const { status, stdout } = runCli(['--version'], {});
+    expect(status).toBe(0);
+    expect(stdout).toBe(`${version}\n`);
   });
 });
