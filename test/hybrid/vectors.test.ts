@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { describe, expect } from 'vitest';
-import { Kem, ready } from '../../lib/index.js';
+import { describe, expect, it } from 'vitest';
+import { Kem, PqcError, ready } from '../../lib/index.js';
 import { itWith } from '../support/capability.js';
 import { hex, readVectors, toHex } from '../support/environment.js';
 
@@ -8,6 +8,8 @@ import { hex, readVectors, toHex } from '../support/environment.js';
  * The published vectors: draft-connolly-cfrg-xwing-kem (spec/test-vectors.json) and the
  * MLKEM768-X25519 entries of draft-irtf-cfrg-concrete-hybrid-kems (test-vectors.json), which are
  * X-Wing. Key generation from the seed, encapsulation from the randomness, decapsulation: exact.
+ * X25519MLKEM768, which has no vectors of its own, is checked against X-Wing's and against
+ * Wycheproof's ML-KEM-768 and X25519 vectors.
  */
 
 await ready();
@@ -132,5 +134,77 @@ describe('X25519MLKEM768 on X-Wing vectors (same parts, different key format and
       expect(toHex(kem.decapsulate(ciphertext, secretKey))).toBe(toHex(sharedSecret));
       expect(toHex(kem.decapsulate(ciphertext, Uint8Array.from(secretKey)))).toBe(toHex(sharedSecret));
     });
+  });
+});
+
+interface WycheproofFile<T> {
+  testGroups: { source: { name: string }; tests: T[] }[];
+}
+interface DecapsVector {
+  tcId: number;
+  comment: string;
+  flags: string[];
+  dk: string;
+  c: string;
+  K: string;
+  result: 'valid' | 'invalid';
+}
+interface XdhVector {
+  tcId: number;
+  comment: string;
+  public: string;
+  private: string;
+  shared: string;
+}
+
+/**
+ * The check above needs seeded key generation; this one runs on every backend. An X25519MLKEM768
+ * secret key is dk_M ‖ X25519 scalar and its ciphertext ct_M ‖ X25519 share, so Wycheproof's
+ * expanded ML-KEM-768 decapsulation keys and ciphertexts (mlkem_768_semi_expanded_decaps_test.json)
+ * joined with its X25519 scalars and peer shares (x25519_test.json) decapsulate to K ‖ shared,
+ * ML-KEM's half first. All-zero X25519 outputs are left to test/hybrid/x25519.test.ts.
+ */
+describe('X25519MLKEM768 on Wycheproof ML-KEM-768 expanded keys joined with Wycheproof X25519 vectors', () => {
+  const kem = new Kem('X25519MLKEM768');
+  const mlKem = readVectors<WycheproofFile<DecapsVector>>('wycheproof/mlkem_768_semi_expanded_decaps_test.json')
+    .testGroups.flatMap((group) => group.tests.map((t) => ({ ...t, source: group.source.name })));
+  const validMlKem = mlKem.filter((m) => m.result === 'valid');
+  const x25519 = readVectors<WycheproofFile<XdhVector>>('wycheproof/x25519_test.json')
+    .testGroups.flatMap((group) => group.tests)
+    .filter((x) => x.shared !== '00'.repeat(32));
+  const parts = (m: DecapsVector, x: XdhVector) => ({ ciphertext: hex(m.c + x.public), secretKey: hex(m.dk + x.private) });
+
+  async function refused(decapsulate: () => unknown) {
+    let thrown: unknown;
+    try {
+      await decapsulate();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(PqcError);
+    expect((thrown as PqcError).code).toBe('ERR_PQC_INVALID_INPUT');
+  }
+
+  mlKem.forEach((m, i) => {
+    const x = x25519[i]!;
+    it(`ML-KEM tcId ${m.tcId} [${m.source}] ${m.result}: ${m.comment}, with X25519 tcId ${x.tcId}: ${x.comment}`, async () => {
+      const { ciphertext, secretKey } = parts(m, x);
+      if (m.result === 'valid') {
+        expect(toHex(kem.decapsulate(ciphertext, secretKey))).toBe(m.K + x.shared);
+        expect(toHex(await kem.decapsulateAsync(ciphertext, secretKey))).toBe(m.K + x.shared);
+      } else {
+        await refused(() => kem.decapsulate(ciphertext, secretKey));
+        await refused(() => kem.decapsulateAsync(ciphertext, secretKey));
+      }
+    });
+  });
+
+  it(`all ${x25519.length} X25519 vectors with a non-zero output, each with a valid ML-KEM vector, as one batch`, async () => {
+    const items = x25519.map((x, i) => parts(validMlKem[i % validMlKem.length]!, x));
+    const sharedSecrets = await kem.decapsulateMany(
+      items.map((item) => item.ciphertext),
+      items.map((item) => item.secretKey),
+    );
+    expect(sharedSecrets.map(toHex)).toEqual(x25519.map((x, i) => validMlKem[i % validMlKem.length]!.K + x.shared));
   });
 });

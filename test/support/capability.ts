@@ -5,9 +5,7 @@ export type Capability =
   | 'kemKeypairDerand'
   | 'kemEncapsDerand'
   | 'sigContext'
-  | 'mlDsaBoundaryVerify'
-  | 'mlDsaKeypairFromSeed'
-  | 'mlDsaExternalMu';
+  | 'mlDsaBoundaryVerify';
 
 const version = liboqsVersion();
 const available: Record<Capability, boolean> = {
@@ -16,17 +14,12 @@ const available: Record<Capability, boolean> = {
   // signature whose hint makes use_hint(1, 0) occur; mldsa-native (0.16) and the WebAssembly
   // build (portable code) accept it.
   mlDsaBoundaryVerify: version === null || version[0] > 0 || version[1] >= 16,
-  // No liboqs release exports these for ML-DSA.
-  mlDsaKeypairFromSeed: false,
-  mlDsaExternalMu: false,
 };
 
 const WHY: Record<Capability, string> = {
   kemKeypairDerand: 'ML-KEM key generation from a seed (OQS_KEM_keypair_derand, liboqs >= 0.13)',
   kemEncapsDerand: 'ML-KEM encapsulation from a seed (OQS_KEM_encaps_derand, liboqs >= 0.15)',
   sigContext: 'signature context strings (OQS_SIG_*_with_ctx_str, native liboqs)',
-  mlDsaKeypairFromSeed: 'ML-DSA key generation from a seed (no liboqs release exports one)',
-  mlDsaExternalMu: 'ML-DSA signing or verifying from an external mu (no liboqs release exports it)',
   mlDsaBoundaryVerify: 'FIPS 204-exact ML-DSA verification at the use_hint boundary (liboqs >= 0.16; older liboqs wrongly rejects)',
 };
 
