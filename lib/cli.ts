@@ -10,6 +10,7 @@ import { REQUIRED_ALGORITHMS } from './policy/readiness.js';
 import { startup } from './policy/startup.js';
 import { Sig } from './sig.js';
 import { MESH_DEMO_USAGE, meshDemoCommand, UsageError } from './demo/mesh-demo-command.js';
+import { suiteSupport } from './mesh/suites.js';
 
 const USAGE = `usage: x0tta6bl4-pqc [selftest]
        x0tta6bl4-pqc doctor [--json]
@@ -106,7 +107,9 @@ async function main(args: string[]): Promise<number> {
       return 0;
     case 'doctor': {
       const diagnosis = diagnose();
-      console.log(invocation.json ? JSON.stringify(diagnosis, null, 2) : formatDiagnosis(diagnosis));
+      const meshSuites = suiteSupport(diagnosis);
+      const shown = meshSuites.map((s) => `${s.name}: ${s.initiate ? 'yes' : s.respond ? 'respond only' : 'no'}${s.note ? ` (${s.note})` : ''}`);
+      console.log(invocation.json ? JSON.stringify({ ...diagnosis, meshSuites }, null, 2) : formatDiagnosis(diagnosis, [['mesh suites', shown.join('; ')]]));
       return diagnosis.ready ? 0 : 1;
     }
     default:

@@ -115,6 +115,35 @@ export async function probeSuite(suite: MeshSuite, kemOptions: KemOptions = {}):
   return capability;
 }
 
+export interface SuiteSupport {
+  name: string;
+  /** Can make the suite's ephemeral keys: offer it as initiator. */
+  initiate: boolean;
+  /** Can encapsulate to them: accept it as responder. */
+  respond: boolean;
+  note?: string;
+}
+
+/**
+ * Which suites a backend runs, from its algorithm list and capabilities, without running
+ * anything (for `doctor`); `PQMeshSecurity.create` probes with real key pairs instead.
+ */
+export function suiteSupport(backend: { kems: string[]; sigs: string[]; capabilities: { kemKeypairDerand: boolean } }): SuiteSupport[] {
+  const has = (kem: string, sig: string) => backend.kems.includes(kem) && backend.sigs.includes(sig);
+  const level3 = has('ML-KEM-768', 'ML-DSA-65');
+  return [
+    {
+      name: XWING_SUITE.name,
+      initiate: level3 && backend.capabilities.kemKeypairDerand,
+      respond: level3,
+      ...(level3 && !backend.capabilities.kemKeypairDerand ? { note: 'X-Wing keys need ML-KEM key generation from a seed (liboqs >= 0.13)' } : {}),
+    },
+    { name: X25519MLKEM768_SUITE.name, initiate: level3, respond: level3 },
+    { name: HIGH_SUITE.name, initiate: has('ML-KEM-1024', 'ML-DSA-87'), respond: has('ML-KEM-1024', 'ML-DSA-87') },
+    { name: CLASSICAL_SUITE.name, initiate: true, respond: true, note: 'only while in fallback mode' },
+  ];
+}
+
 export function suiteById(id: number, known: readonly MeshSuite[]): MeshSuite | undefined {
   return known.find((suite) => suite.id === id);
 }

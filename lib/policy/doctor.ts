@@ -69,8 +69,8 @@ function algorithms(names: string[]): string {
   return `${names.length} enabled, including ${standard.join(', ')} (--json lists all)`;
 }
 
-/** The human-readable report. */
-export function formatDiagnosis(d: Diagnosis): string {
+/** The human-readable report; `extra` rows (from layers above) go before the verdict. */
+export function formatDiagnosis(d: Diagnosis, extra: [string, string][] = []): string {
   const rows: [string, string][] = [
     ['backend', d.backend],
     ['liboqs', d.liboqs ? `${d.liboqs.version} (${d.liboqs.path})` : d.wasm ? `WebAssembly ${d.wasm.package} ${d.wasm.version}` : 'none'],
@@ -88,6 +88,7 @@ export function formatDiagnosis(d: Diagnosis): string {
       `${v.raw === null ? '(unset)' : JSON.stringify(v.raw)} -> ${v.value === null ? 'INVALID' : String(v.value)} (default ${String(v.default)})`,
     ]),
     ...Object.entries(d.backendVariables).map(([name, raw]): [string, string] => [name, raw === null ? '(unset)' : JSON.stringify(raw)]),
+    ...extra,
     ['verdict', d.ready ? 'READY' : 'NOT READY'],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));

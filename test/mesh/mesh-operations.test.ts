@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { info, ready } from '../../lib/index.js';
 import { PQMeshSecurity } from '../../lib/mesh/index.js';
+import { HIGH_SUITE, probeSuite, suiteSupport, X25519MLKEM768_SUITE, XWING_SUITE } from '../../lib/mesh/suites.js';
+import { runCli } from '../policy/support.js';
 import { environment, native, NATIVE_SKIP, requireNative } from '../support/environment.js';
 import { expectRejectCode } from '../support/errors.js';
 import { captureLogger } from '../policy/support.js';
@@ -42,6 +44,21 @@ describe(`mesh operations on the ${environment.backend} backend`, () => {
     const signature = wasmNode.signBeacon(bytes('beacon'));
     expect(nativeNode.verifyBeacon(bytes('beacon'), signature, 'wasm')).toBe(true);
     await Promise.all([nativeNode.close(), wasmNode.close()]);
+  });
+
+  it('reports in doctor the suites the backend runs, as a real probe finds them', async () => {
+    const support = suiteSupport(info());
+    for (const suite of [XWING_SUITE, X25519MLKEM768_SUITE, HIGH_SUITE]) {
+      const probe = await probeSuite(suite);
+      const row = support.find((s) => s.name === suite.name)!;
+      expect(probe).not.toBeInstanceOf(Error);
+      expect({ initiate: row.initiate, respond: row.respond }).toEqual({
+        initiate: (probe as { canInitiate: boolean }).canInitiate,
+        respond: (probe as { canRespond: boolean }).canRespond,
+      });
+    }
+    const doctor = runCli(['doctor', '--json'], environment.liboqs ? { X0TTA6BL4_LIBOQS_PATH: environment.liboqs.path } : {});
+    expect(JSON.parse(doctor.stdout).meshSuites).toEqual(support);
   });
 
   it('asks a trust function (a directory service) per node id, and refuses what it does not vouch for', async () => {
