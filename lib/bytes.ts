@@ -36,6 +36,36 @@ export class SecretBytes extends Uint8Array {
     return `[SecretBytes ${this.length} bytes]`;
   }
 
+  // Every inherited method that renders the bytes as text shows what toString shows.
+  override toLocaleString(): string {
+    return this.toString();
+  }
+
+  override join(_separator?: string): string {
+    return this.toString();
+  }
+
+  // The copying methods that do not go through Symbol.species would hand out plain Uint8Arrays,
+  // which render their bytes: their copies are SecretBytes too.
+  override toReversed(): SecretBytes {
+    return SecretBytes.copyOf(this).reverse() as SecretBytes;
+  }
+
+  override toSorted(compareFn?: (a: number, b: number) => number): SecretBytes {
+    return SecretBytes.copyOf(this).sort(compareFn) as SecretBytes;
+  }
+
+  /** As Uint8Array's `with`: a copy with the byte at `index` (from the end when negative) replaced. */
+  override with(index: number, value: number): SecretBytes {
+    const relative = Math.trunc(Number(index)) || 0;
+    const at = relative < 0 ? this.length + relative : relative;
+    const byte = Number(value);
+    if (at < 0 || at >= this.length) throw new RangeError('Invalid typed array index');
+    const copy = SecretBytes.copyOf(this);
+    copy[at] = byte;
+    return copy;
+  }
+
   toJSON(): string {
     return this.toString();
   }
@@ -64,6 +94,14 @@ export class SecretBytes extends Uint8Array {
    */
   static view(bytes: Uint8Array): SecretBytes {
     return bytes instanceof SecretBytes ? bytes : new SecretBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+  }
+}
+
+// Runtimes newer than the types this package compiles against render bytes as text with these too
+// (the ES2026 Uint8Array hex and base64 methods).
+for (const name of ['toHex', 'toBase64']) {
+  if (name in Uint8Array.prototype) {
+    Object.defineProperty(SecretBytes.prototype, name, { value: SecretBytes.prototype.toString, writable: true, configurable: true });
   }
 }
 
