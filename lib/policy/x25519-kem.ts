@@ -1,11 +1,11 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { SecretBytes } from '../bytes.js';
+import { describe, SecretBytes } from '../bytes.js';
 import { kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
 import { runSerialBatch } from '../serial-batch.js';
 import { X25519_LENGTH, X25519Key } from '../x25519/index.js';
 import { readFlag } from './environment.js';
-import type { PQCFallbackHandler } from './fallback-handler.js';
+import { PQCFallbackHandler } from './fallback-handler.js';
 import { processPolicy } from './process-policy.js';
 
 /**
@@ -109,6 +109,9 @@ export class X25519KemEngine implements KemEngine {
 
   /** `fallback`: the handler whose mode permits use in production; default the one start-up created. */
   constructor(fallback?: PQCFallbackHandler) {
+    if (fallback !== undefined && !(fallback instanceof PQCFallbackHandler)) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `fallback must be a PQCFallbackHandler, got ${describe(fallback)}`);
+    }
     this.#fallback = fallback;
   }
 
