@@ -295,6 +295,13 @@ describe('a single call names its own argument; messages say what they got', () 
     expect(await message(sig.verifyAsync(Uint8Array.of(1), 'sig' as never, publicKey))).toMatch(/^signature must be a Uint8Array/);
   });
 
+  it('a seeds option that is not an array is refused, not ignored', async () => {
+    for (const seeds of [null, 0, '', false]) {
+      await expect(kem.generateKeyPairMany(1, { seeds } as never)).rejects.toBeInstanceOf(PqcError);
+      await expect(kem.encapsulateMany([publicKey], { seeds } as never)).rejects.toBeInstanceOf(PqcError);
+    }
+  });
+
   it('what was given instead', async () => {
     expect(await message(kem.encapsulateMany([new ArrayBuffer(800) as never]))).toBe('publicKeys[0] must be a Uint8Array, got ArrayBuffer(800)');
     expect(await message(kem.encapsulateAsync(Promise.resolve(publicKey) as never))).toBe('publicKey must be a Uint8Array, got Promise (missing await?)');
