@@ -11,6 +11,12 @@ export function onSecretWiped(listener: (secret: Uint8Array) => void): void {
   wipeListeners.push(listener);
 }
 
+/** What SecretBytes.wipe() does, for secrets held in plain Uint8Arrays (a batch's outputs). */
+export function wipeSecret(secret: Uint8Array): void {
+  secret.fill(0);
+  for (const listener of wipeListeners) listener(secret);
+}
+
 /**
  * Bytes that must not leak: secret keys and shared secrets. A plain Uint8Array everywhere
  * bytes are expected, but `inspect`, `toString` and `JSON.stringify` show no content.
@@ -79,8 +85,7 @@ export class SecretBytes extends Uint8Array {
    * leaving them to the garbage collector (which frees memory without clearing it).
    */
   wipe(): void {
-    this.fill(0);
-    for (const listener of wipeListeners) listener(this);
+    wipeSecret(this);
   }
 
   /** `using secret = kem.decapsulate(…)` wipes the secret when the block ends. */
