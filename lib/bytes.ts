@@ -1,4 +1,4 @@
-import { inspect } from 'node:util';
+import { inspect, types } from 'node:util';
 import { PqcError } from './errors.js';
 
 const wipeListeners: ((secret: Uint8Array) => void)[] = [];
@@ -9,6 +9,12 @@ const wipeListeners: ((secret: Uint8Array) => void)[] = [];
  */
 export function onSecretWiped(listener: (secret: Uint8Array) => void): void {
   wipeListeners.push(listener);
+}
+
+/** What SecretBytes.wipe() does, for secrets held in plain Uint8Arrays (a batch's outputs). */
+export function wipeSecret(secret: Uint8Array): void {
+  secret.fill(0);
+  for (const listener of wipeListeners) listener(secret);
 }
 
 /**
@@ -36,6 +42,36 @@ export class SecretBytes extends Uint8Array {
     return `[SecretBytes ${this.length} bytes]`;
   }
 
+  // Every inherited method that renders the bytes as text shows what toString shows.
+  override toLocaleString(): string {
+    return this.toString();
+  }
+
+  override join(_separator?: string): string {
+    return this.toString();
+  }
+
+  // The copying methods that do not go through Symbol.species would hand out plain Uint8Arrays,
+  // which render their bytes: their copies are SecretBytes too.
+  override toReversed(): SecretBytes {
+    return SecretBytes.copyOf(this).reverse() as SecretBytes;
+  }
+
+  override toSorted(compareFn?: (a: number, b: number) => number): SecretBytes {
+    return SecretBytes.copyOf(this).sort(compareFn) as SecretBytes;
+  }
+
+  /** As Uint8Array's `with`: a copy with the byte at `index` (from the end when negative) replaced. */
+  override with(index: number, value: number): SecretBytes {
+    const relative = Math.trunc(Number(index)) || 0;
+    const at = relative < 0 ? this.length + relative : relative;
+    const byte = Number(value);
+    if (at < 0 || at >= this.length) throw new RangeError('Invalid typed array index');
+    const copy = SecretBytes.copyOf(this);
+    copy[at] = byte;
+    return copy;
+  }
+
   toJSON(): string {
     return this.toString();
   }
@@ -49,8 +85,7 @@ export class SecretBytes extends Uint8Array {
    * leaving them to the garbage collector (which frees memory without clearing it).
    */
   wipe(): void {
-    this.fill(0);
-    for (const listener of wipeListeners) listener(this);
+    wipeSecret(this);
   }
 
   /** `using secret = kem.decapsulate(…)` wipes the secret when the block ends. */
@@ -67,11 +102,64 @@ export class SecretBytes extends Uint8Array {
   }
 }
 
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${value.byteLength})`;
-  return typeof value;
+// Runtimes newer than the types this package compiles against render bytes as text with these too
+// (the ES2026 Uint8Array hex and base64 methods).
+for (const name of ['toHex', 'toBase64']) {
+  if (name in Uint8Array.prototype) {
+    Object.defineProperty(SecretBytes.prototype, name, { value: SecretBytes.prototype.toString, writable: true, configurable: true });
+  }
 }
+
+// The typed array internals, read through the built-in getters: a Proxy of a Uint8Array passes
+// `instanceof` but has none (its getters throw), and a view's own properties may lie.
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const intrinsic = (name: PropertyKey) => Object.getOwnPropertyDescriptor(typedArrayPrototype, name)!.get!;
+const typedArrayTag = intrinsic(Symbol.toStringTag) as (this: unknown) => string | undefined;
+const typedArrayByteLength = intrinsic('byteLength') as (this: unknown) => number;
+const typedArrayBuffer = intrinsic('buffer') as (this: unknown) => ArrayBufferLike;
+
+const SHOWN_STRING_LENGTH = 16;
+
+/**
+ * What `value` is, for an error message: `string "10"`, `ArrayBuffer(32)`, `Promise (missing
+ * await?)`. It never throws and never runs the caller's code (no toString, getter or Proxy trap),
+ * and quotes only short strings: a long one may be an encoded key.
+ */
+export function describe(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value.length <= SHOWN_STRING_LENGTH ? `string ${JSON.stringify(value)}` : `string of ${value.length} characters`;
+    case 'number':
+    case 'boolean':
+      return `${typeof value} ${String(value)}`;
+    case 'bigint':
+      return `bigint ${String(value)}n`;
+    case 'object':
+      return value === null ? 'null' : describeObject(value);
+    default:
+      return typeof value;
+  }
+}
+
+function describeObject(value: object): string {
+  if (types.isProxy(value)) return arrayOrRevoked(value) === undefined ? 'revoked Proxy' : 'Proxy';
+  const tag = typedArrayTag.call(value);
+  if (tag !== undefined) return `${tag}(${typedArrayByteLength.call(value)} bytes)`;
+  if (types.isPromise(value)) return 'Promise (missing await?)';
+  if (types.isArrayBuffer(value)) return `ArrayBuffer(${value.byteLength})`;
+  if (types.isSharedArrayBuffer(value)) return `SharedArrayBuffer(${value.byteLength})`;
+  if (Array.isArray(value)) return `Array(${value.length})`;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto === null || types.isProxy(proto)) return 'object';
+  const constructor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value as unknown;
+  if (typeof constructor !== 'function' || types.isProxy(constructor)) return 'object';
+  const name = Object.getOwnPropertyDescriptor(constructor, 'name')?.value as unknown;
+  if (typeof name !== 'string' || name === '' || name === 'Object') return 'object';
+  // A real typed array was found above: this one only has the prototype.
+  return TYPED_ARRAY_NAME.test(name) ? `${name} look-alike (not a real ${name})` : name;
+}
+
+const TYPED_ARRAY_NAME = /^(Big)?(Int|Uint|Float)\d+(Clamped)?Array$|^Buffer$/;
 
 /**
  * `length` zero bytes in an ArrayBuffer of their own, off V8's heap: for outputs that may be
@@ -83,36 +171,60 @@ export function ownedBytes(length: number): Uint8Array {
 
 /** Checks `value` is a Uint8Array, not detached, of `length` bytes when given. */
 export function requireBytes(value: unknown, name: string, length?: number, what?: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) {
+  if (!types.isUint8Array(value) || !(value instanceof Uint8Array)) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be a Uint8Array, got ${describe(value)}`);
   }
-  if (value.byteLength === 0 && isDetached(value)) {
+  const byteLength = typedArrayByteLength.call(value);
+  if (byteLength === 0 && isDetached(value)) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} is a detached buffer`);
   }
-  if (length !== undefined && value.byteLength !== length) {
-    throw new PqcError(
-      'ERR_PQC_INVALID_INPUT',
-      `${name} must be ${length} bytes${what ? ` (${what})` : ''}, got ${value.byteLength}`,
-    );
+  if (length !== undefined && byteLength !== length) {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be ${length} bytes${what ? ` (${what})` : ''}, got ${byteLength}`);
   }
   return value;
 }
 
-export function requireArray(value: unknown, name: string): unknown[] {
-  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_BATCH) {
-    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be an array of 1 to ${MAX_BATCH} Uint8Array`);
+/**
+ * Array.isArray(value), or undefined for a revoked Proxy: it throws on every use, and
+ * Array.isArray is the one test that finds one without running a live Proxy's traps.
+ */
+function arrayOrRevoked(value: unknown): boolean | undefined {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return undefined;
   }
-  return value;
+}
+
+/** Array.isArray, false (instead of a TypeError) for a revoked Proxy. */
+export function isArray(value: unknown): value is unknown[] {
+  return arrayOrRevoked(value) === true;
+}
+
+/**
+ * A copy of the array `value`, each item read once by index: a hole is an undefined item (which
+ * the item checks then refuse), and what was checked is what runs, whatever the array does later.
+ */
+export function requireArray(value: unknown, name: string): unknown[] {
+  const length = isArray(value) ? value.length : undefined;
+  if (!Number.isInteger(length) || length! < 1 || length! > MAX_BATCH) {
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be an array of 1 to ${MAX_BATCH} Uint8Array, got ${describe(value)}`);
+  }
+  const items = new Array<unknown>(length!);
+  for (let i = 0; i < length!; i++) items[i] = (value as unknown[])[i];
+  return items;
 }
 
 export function requireByteArray(value: unknown, name: string, length?: number, what?: string): Uint8Array[] {
-  return requireArray(value, name).map((item, i) => requireBytes(item, `${name}[${i}]`, length, what));
+  const items = requireArray(value, name);
+  for (let i = 0; i < items.length; i++) requireBytes(items[i], `${name}[${i}]`, length, what);
+  return items as Uint8Array[];
 }
 
 // Node 20 has no ArrayBuffer.prototype.detached; a view over a detached buffer cannot be made.
 function isDetached(view: Uint8Array): boolean {
   try {
-    new Uint8Array(view.buffer);
+    new Uint8Array(typedArrayBuffer.call(view));
     return false;
   } catch {
     return true;
@@ -124,7 +236,7 @@ export const MAX_BATCH = 1 << 20;
 
 export function requireCount(count: unknown): number {
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
-    throw new PqcError('ERR_PQC_INVALID_INPUT', `count must be an integer from 1 to ${MAX_BATCH}, got ${String(count)}`);
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `count must be an integer from 1 to ${MAX_BATCH}, got ${describe(count)}`);
   }
   return count;
 }
@@ -132,7 +244,7 @@ export function requireCount(count: unknown): number {
 /** An options argument: undefined (none) or an object; null or a primitive is a caller's mistake. */
 export function requireOptions<T extends object>(value: T | undefined): Partial<T> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object') {
+  if (!isReadableObject(value)) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `options must be an object, got ${describe(value)}`);
   }
   return value;
@@ -140,10 +252,15 @@ export function requireOptions<T extends object>(value: T | undefined): Partial<
 
 /** The output object of an `…Into` call, e.g. `{ ciphertext, sharedSecret }`. */
 export function requireOutputObject<T extends object>(out: T): T {
-  if (out === null || typeof out !== 'object') {
+  if (!isReadableObject(out)) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `the outputs must be an object of Uint8Array, got ${describe(out)}`);
   }
   return out;
+}
+
+/** Whether the properties of `value` can be read: an object, and not a revoked Proxy. */
+function isReadableObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object' && arrayOrRevoked(value) !== undefined;
 }
 
 /** `output` must not overlap `other`: liboqs may read an input after it has written an output. */

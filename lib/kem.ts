@@ -1,5 +1,5 @@
 import { createKemEngine, type BackendChoice } from './backend.js';
-import { requireArray, requireByteArray, requireBytes, requireCount, requireDisjoint, requireOptions, requireOutputObject, SecretBytes } from './bytes.js';
+import { isArray, requireArray, requireByteArray, requireBytes, requireCount, requireDisjoint, requireOptions, requireOutputObject, SecretBytes } from './bytes.js';
 import { Op, type KemEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
@@ -159,18 +159,19 @@ export class Kem {
 
   async generateKeyPairAsync(options: { seed?: Uint8Array } = {}): Promise<KemKeyPair> {
     const { seed } = requireOptions(options);
-    const [pair] = await this.generateKeyPairMany(1, seed === undefined ? {} : { seeds: [seed] });
+    const [pair] = await this.#generateKeyPairs(1, seed === undefined ? undefined : [this.#seed(seed, 'keypair')]);
     return pair!;
   }
 
   async encapsulateAsync(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Promise<Encapsulation> {
+    const pk = this.#publicKey(publicKey);
     const { seed } = requireOptions(options);
-    const [result] = await this.encapsulateMany([publicKey], seed === undefined ? {} : { seeds: [seed] });
+    const [result] = await this.#encapsulations([pk], seed === undefined ? undefined : [this.#seed(seed, 'encaps')], 'publicKey');
     return result!;
   }
 
   async decapsulateAsync(ciphertext: Uint8Array, secretKey: Uint8Array): Promise<SecretBytes> {
-    const [sharedSecret] = await this.decapsulateMany([ciphertext], secretKey);
+    const [sharedSecret] = await this.#decapsulations([this.#ciphertext(ciphertext)], this.#secretKey(secretKey));
     return sharedSecret!;
   }
 
@@ -178,43 +179,57 @@ export class Kem {
   async generateKeyPairMany(count: number, options: { seeds?: Uint8Array[] } = {}): Promise<KemKeyPair[]> {
     const given = requireOptions(options).seeds;
     const n = requireCount(count);
-    const seeds = given && this.#seeds(given, 'keypair');
+    const seeds = given === undefined ? undefined : this.#seeds(given, 'keypair');
     if (seeds && seeds.length !== n) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `seeds must hold one seed per key pair (${n}), got ${seeds.length}`);
     }
-    const { outputs } = seeds
-      ? await this.#engine.runAsync(Op.KemKeypairDerand, n, [seeds])
-      : await this.#engine.runAsync(Op.KemKeypair, n, []);
-    return outputs[0]!.map((publicKey, i) => ({ publicKey, secretKey: SecretBytes.view(outputs[1]![i]!) }));
+    return this.#generateKeyPairs(n, seeds);
   }
 
   /** One encapsulation per public key, across the pool. */
   async encapsulateMany(publicKeys: Uint8Array[], options: { seeds?: Uint8Array[] } = {}): Promise<Encapsulation[]> {
     const pks = requireArray(publicKeys, 'publicKeys').map((key, i) => this.#publicKey(key, `publicKeys[${i}]`));
     const given = requireOptions(options).seeds;
-    const seeds = given && this.#seeds(given, 'encaps');
+    const seeds = given === undefined ? undefined : this.#seeds(given, 'encaps');
     if (seeds && seeds.length !== pks.length) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `seeds must hold one seed per public key (${pks.length})`);
     }
-    const { outputs } = await (
-      seeds
-        ? this.#engine.runAsync(Op.KemEncapsDerand, pks.length, [pks, seeds])
-        : this.#engine.runAsync(Op.KemEncaps, pks.length, [pks])
-    ).catch((error: unknown) => {
-      throw this.#keyError(error, 'publicKeys');
-    });
-    return outputs[0]!.map((ciphertext, i) => ({ ciphertext, sharedSecret: SecretBytes.view(outputs[1]![i]!) }));
+    return this.#encapsulations(pks, seeds, 'publicKeys');
   }
 
   /** Decapsulates each ciphertext with one secret key, or with `secretKey[i]` when given an array. */
   async decapsulateMany(ciphertexts: Uint8Array[], secretKey: Uint8Array | Uint8Array[]): Promise<SecretBytes[]> {
     const cts = requireByteArray(ciphertexts, 'ciphertexts', this.ciphertextLength, `${this.name} ciphertext`);
-    const sk = Array.isArray(secretKey)
+    const sk = isArray(secretKey)
       ? requireArray(secretKey, 'secretKey').map((key, i) => this.#secretKey(key, `secretKey[${i}]`))
       : this.#secretKey(secretKey);
     if (Array.isArray(sk) && sk.length !== cts.length) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `secretKey must hold one key per ciphertext (${cts.length})`);
     }
+    return this.#decapsulations(cts, sk);
+  }
+
+  // The pooled runs, on checked inputs: the …Async calls are batches of one that name their own arguments.
+
+  async #generateKeyPairs(count: number, seeds: Uint8Array[] | undefined): Promise<KemKeyPair[]> {
+    const { outputs } = seeds
+      ? await this.#engine.runAsync(Op.KemKeypairDerand, count, [seeds])
+      : await this.#engine.runAsync(Op.KemKeypair, count, []);
+    return outputs[0]!.map((publicKey, i) => ({ publicKey, secretKey: SecretBytes.view(outputs[1]![i]!) }));
+  }
+
+  async #encapsulations(pks: Uint8Array[], seeds: Uint8Array[] | undefined, name: string): Promise<Encapsulation[]> {
+    const { outputs } = await (
+      seeds
+        ? this.#engine.runAsync(Op.KemEncapsDerand, pks.length, [pks, seeds])
+        : this.#engine.runAsync(Op.KemEncaps, pks.length, [pks])
+    ).catch((error: unknown) => {
+      throw this.#keyError(error, name);
+    });
+    return outputs[0]!.map((ciphertext, i) => ({ ciphertext, sharedSecret: SecretBytes.view(outputs[1]![i]!) }));
+  }
+
+  async #decapsulations(cts: Uint8Array[], sk: Uint8Array | Uint8Array[]): Promise<SecretBytes[]> {
     const { outputs } = await this.#engine.runAsync(Op.KemDecaps, cts.length, [cts, sk]).catch((error: unknown) => {
       throw this.#keyError(error, 'secretKey');
     });

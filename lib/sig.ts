@@ -1,5 +1,5 @@
 import { createSigEngine, type BackendChoice } from './backend.js';
-import { requireByteArray, requireBytes, requireCount, requireOptions, SecretBytes } from './bytes.js';
+import { isArray, requireByteArray, requireBytes, requireCount, requireOptions, SecretBytes } from './bytes.js';
 import { Op, type SigEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
@@ -82,7 +82,8 @@ export class Sig {
   }
 
   async signAsync(message: Uint8Array, secretKey: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
-    return (await this.signMany([message], secretKey, options))[0]!;
+    const msg = requireBytes(message, 'message');
+    return (await this.#signatures([msg], this.#secretKey(secretKey), this.#context(options)))[0]!;
   }
 
   async verifyAsync(
@@ -91,7 +92,9 @@ export class Sig {
     publicKey: Uint8Array,
     options: SignOptions = {},
   ): Promise<boolean> {
-    return (await this.verifyMany([message], [signature], publicKey, options))[0]!;
+    const msg = requireBytes(message, 'message');
+    const sig = requireBytes(signature, 'signature');
+    return (await this.#verifications([msg], [sig], this.#publicKey(publicKey), this.#context(options)))[0]!;
   }
 
   async generateKeyPairMany(count: number): Promise<SigKeyPair[]> {
@@ -102,12 +105,7 @@ export class Sig {
   /** Signs every message with one key, across the pool. */
   async signMany(messages: Uint8Array[], secretKey: Uint8Array, options: SignOptions = {}): Promise<Uint8Array[]> {
     const msgs = requireByteArray(messages, 'messages');
-    const { outputs, values } = await this.#engine.runAsync(Op.SigSign, msgs.length, [
-      msgs,
-      this.#secretKey(secretKey),
-      this.#context(options),
-    ]);
-    return outputs[0]!.map((signature, i) => (values[i] === signature.length ? signature : signature.slice(0, values[i])));
+    return this.#signatures(msgs, this.#secretKey(secretKey), this.#context(options));
   }
 
   /** Verifies `signatures[i]` over `messages[i]` with one public key or `publicKey[i]`. */
@@ -119,13 +117,24 @@ export class Sig {
   ): Promise<boolean[]> {
     const msgs = requireByteArray(messages, 'messages');
     const sigs = requireByteArray(signatures, 'signatures');
-    const pk = Array.isArray(publicKey)
+    const pk = isArray(publicKey)
       ? requireByteArray(publicKey, 'publicKey', this.publicKeyLength, `${this.name} public key`)
       : this.#publicKey(publicKey);
     if (sigs.length !== msgs.length || (Array.isArray(pk) && pk.length !== msgs.length)) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `messages, signatures and public keys must have the same count`);
     }
-    const { values } = await this.#engine.runAsync(Op.SigVerify, msgs.length, [msgs, sigs, pk, this.#context(options)]);
+    return this.#verifications(msgs, sigs, pk, this.#context(options));
+  }
+
+  // The pooled runs, on checked inputs: the …Async calls are batches of one that name their own arguments.
+
+  async #signatures(msgs: Uint8Array[], sk: Uint8Array, context: Uint8Array): Promise<Uint8Array[]> {
+    const { outputs, values } = await this.#engine.runAsync(Op.SigSign, msgs.length, [msgs, sk, context]);
+    return outputs[0]!.map((signature, i) => (values[i] === signature.length ? signature : signature.slice(0, values[i])));
+  }
+
+  async #verifications(msgs: Uint8Array[], sigs: Uint8Array[], pk: Uint8Array | Uint8Array[], context: Uint8Array): Promise<boolean[]> {
+    const { values } = await this.#engine.runAsync(Op.SigVerify, msgs.length, [msgs, sigs, pk, context]);
     return Array.from(values, (value, i) => value === 1 && this.#inBounds(sigs[i]!));
   }
 

@@ -1,4 +1,4 @@
-import { ownedBytes } from '../bytes.js';
+import { ownedBytes, wipeSecret } from '../bytes.js';
 import { batchItem, kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine, type KemLengths } from '../engine.js';
 import { PqcError } from '../errors.js';
 import { isReducedEncapsulationKey, mlKemRank } from '../ml-kem-input-checks.js';
@@ -16,6 +16,11 @@ const INPUT_COUNT: Partial<Record<Op, number>> = {
 
 export function wipe(buffers: Uint8Array[]): void {
   for (const buffer of buffers) buffer.fill(0);
+}
+
+// As secrets: a secret key among them may have an expanded key remembered.
+function wipeOutputs(outputs: Uint8Array[][]): void {
+  for (const items of outputs) for (const item of items) wipeSecret(item);
 }
 
 /**
@@ -53,10 +58,18 @@ export abstract class HybridKemEngine implements KemEngine {
     return this.pq.ready();
   }
 
+  // A failed operation leaves nothing in its outputs: the items done before the one that failed
+  // (a batch's, which the caller never sees) and a secret key written before its ML-KEM call.
+
   run(op: Op, ...operands: Uint8Array[]): number {
     const inputCount = this.#inputCount(op);
     const outputs = operands.slice(inputCount).map((operand) => [operand]);
-    drive(this.#steps(op, 1, operands.slice(0, inputCount), outputs), (call) => answerInline(this.pq, call));
+    try {
+      drive(this.#steps(op, 1, operands.slice(0, inputCount), outputs), (call) => answerInline(this.pq, call));
+    } catch (error) {
+      wipeOutputs(outputs);
+      throw error;
+    }
     return 0;
   }
 
@@ -65,7 +78,12 @@ export abstract class HybridKemEngine implements KemEngine {
     const outputs = kemOutputLengths(this.lengths, op).map((length) =>
       Array.from({ length: count }, () => ownedBytes(length)),
     );
-    await drive(this.#steps(op, count, inputs, outputs), (call) => answerPooled(this.pq, call));
+    try {
+      await drive(this.#steps(op, count, inputs, outputs), (call) => answerPooled(this.pq, call));
+    } catch (error) {
+      wipeOutputs(outputs);
+      throw error;
+    }
     return { outputs, values: new Float64Array(count) };
   }
 

@@ -62,18 +62,17 @@ export class X25519MlKem768Engine extends HybridKemEngine {
     }
   }
 
-  // The parts are read off the key: no ML-KEM call to yield.
+  // The parts are read off the key: no ML-KEM call to yield. Every key is checked before any is
+  // copied, so that a bad key leaves no copies of the good ones behind.
   protected *expandKeys(secretKeys: Uint8Array[]): Steps<ExpandedKey[]> {
     const rank = mlKemRank(this.pq.name);
-    return secretKeys.map((sk) => {
-      if (!hasConsistentDecapsulationKey(sk.subarray(0, this.pq.lengths.secretKey), rank)) {
-        throw new PqcError(
-          'ERR_PQC_INVALID_INPUT',
-          `secretKey is not a valid ${this.name} key: its ${this.pq.name} part fails the FIPS 203 hash check (7.3)`,
-        );
-      }
-      return this.#expand(sk);
-    });
+    if (!secretKeys.every((sk) => hasConsistentDecapsulationKey(sk.subarray(0, this.pq.lengths.secretKey), rank))) {
+      throw new PqcError(
+        'ERR_PQC_INVALID_INPUT',
+        `secretKey is not a valid ${this.name} key: its ${this.pq.name} part fails the FIPS 203 hash check (7.3)`,
+      );
+    }
+    return secretKeys.map((sk) => this.#expand(sk));
   }
 
   #expand(sk: Uint8Array): ExpandedKey {

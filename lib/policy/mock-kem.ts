@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { describe, requireOptions } from '../bytes.js';
 import { kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
 import { runSerialBatch } from '../serial-batch.js';
@@ -51,15 +52,15 @@ export class MockKemFaults {
 
   /** The next `times` (default 1) operations the fault applies to (or only `op`) misbehave. */
   inject(fault: MockFault, options: { op?: MockOperation; times?: number } = {}): this {
-    const { op, times = 1 } = options;
-    if (!(fault in APPLIES)) {
-      throw new PqcError('ERR_PQC_INVALID_INPUT', `fault must be one of ${Object.keys(APPLIES).join(', ')}, got ${String(fault)}`);
+    const { op, times = 1 } = requireOptions(options);
+    if (typeof fault !== 'string' || !Object.hasOwn(APPLIES, fault)) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `fault must be one of ${Object.keys(APPLIES).join(', ')}, got ${describe(fault)}`);
     }
     if (op !== undefined && !APPLIES[fault].includes(op)) {
-      throw new PqcError('ERR_PQC_INVALID_INPUT', `fault '${fault}' applies to ${APPLIES[fault].join(', ')}, not ${String(op)}`);
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `fault '${fault}' applies to ${APPLIES[fault].join(', ')}, not ${describe(op)}`);
     }
     if (!Number.isInteger(times) || times < 1) {
-      throw new PqcError('ERR_PQC_INVALID_INPUT', `times must be a positive integer, got ${String(times)}`);
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `times must be a positive integer, got ${describe(times)}`);
     }
     this.#planned.push({ fault, op, remaining: times });
     return this;
@@ -113,6 +114,9 @@ export class MockKemEngine implements KemEngine {
   constructor(name: string, faults?: MockKemFaults) {
     if (name !== MOCK_KEM_NAME) {
       throw new PqcError('ERR_PQC_UNSUPPORTED_ALGORITHM', `the mock backend has only ${MOCK_KEM_NAME}, not ${name}`);
+    }
+    if (faults !== undefined && !(faults instanceof MockKemFaults)) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `faults must be a MockKemFaults, got ${describe(faults)}`);
     }
     enforceBan();
     this.#faults = faults;

@@ -1,11 +1,11 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { SecretBytes } from '../bytes.js';
+import { describe, SecretBytes } from '../bytes.js';
 import { kemOutputLengths, Op, type BatchInput, type BatchResult, type KemEngine } from '../engine.js';
 import { PqcError } from '../errors.js';
 import { runSerialBatch } from '../serial-batch.js';
 import { X25519_LENGTH, X25519Key } from '../x25519/index.js';
 import { readFlag } from './environment.js';
-import type { PQCFallbackHandler } from './fallback-handler.js';
+import { PQCFallbackHandler } from './fallback-handler.js';
 import { processPolicy } from './process-policy.js';
 
 /**
@@ -28,12 +28,14 @@ const SIZE = X25519_LENGTH;
 const SUITE_ID = Buffer.from([0x4b, 0x45, 0x4d, 0x00, 0x20]); // "KEM" ‖ I2OSP(0x0020, 2)
 const HPKE_V1 = Buffer.from('HPKE-v1');
 
-/** LabeledExpand(LabeledExtract("", extractLabel, ikm), expandLabel, info, 32). */
-function labeledDerive(extractLabel: string, ikm: Uint8Array, expandLabel: string, info: Uint8Array): Buffer {
+/** out = LabeledExpand(LabeledExtract("", extractLabel, ikm), expandLabel, info, 32). */
+function labeledDerive(extractLabel: string, ikm: Uint8Array, expandLabel: string, info: Uint8Array, out: Uint8Array): void {
   const labeledIkm = Buffer.concat([HPKE_V1, SUITE_ID, Buffer.from(extractLabel), ikm]);
   const labeledInfo = Buffer.concat([Buffer.from([0, SIZE]), HPKE_V1, SUITE_ID, Buffer.from(expandLabel), info]);
   try {
-    return Buffer.from(hkdfSync('sha256', labeledIkm, Buffer.alloc(0), labeledInfo, SIZE));
+    const derived = new Uint8Array(hkdfSync('sha256', labeledIkm, Buffer.alloc(0), labeledInfo, SIZE));
+    out.set(derived);
+    derived.fill(0);
   } finally {
     labeledIkm.fill(0);
   }
@@ -56,17 +58,18 @@ export function x25519(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8A
 
 /** RFC 9180 DeriveKeyPair: the key pair from 32 bytes of input keying material. */
 function deriveKeyPair(ikm: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): X25519Key {
-  const sk = labeledDerive('dkp_prk', ikm, 'sk', new Uint8Array(0));
-  const key = X25519Key.fromScalar(sk);
-  secretKey.set(sk);
-  sk.fill(0);
+  labeledDerive('dkp_prk', ikm, 'sk', new Uint8Array(0), secretKey);
+  const key = X25519Key.fromScalar(secretKey);
   publicKey.set(key.publicKey());
   return key;
 }
 
 function extractAndExpand(shared: Uint8Array, enc: Uint8Array, recipientPublicKey: Uint8Array, sharedSecret: Uint8Array): void {
-  sharedSecret.set(labeledDerive('eae_prk', shared, 'shared_secret', Buffer.concat([enc, recipientPublicKey])));
-  shared.fill(0);
+  try {
+    labeledDerive('eae_prk', shared, 'shared_secret', Buffer.concat([enc, recipientPublicKey]), sharedSecret);
+  } finally {
+    shared.fill(0);
+  }
 }
 
 function encapsulate(recipient: Uint8Array, ikm: Uint8Array, ciphertext: Uint8Array, sharedSecret: Uint8Array): void {
@@ -109,6 +112,9 @@ export class X25519KemEngine implements KemEngine {
 
   /** `fallback`: the handler whose mode permits use in production; default the one start-up created. */
   constructor(fallback?: PQCFallbackHandler) {
+    if (fallback !== undefined && !(fallback instanceof PQCFallbackHandler)) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `fallback must be a PQCFallbackHandler, got ${describe(fallback)}`);
+    }
     this.#fallback = fallback;
   }
 
