@@ -1,4 +1,5 @@
 import { PqcError } from './errors.js';
+import { describe } from './bytes.js';
 import { readFlag } from './policy/environment.js';
 import type { BackendName, KemEngine, SigEngine } from './engine.js';
 import { createHybridKemEngine, HYBRID_KEM_NAMES, isHybridKem } from './hybrid/index.js';
@@ -57,7 +58,7 @@ export function selectedBackend(): SelectedBackend {
  */
 function resolve(requested: BackendChoice | undefined): BackendName {
   if (requested !== undefined && !CHOICES.includes(requested)) {
-    throw new PqcError('ERR_PQC_UNSUPPORTED_BACKEND', `backend must be "native", "wasm" or "auto", got ${String(requested)}`);
+    throw new PqcError('ERR_PQC_UNSUPPORTED_BACKEND', `backend must be "native", "wasm" or "auto", got ${describe(requested)}`);
   }
   const name = requested === undefined || requested === 'auto' ? selectedBackend().name : requested;
   if (name === 'wasm' && readFlag('production') && !readFlag('allowWasmPqc')) {
@@ -149,7 +150,7 @@ export function createKemEngine(
   options: { faults?: MockKemFaults; fallback?: PQCFallbackHandler } = {},
 ): KemEngine {
   if (requested === 'mock') return new MockKemEngine(name, options.faults);
-  if (options.faults) throw new PqcError('ERR_PQC_INVALID_INPUT', `faults apply only to the mock backend ({ backend: 'mock' })`);
+  if (options.faults !== undefined) throw new PqcError('ERR_PQC_INVALID_INPUT', `faults apply only to the mock backend ({ backend: 'mock' })`);
   // X25519 is no liboqs algorithm: node:crypto serves it whichever liboqs backend is selected.
   if (name === X25519_KEM_NAME && (requested ?? 'auto') === 'auto') return new X25519KemEngine(options.fallback);
   // A hybrid composes the ML-KEM engine of the requested backend with node:crypto's X25519.

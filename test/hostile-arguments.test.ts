@@ -317,3 +317,11 @@ describe('a single call names its own argument; messages say what they got', () 
     expect(await message(kem.decapsulateAsync(ciphertext, encoded as never))).toBe(`secretKey must be a Uint8Array, got string of ${encoded.length} characters`);
   });
 });
+
+describe('the backend option', () => {
+  it('refuses values whose printing would throw with a PqcError', () => {
+    for (const backend of [[Symbol('x')], Object.create(null), Symbol('y')]) {
+      expect(() => new Kem('ML-KEM-768', { backend } as never)).toThrow(expect.objectContaining({ code: 'ERR_PQC_UNSUPPORTED_BACKEND' }));
+    }
+  });
+});
