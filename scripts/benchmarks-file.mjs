@@ -1,5 +1,6 @@
-// BENCHMARKS.md is written by three scripts, each owning its sections: bench.mjs the head (up to
-// the first section named here), bench-hybrid.mjs and bench-instructions.mjs one section each.
+// BENCHMARKS.md is written by four scripts, each owning its sections: bench.mjs the head (up to
+// the first section named here), bench-hybrid.mjs, bench-instructions.mjs and bench-mesh.mjs one
+// section each.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 export const BENCHMARKS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md');
 export const HYBRID_SECTION = '## Hybrid KEMs';
 export const INSTRUCTIONS_SECTION = '## Instructions per operation';
-const SECTIONS = [HYBRID_SECTION, INSTRUCTIONS_SECTION];
+export const MESH_SECTION = '## Mesh';
+const SECTIONS = [HYBRID_SECTION, INSTRUCTIONS_SECTION, MESH_SECTION];
 
 function read() {
   return fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '';
