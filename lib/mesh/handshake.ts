@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { SecretBytes } from '../bytes.js';
 import type { Kem } from '../kem.js';
 import { asMeshError, fail, MeshError } from './failure.js';
-import { concat, derive, HASH_LENGTH, KEY_LENGTH, IV_LENGTH, LABELS, open, seal, Transcript, wipeAll } from './key-schedule.js';
+import { concat, derive, HASH_LENGTH, KEY_LENGTH, IV_LENGTH, LABELS, open, seal, split, Transcript, wipeAll } from './key-schedule.js';
 import {
   encodeAuth,
   encodeInitHello,
@@ -116,10 +116,8 @@ const signedData = (label: Uint8Array, transcript: Uint8Array, peerId: string) =
 };
 
 function handshakeKeys(sharedSecret: Uint8Array, transcript: Uint8Array) {
-  return {
-    initiator: derive(sharedSecret, transcript, LABELS.initiatorHandshakeKey, KEY_LENGTH),
-    responder: derive(sharedSecret, transcript, LABELS.responderHandshakeKey, KEY_LENGTH),
-  };
+  const [initiator, responder] = split(derive(sharedSecret, transcript, LABELS.handshakeKeys, 2 * KEY_LENGTH), KEY_LENGTH, KEY_LENGTH);
+  return { initiator: initiator!, responder: responder! };
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && timingSafeEqual(a, b);

@@ -15,17 +15,15 @@ const label = (text: string) => Buffer.from(`${PROTOCOL_LABEL} ${text}`);
 /** Domain-separation labels, one per use of a key or signature. */
 export const LABELS = {
   transcript: label('transcript'),
-  initiatorHandshakeKey: label('i hs key'),
-  responderHandshakeKey: label('r hs key'),
+  /** 64 bytes: the initiator's handshake key ‖ the responder's. */
+  handshakeKeys: label('hs keys'),
   chainKey: label('chain key'),
   rotation: label('rotation'),
   initiatorSignature: label('initiator signature\0'),
   responderSignature: label('responder signature\0'),
   beacon: label('beacon\0'),
-  i2rKey: label('i2r key'),
-  i2rIv: label('i2r iv'),
-  r2iKey: label('r2i key'),
-  r2iIv: label('r2i iv'),
+  /** 88 bytes per epoch: i2r key ‖ i2r IV ‖ r2i key ‖ r2i IV. */
+  epochKeys: label('epoch keys'),
 } as const;
 
 /**
@@ -51,28 +49,41 @@ export class Transcript {
   }
 }
 
-/** HKDF-SHA-384(ikm, salt, info) into secret memory of its own. */
+/**
+ * HKDF-SHA-384(ikm, salt, info) as SecretBytes: one call per use, its output split by the
+ * caller (each call costs as much as a few AES-GCM records). hkdfSync's output is an
+ * ArrayBuffer of its own, off V8's heap, so it is the secret's memory.
+ */
 export function derive(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): SecretBytes {
-  const out = new Uint8Array(hkdfSync(HASH, ikm, salt, info, length));
-  const secret = SecretBytes.copyOf(out);
-  out.fill(0);
-  return secret;
+  return new SecretBytes(hkdfSync(HASH, ikm, salt, info, length));
+}
+
+/** `secret` cut into consecutive views of `lengths` bytes. */
+export function split(secret: SecretBytes, ...lengths: number[]): SecretBytes[] {
+  let offset = 0;
+  return lengths.map((length) => {
+    const part = new SecretBytes(secret.buffer as ArrayBuffer, secret.byteOffset + offset, length);
+    offset += length;
+    return part;
+  });
 }
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
   return Buffer.concat(parts);
 }
 
-/** AES-256-GCM, the tag after the ciphertext. */
-export function seal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+/** AES-256-GCM: `prefix ‖ ciphertext ‖ tag`, in one buffer (a record's header is its prefix and its AAD). */
+export function seal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, prefix?: Uint8Array): Uint8Array {
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(aad);
   const head = cipher.update(plaintext);
   const tail = cipher.final();
-  const out = new Uint8Array(head.length + tail.length + TAG_LENGTH);
-  out.set(head);
-  out.set(tail, head.length);
-  out.set(cipher.getAuthTag(), head.length + tail.length);
+  const start = prefix?.length ?? 0;
+  const out = new Uint8Array(start + head.length + tail.length + TAG_LENGTH);
+  if (prefix) out.set(prefix);
+  out.set(head, start);
+  out.set(tail, start + head.length);
+  out.set(cipher.getAuthTag(), start + head.length + tail.length);
   return out;
 }
 

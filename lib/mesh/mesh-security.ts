@@ -139,7 +139,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     this.#logger = options.logger ?? processPolicy.logger;
     this.#clock = options.clock ?? systemClock;
     this.metrics = pqcMetrics(options.registry ?? this.#fallback?.metrics.registry ?? new Registry());
-    const limits = { ...DEFAULT_HANDSHAKE_LIMITS, ...options.limits };
+    const limits = checkedLimits('limits', DEFAULT_HANDSHAKE_LIMITS, options.limits);
     const clockBase = this.#clock.now();
     const wallBase = Date.now();
     const context: HandshakeContext = {
@@ -162,7 +162,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     const responder = new Responder(context, (peerId) => this.#handshakeFailed('timeout', peerId, undefined));
     this.#host = {
       clock: this.#clock,
-      rekeyLimits: { ...DEFAULT_REKEY_LIMITS, ...options.rekey },
+      rekeyLimits: checkedLimits('rekey', DEFAULT_REKEY_LIMITS, options.rekey),
       handshake: context,
       responder,
       kem: (suite) => this.#kem(suite),
@@ -475,6 +475,25 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
   #requireOpen(): void {
     if (this.#closed) throw new PqcError('ERR_PQC_CHANNEL_CLOSED', `${this.nodeId} is closed`);
   }
+}
+
+// Node's timers fire at once for delays above 2^31 - 1 ms: a larger limit would mean "now".
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `given` over `defaults`, each a positive whole number (a time in ms no longer than a timer can wait). */
+function checkedLimits<T extends object>(name: string, defaults: T, given: Partial<T> | undefined): T {
+  if (given !== undefined && (given === null || typeof given !== 'object')) {
+    throw new PqcError('ERR_PQC_INVALID_CONFIGURATION', `${name} must be an object`);
+  }
+  const merged = { ...defaults, ...given } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(merged)) {
+    if (!(key in defaults)) throw new PqcError('ERR_PQC_INVALID_CONFIGURATION', `${name}.${key} is not a known limit (${Object.keys(defaults).join(', ')})`);
+    const max = key.endsWith('Ms') ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+      throw new PqcError('ERR_PQC_INVALID_CONFIGURATION', `${name}.${key} must be a number above 0 and at most ${max}, got ${String(value)}`);
+    }
+  }
+  return merged as T;
 }
 
 /** Which suites the node offers and accepts, from real key pairs on the backend. */

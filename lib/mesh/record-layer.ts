@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { SecretBytes } from '../bytes.js';
 import { PqcError } from '../errors.js';
 import { fail } from './failure.js';
-import { concat, derive, HASH_LENGTH, IV_LENGTH, KEY_LENGTH, LABELS, open, seal, TAG_LENGTH, wipeAll } from './key-schedule.js';
+import { concat, derive, HASH_LENGTH, IV_LENGTH, KEY_LENGTH, LABELS, open, seal, split, TAG_LENGTH, wipeAll } from './key-schedule.js';
 import { MessageType, PROTOCOL_VERSION } from './messages.js';
 import { ReplayWindow } from './replay-window.js';
 import type { Session } from './handshake.js';
@@ -32,15 +32,7 @@ export const RECORD_HEADER_LENGTH = 18;
 export const SESSION_TAG_LENGTH = 4;
 const TAG_OFFSET = 2;
 
-/**
- * The session a record belongs to (the first bytes of the handshake's transcript hash, the
- * same on both sides), so that records on the caller's own transport find their channel
- * when two channels with one peer are open (simultaneous initiation), as WireGuard's receiver
- * index does.
- */
-export function recordSessionTag(record: Uint8Array): Uint8Array | undefined {
-  return record.length >= TAG_OFFSET + SESSION_TAG_LENGTH ? record.subarray(TAG_OFFSET, TAG_OFFSET + SESSION_TAG_LENGTH) : undefined;
-}
+
 export const RECORD_OVERHEAD = RECORD_HEADER_LENGTH + TAG_LENGTH;
 const ROTATION_RECORDS_PAST_REJECT = 16;
 
@@ -112,6 +104,18 @@ export class RecordLayer {
     return this.#current.number;
   }
 
+  /**
+   * Whether `record` names this session: its tag (the first bytes of the handshake's transcript
+   * hash, the same on both sides) lets records on the caller's own transport find their channel
+   * when two channels with one peer are open (simultaneous initiation), as WireGuard's receiver
+   * index does.
+   */
+  ownsRecord(record: Uint8Array): boolean {
+    if (record.length < TAG_OFFSET + SESSION_TAG_LENGTH) return false;
+    for (let i = 0; i < SESSION_TAG_LENGTH; i++) if (record[TAG_OFFSET + i] !== this.tag[i]) return false;
+    return true;
+  }
+
   /** 'ok', 'rekey' (time to rotate) or 'reject' (these keys must no longer send). */
   sendState(): 'ok' | 'rekey' | 'reject' {
     const { sent, createdAt } = this.#current;
@@ -136,8 +140,7 @@ export class RecordLayer {
     header.writeUInt32BE(epoch.number, 6);
     header.writeUInt32BE(Math.floor(counter / 2 ** 32), 10);
     header.writeUInt32BE(counter >>> 0, 14);
-    const sealed = seal(epoch.send.key, nonce(epoch.send.iv, counter), header, plaintext);
-    return concat(header, sealed);
+    return seal(epoch.send.key, nonce(epoch.send.iv, counter), header, plaintext, header);
   }
 
   /**
@@ -150,7 +153,8 @@ export class RecordLayer {
     if (wire.u8() !== PROTOCOL_VERSION) fail('malformed', 'a record of another protocol version');
     const type = wire.u8();
     if (type !== MessageType.Data && type !== MessageType.RekeyInit && type !== MessageType.RekeyReply) fail('malformed', `record type ${type} is unknown`);
-    if (!Buffer.from(wire.bytesOf(SESSION_TAG_LENGTH, 'the session tag')).equals(this.tag)) {
+    wire.bytesOf(SESSION_TAG_LENGTH, 'the session tag');
+    if (!this.ownsRecord(record)) {
       fail('key_desync', 'a record of another session (sealed before a fresh handshake, or by a session this side does not hold)');
     }
     const number = wire.u32();
@@ -188,9 +192,10 @@ export class RecordLayer {
   }
 
   #epoch(number: number, chainKey: Uint8Array): Epoch {
-    const salt = u32(number);
-    const i2r = { key: derive(chainKey, salt, LABELS.i2rKey, KEY_LENGTH), iv: derive(chainKey, salt, LABELS.i2rIv, IV_LENGTH) };
-    const r2i = { key: derive(chainKey, salt, LABELS.r2iKey, KEY_LENGTH), iv: derive(chainKey, salt, LABELS.r2iIv, IV_LENGTH) };
+    const keys = derive(chainKey, u32(number), LABELS.epochKeys, 2 * (KEY_LENGTH + IV_LENGTH));
+    const [i2rKey, i2rIv, r2iKey, r2iIv] = split(keys, KEY_LENGTH, IV_LENGTH, KEY_LENGTH, IV_LENGTH);
+    const i2r = { key: i2rKey!, iv: i2rIv! };
+    const r2i = { key: r2iKey!, iv: r2iIv! };
     const initiator = this.session.role === 'initiator';
     return new Epoch(number, initiator ? i2r : r2i, initiator ? r2i : i2r, this.now());
   }

@@ -6,7 +6,7 @@ import { asMeshError, fail, MeshError, type FailureReason } from './failure.js';
 import type { HandshakeLimits, Session } from './handshake.js';
 import { concat, wipeAll } from './key-schedule.js';
 import { MessageType } from './messages.js';
-import { RecordLayer, recordSessionTag, type RekeyLimits } from './record-layer.js';
+import { RecordLayer, type RekeyLimits } from './record-layer.js';
 import type { MeshSuite } from './suites.js';
 import type { Kem } from '../kem.js';
 import { WireReader } from './wire.js';
@@ -119,8 +119,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
 
   /** Whether `record` names this channel's current session. */
   ownsRecord(record: Uint8Array): boolean {
-    const tag = recordSessionTag(record);
-    return tag !== undefined && Buffer.from(tag).equals(this.#layer.tag);
+    return this.#layer.ownsRecord(record);
   }
 
   get isOpen(): boolean {

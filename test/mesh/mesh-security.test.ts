@@ -400,6 +400,12 @@ describe(`PQMeshSecurity over loopback TCP on the ${environment.backend} backend
     await expectRejectCode(create({ suites: ['NO-SUCH-SUITE'] }), 'ERR_PQC_INVALID_CONFIGURATION');
     await expectRejectCode(create({ suites: ['MLKEM1024-MLDSA87'] }), 'ERR_PQC_INVALID_CONFIGURATION');
     await expectRejectCode(create({ suites: [] }), 'ERR_PQC_INVALID_CONFIGURATION');
+    // A timer longer than 2^31 - 1 ms fires at once in Node: refused rather than rotating keys immediately.
+    await expectRejectCode(create({ rekey: { rekeyAfterMs: Infinity } }), 'ERR_PQC_INVALID_CONFIGURATION');
+    await expectRejectCode(create({ rekey: { rekeyAfterMs: 2 ** 31 } }), 'ERR_PQC_INVALID_CONFIGURATION');
+    await expectRejectCode(create({ limits: { timeoutMs: 0 } }), 'ERR_PQC_INVALID_CONFIGURATION');
+    await expectRejectCode(create({ limits: { timeoutMS: 10 } }), 'ERR_PQC_INVALID_CONFIGURATION');
+    await expectRejectCode(create({ limits: 'fast' }), 'ERR_PQC_INVALID_CONFIGURATION');
     await expectRejectCode(create({ nodeId: '' }), 'ERR_PQC_INVALID_INPUT');
     await expectRejectCode(create({ nodeId: 'bad\nid' }), 'ERR_PQC_INVALID_INPUT');
     await expectRejectCode(create({ identity: { algorithm: 'Falcon-512' } }), 'ERR_PQC_INVALID_INPUT');
