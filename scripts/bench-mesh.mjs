@@ -55,7 +55,7 @@ const LIMITS = {
   replayCacheSize: 1e7,
 };
 // No rotation inside a timed loop (rekeyAfterMs stays below setTimeout's 2^31 - 1 ms limit).
-const REKEY = { rekeyAfterMessages: 2 ** 50, rejectAfterMessages: 2 ** 51, rekeyAfterMs: 2 ** 30, rejectAfterMs: 2 ** 31 };
+const REKEY = { rekeyAfterMessages: 2 ** 50, rejectAfterMessages: 2 ** 51, rekeyAfterMs: 2 ** 30, rejectAfterMs: 2 ** 31 - 1 };
 
 const USAGE = `usage: node scripts/bench-mesh.mjs [options]   (npm run bench:mesh -- [options])
   --quick            fewer, shorter runs (under a minute): 300 handshakes, TCP runs of 256,
