@@ -35,6 +35,13 @@ struct Batch {
         values(count, 0),
         deferred(Napi::Promise::Deferred::New(env)) {}
 
+  void WipeSecretOutputs() {
+    const OpShape& shape = algorithm->Shape(op);
+    for (int k = 0; k < shape.outputs; k++) {
+      if (shape.out[k].secret) ActiveLiboqs()->mem_cleanse(outputs[k], shape.out[k].length * count);
+    }
+  }
+
   ~Batch() {
     const Liboqs* lib = ActiveLiboqs();
     for (CopiedInput& input : inputs) {
@@ -50,7 +57,9 @@ struct Batch {
   // batch has settled (`result` holds it until then, so nothing can detach it under a worker).
   std::vector<uint8_t*> outputs;
   std::vector<int64_t> values;
-  Napi::ObjectReference result;  // keeps the output ArrayBuffers alive while workers write
+  // Keeps the output ArrayBuffers alive while workers write, until the last worker is destroyed
+  // right after settling.
+  Napi::ObjectReference result;
   Napi::Promise::Deferred deferred;
   // Workers take items one at a time: a worker that starts late or is preempted (by the main
   // thread, GC, another process) leaves its share to the others instead of holding up the batch.
@@ -116,32 +125,52 @@ class BatchWorker final : public Napi::AsyncWorker {
   void OnError(const Napi::Error&) override { Settle(true); }
 
  private:
-  // Every worker reports here on the main thread; the last one settles the promise.
+  // Every worker reports here on the main thread; the last one settles the promise. This runs
+  // from a C callback and must not throw: in an environment being torn down (a worker_thread
+  // terminated with the batch in flight) every N-API call that needs JavaScript fails.
   void Settle(bool worker_failed) {
     Batch& batch = *batch_;
     batch.failed = batch.failed || worker_failed;
     if (--batch.pending > 0) return;
-    Napi::Env env = Env();
-    const bool failed = batch.failed || std::any_of(batch.values.begin(), batch.values.end(),
-                                                    [](int64_t value) { return value == kFailed; });
-    if (failed) {
-      // The caller never sees these outputs; secret ones are wiped before they are dropped.
-      const OpShape& shape = batch.algorithm->Shape(batch.op);
-      for (int k = 0; k < shape.outputs; k++) {
-        if (!shape.out[k].secret) continue;
-        ActiveLiboqs()->mem_cleanse(batch.outputs[k], shape.out[k].length * batch.count);
+    bool failed = batch.failed || std::any_of(batch.values.begin(), batch.values.end(),
+                                              [](int64_t value) { return value == kFailed; });
+    // The caller never sees these outputs; secret ones are wiped before any call that can fail.
+    if (failed) batch.WipeSecretOutputs();
+    Napi::Value outcome;
+    try {
+      outcome = failed ? Failure(batch.algorithm->name() + ": liboqs reported an error") : Results();
+    } catch (...) {
+      batch.WipeSecretOutputs();
+      failed = true;
+      try {
+        outcome = Failure("the batch's results could not be delivered");
+      } catch (...) {
+        return;  // nothing can reach JavaScript any more
       }
-      batch.deferred.Reject(PqcError(env, "ERR_PQC_OPERATION_FAILED",
-                                     batch.algorithm->name() + ": liboqs reported an error")
-                                .Value());
-    } else {
-      Napi::Array result = batch.result.Value().As<Napi::Array>();
-      Napi::Float64Array values = Napi::Float64Array::New(env, batch.count);
-      for (uint32_t i = 0; i < batch.count; i++) values[i] = static_cast<double>(batch.values[i]);
-      result.Set(kMaxOutputs, values);
-      batch.deferred.Resolve(result);
     }
-    batch.result.Reset();
+    // Called once whatever happens: a failed napi_resolve_deferred may already have freed it.
+    try {
+      if (failed) {
+        batch.deferred.Reject(outcome);
+      } else {
+        batch.deferred.Resolve(outcome);
+      }
+    } catch (...) {
+      batch.WipeSecretOutputs();
+    }
+  }
+
+  Napi::Value Failure(const std::string& message) {
+    return PqcError(Env(), "ERR_PQC_OPERATION_FAILED", message).Value();
+  }
+
+  Napi::Value Results() {
+    Batch& batch = *batch_;
+    Napi::Array result = batch.result.Value().As<Napi::Array>();
+    Napi::Float64Array values = Napi::Float64Array::New(Env(), batch.count);
+    for (uint32_t i = 0; i < batch.count; i++) values[i] = static_cast<double>(batch.values[i]);
+    result.Set(kMaxOutputs, values);
+    return result;
   }
 
   std::shared_ptr<Batch> batch_;
