@@ -30,6 +30,12 @@ describe.skipIf(skip !== '')(`secret batch inputs are wiped before they are free
   const decapsulating = (body: string) =>
     scanned('kem', 'ML-KEM-512', pair.secretKey, `const ciphertext = Uint8Array.from(${JSON.stringify(Array.from(ciphertext))});\n${body}`);
 
+  it('(control) the scanner sees the secret key when the child leaves its own copy unwiped', () => {
+    const { result, hits } = decapsulating('console.log(JSON.stringify(secret.length));');
+    expect(result).toBe(kem.secretKeyLength);
+    expect(hits.length).toBeGreaterThan(0);
+  });
+
   it('after a batch that ran', () => {
     const { result, hits } = decapsulating(`
       const [shared, , values] = await algorithm.runAsync(Op.KemDecaps, 2, 1, ciphertext, [secret, secret]);
