@@ -15,16 +15,26 @@ const char* const kResourceNames[kOpCount] = {
 };
 
 // One input operand copied off the JS heap: a single value shared by every item, or one value
-// per item laid end to end.
+// per item laid end to end. A secret one is wiped when it goes, on every path: a batch that ran,
+// and one refused while its inputs were being copied.
 struct CopiedInput {
-  bool secret = false;
-  std::vector<uint8_t> bytes;
-  std::vector<size_t> offsets;  // count + 1 entries, empty when shared
+  explicit CopiedInput(bool secret) : secret(secret) {}
+  CopiedInput(CopiedInput&&) = default;
+  CopiedInput& operator=(CopiedInput&&) = delete;
+  ~CopiedInput() {
+    if (secret && !bytes.empty()) ActiveLiboqs()->mem_cleanse(bytes.data(), bytes.size());
+  }
 
   Bytes Item(uint32_t i) {
     if (offsets.empty()) return Bytes{bytes.data(), bytes.size()};
     return Bytes{bytes.data() + offsets[i], offsets[i + 1] - offsets[i]};
   }
+
+  const bool secret;
+  // Never grown for a secret operand, which would free a partial copy unwiped: keys and seeds
+  // have one length, and their copy is reserved in full up front.
+  std::vector<uint8_t> bytes;
+  std::vector<size_t> offsets;  // count + 1 entries, empty when shared
 };
 
 struct Batch {
@@ -35,10 +45,10 @@ struct Batch {
         values(count, 0),
         deferred(Napi::Promise::Deferred::New(env)) {}
 
-  ~Batch() {
-    const Liboqs* lib = ActiveLiboqs();
-    for (CopiedInput& input : inputs) {
-      if (input.secret) lib->mem_cleanse(input.bytes.data(), input.bytes.size());
+  void WipeSecretOutputs() {
+    const OpShape& shape = algorithm->Shape(op);
+    for (int k = 0; k < shape.outputs; k++) {
+      if (shape.out[k].secret) ActiveLiboqs()->mem_cleanse(outputs[k], shape.out[k].length * count);
     }
   }
 
@@ -50,7 +60,9 @@ struct Batch {
   // batch has settled (`result` holds it until then, so nothing can detach it under a worker).
   std::vector<uint8_t*> outputs;
   std::vector<int64_t> values;
-  Napi::ObjectReference result;  // keeps the output ArrayBuffers alive while workers write
+  // Keeps the output ArrayBuffers alive while workers write, until the last worker is destroyed
+  // right after settling.
+  Napi::ObjectReference result;
   Napi::Promise::Deferred deferred;
   // Workers take items one at a time: a worker that starts late or is preempted (by the main
   // thread, GC, another process) leaves its share to the others instead of holding up the batch.
@@ -59,40 +71,53 @@ struct Batch {
   bool failed = false;
 };
 
-// Bytes copied for one batch: beyond this the caller should split it.
+// Bytes copied for one batch, and produced per output: beyond this the caller should split it.
 constexpr size_t kMaxBatchBytes = size_t{1} << 30;
 
-CopiedInput CopyInput(Napi::Env env, const Napi::Value& value, const OperandShape& shape,
-                      uint32_t count, size_t* copied) {
-  CopiedInput copy;
-  copy.secret = shape.secret;
+// Counts `count` items of `length` bytes against the cap before any of them is copied.
+void Charge(Napi::Env env, size_t length, size_t count, size_t* copied) {
+  if (length > (kMaxBatchBytes - *copied) / count) {
+    ThrowInvalid(env, "a batch may copy at most " + std::to_string(kMaxBatchBytes) +
+                          " bytes of input; split it");
+  }
+  *copied += length * count;
+}
+
+// Adds the operand's copy to `inputs` before filling it: a refusal part way through (an item
+// that fails its check, the size cap) leaves the partial copy where it is wiped.
+void CopyInput(Napi::Env env, const Napi::Value& value, const OperandShape& shape, uint32_t count,
+               size_t* copied, std::vector<CopiedInput>* inputs) {
+  CopiedInput& copy = inputs->emplace_back(shape.secret);
   const auto append = [&](const Bytes& bytes) {
-    *copied += bytes.length;
-    if (*copied > kMaxBatchBytes) {
-      ThrowInvalid(env, "a batch may copy at most " + std::to_string(kMaxBatchBytes) +
-                            " bytes of input; split it");
-    }
     copy.bytes.insert(copy.bytes.end(), bytes.data, bytes.data + bytes.length);
   };
   if (!value.IsArray()) {
-    append(RequireBytes(env, value, shape.name, shape.length, shape.max_length));
-    return copy;
+    const Bytes bytes = RequireBytes(env, value, shape.name, shape.length, shape.max_length);
+    Charge(env, bytes.length, 1, copied);
+    append(bytes);
+    return;
   }
   Napi::Array array = value.As<Napi::Array>();
   if (array.Length() != count) {
     ThrowInvalid(env, std::string(shape.name) + " must hold " + std::to_string(count) +
                           " items, got " + std::to_string(array.Length()));
   }
-  if (shape.length != kAnyLength) copy.bytes.reserve(shape.length * count);
+  const bool fixed = shape.length != kAnyLength;
+  if (fixed) {
+    Charge(env, shape.length, count, copied);
+    copy.bytes.reserve(shape.length * count);
+  }
   copy.offsets.reserve(count + 1);
   copy.offsets.push_back(0);
   for (uint32_t i = 0; i < count; i++) {
     // Array.Get can run JavaScript (a getter) that detaches or frees an earlier item's buffer:
     // each item is copied before the next is read.
-    append(RequireBytes(env, array.Get(i), shape.name, shape.length, shape.max_length, i));
+    const Bytes bytes =
+        RequireBytes(env, array.Get(i), shape.name, shape.length, shape.max_length, i);
+    if (!fixed) Charge(env, bytes.length, 1, copied);
+    append(bytes);
     copy.offsets.push_back(copy.bytes.size());
   }
-  return copy;
 }
 
 class BatchWorker final : public Napi::AsyncWorker {
@@ -116,32 +141,52 @@ class BatchWorker final : public Napi::AsyncWorker {
   void OnError(const Napi::Error&) override { Settle(true); }
 
  private:
-  // Every worker reports here on the main thread; the last one settles the promise.
+  // Every worker reports here on the main thread; the last one settles the promise. This runs
+  // from a C callback and must not throw: in an environment being torn down (a worker_thread
+  // terminated with the batch in flight) every N-API call that needs JavaScript fails.
   void Settle(bool worker_failed) {
     Batch& batch = *batch_;
     batch.failed = batch.failed || worker_failed;
     if (--batch.pending > 0) return;
-    Napi::Env env = Env();
-    const bool failed = batch.failed || std::any_of(batch.values.begin(), batch.values.end(),
-                                                    [](int64_t value) { return value == kFailed; });
-    if (failed) {
-      // The caller never sees these outputs; secret ones are wiped before they are dropped.
-      const OpShape& shape = batch.algorithm->Shape(batch.op);
-      for (int k = 0; k < shape.outputs; k++) {
-        if (!shape.out[k].secret) continue;
-        ActiveLiboqs()->mem_cleanse(batch.outputs[k], shape.out[k].length * batch.count);
+    bool failed = batch.failed || std::any_of(batch.values.begin(), batch.values.end(),
+                                              [](int64_t value) { return value == kFailed; });
+    // The caller never sees these outputs; secret ones are wiped before any call that can fail.
+    if (failed) batch.WipeSecretOutputs();
+    Napi::Value outcome;
+    try {
+      outcome = failed ? Failure(batch.algorithm->name() + ": liboqs reported an error") : Results();
+    } catch (...) {
+      batch.WipeSecretOutputs();
+      failed = true;
+      try {
+        outcome = Failure("the batch's results could not be delivered");
+      } catch (...) {
+        return;  // nothing can reach JavaScript any more
       }
-      batch.deferred.Reject(PqcError(env, "ERR_PQC_OPERATION_FAILED",
-                                     batch.algorithm->name() + ": liboqs reported an error")
-                                .Value());
-    } else {
-      Napi::Array result = batch.result.Value().As<Napi::Array>();
-      Napi::Float64Array values = Napi::Float64Array::New(env, batch.count);
-      for (uint32_t i = 0; i < batch.count; i++) values[i] = static_cast<double>(batch.values[i]);
-      result.Set(kMaxOutputs, values);
-      batch.deferred.Resolve(result);
     }
-    batch.result.Reset();
+    // Called once whatever happens: a failed napi_resolve_deferred may already have freed it.
+    try {
+      if (failed) {
+        batch.deferred.Reject(outcome);
+      } else {
+        batch.deferred.Resolve(outcome);
+      }
+    } catch (...) {
+      batch.WipeSecretOutputs();
+    }
+  }
+
+  Napi::Value Failure(const std::string& message) {
+    return PqcError(Env(), "ERR_PQC_OPERATION_FAILED", message).Value();
+  }
+
+  Napi::Value Results() {
+    Batch& batch = *batch_;
+    Napi::Array result = batch.result.Value().As<Napi::Array>();
+    Napi::Float64Array values = Napi::Float64Array::New(Env(), batch.count);
+    for (uint32_t i = 0; i < batch.count; i++) values[i] = static_cast<double>(batch.values[i]);
+    result.Set(kMaxOutputs, values);
+    return result;
   }
 
   std::shared_ptr<Batch> batch_;
@@ -152,11 +197,18 @@ class BatchWorker final : public Napi::AsyncWorker {
 Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op,
                        uint32_t count, uint32_t workers, const std::vector<Napi::Value>& inputs) {
   const OpShape& shape = algorithm->Shape(op);
+  // Refused before any input is copied.
+  for (int k = 0; k < shape.outputs; k++) {
+    if (shape.out[k].length > kMaxBatchBytes / count) {
+      ThrowInvalid(env, "a batch may produce at most " + std::to_string(kMaxBatchBytes) +
+                            " bytes per output; split it");
+    }
+  }
   auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count);
   size_t copied = 0;
   try {
     for (int k = 0; k < shape.inputs; k++) {
-      batch->inputs.push_back(CopyInput(env, inputs[k], shape.in[k], count, &copied));
+      CopyInput(env, inputs[k], shape.in[k], count, &copied, &batch->inputs);
     }
   } catch (const std::bad_alloc&) {
     ThrowPqc(env, "ERR_PQC_OPERATION_FAILED", "out of memory copying the batch's inputs");
@@ -167,12 +219,7 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
   Napi::Array result = Napi::Array::New(env, kMaxOutputs + 2);
   Napi::Array secret = Napi::Array::New(env, shape.outputs);
   for (int k = 0; k < shape.outputs; k++) {
-    const size_t length = shape.out[k].length;
-    if (length > kMaxBatchBytes / count) {
-      ThrowInvalid(env, "a batch may produce at most " + std::to_string(kMaxBatchBytes) +
-                            " bytes per output; split it");
-    }
-    Napi::Uint8Array items = Napi::Uint8Array::New(env, length * count);
+    Napi::Uint8Array items = Napi::Uint8Array::New(env, shape.out[k].length * count);
     batch->outputs.push_back(items.Data());
     result.Set(k, items);
     secret.Set(k, Napi::Boolean::New(env, shape.out[k].secret));

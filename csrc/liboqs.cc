@@ -35,7 +35,15 @@ bool HasKnownLayout(const Liboqs& lib) {
   if (lib.sig_alg_is_enabled("ML-DSA-44")) {
     OqsSigPrefix* sig = lib.sig_new("ML-DSA-44");
     const bool ok = sig != nullptr && sig->length_public_key == 1312 &&
-                    sig->length_secret_key == 2560 && sig->length_signature == 2420;
+                    sig->length_secret_key == 2560 && sig->length_signature == 2420 &&
+                    SigTakesContext(lib, sig);
+    if (sig != nullptr) lib.sig_free(sig);
+    if (!ok) return false;
+  }
+  // Falcon takes no context: a flag read from the wrong byte shows here or with ML-DSA above.
+  if (lib.sig_alg_is_enabled("Falcon-512")) {
+    OqsSigPrefix* sig = lib.sig_new("Falcon-512");
+    const bool ok = sig != nullptr && !SigTakesContext(lib, sig);
     if (sig != nullptr) lib.sig_free(sig);
     if (!ok) return false;
   }
@@ -49,6 +57,11 @@ bool ParseVersion(const char* text, int* major, int* minor) {
 }  // namespace
 
 const Liboqs* ActiveLiboqs() { return g_active.load(std::memory_order_acquire); }
+
+bool SigTakesContext(const Liboqs& lib, const OqsSigPrefix* sig) {
+  if (lib.sig_supports_ctx != nullptr) return lib.sig_supports_ctx(sig->method_name);
+  return sig->flag_bytes[lib.sig_ctx_flag] != 0;
+}
 
 LoadResult LoadLiboqs(const std::string& path, std::string* detail) {
   std::lock_guard<std::mutex> lock(g_load_mutex);
@@ -122,6 +135,7 @@ LoadResult LoadLiboqs(const std::string& path, std::string* detail) {
   Resolve(handle, "OQS_KEM_keypair_derand", &lib.kem_keypair_derand);
   Resolve(handle, "OQS_KEM_encaps_derand", &lib.kem_encaps_derand);
   Resolve(handle, "OQS_SIG_supports_ctx_str", &lib.sig_supports_ctx);
+  lib.sig_ctx_flag = minor >= 13 ? 3 : 2;  // after suf_cma from 0.13 (csrc/oqs_prefix.h)
 
   Dl_info where{};
   lib.path = dladdr(reinterpret_cast<void*>(lib.version), &where) != 0 && where.dli_fname

@@ -48,12 +48,17 @@ struct Liboqs {
                             const uint8_t*, size_t, const uint8_t*);
   OqsStatus (*sig_verify_ctx)(const OqsSigPrefix*, const uint8_t*, size_t, const uint8_t*,
                               size_t, const uint8_t*, size_t, const uint8_t*);
-  // Optional: 0.14+. Without it a context string is tried and liboqs's refusal reported.
+  // Optional: 0.14+. Before it, OQS_SIG's sig_with_ctx_support is read from flag_bytes at
+  // `sig_ctx_flag` (csrc/oqs_prefix.h).
   bool (*sig_supports_ctx)(const char*);
+  int sig_ctx_flag;
 
   std::string path;
   std::string version_string;
 };
+
+// Whether `sig` takes a context string; one that does not takes only the empty one, as NULL.
+bool SigTakesContext(const Liboqs& lib, const OqsSigPrefix* sig);
 
 // The liboqs this process uses, or null before a successful LoadLiboqs.
 const Liboqs* ActiveLiboqs();

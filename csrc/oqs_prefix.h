@@ -24,8 +24,9 @@ typedef struct OqsKemPrefix {
   size_t length_shared_secret;
 } OqsKemPrefix;
 
-/* OQS_SIG gained `bool suf_cma` in 0.13, between other one-byte fields (3 of them before, 4
- * since); the size_t lengths that follow sit at the same offset in every supported release. */
+/* OQS_SIG gained `bool suf_cma` in 0.13, between other one-byte fields: claimed_nist_level,
+ * euf_cma, [suf_cma,] sig_with_ctx_support. The size_t lengths that follow sit at the same
+ * offset in every supported release. */
 typedef struct OqsSigPrefix {
   const char *method_name;
   const char *alg_version;

@@ -9,7 +9,9 @@ class Sig final : public Algorithm {
     const OperandShape pk{"publicKey", sig->length_public_key, 0, false};
     const OperandShape sk{"secretKey", sig->length_secret_key, 0, true};
     const OperandShape message{"message", kAnyLength, kAnyLength, false};
-    const OperandShape context{"context", kAnyLength, kMaxContextLength, false};
+    // A scheme without context support (Falcon, MAYO, …) takes only the empty context.
+    const OperandShape context{"context", kAnyLength,
+                               SigTakesContext(lib, sig) ? kMaxContextLength : 0, false};
     // A signature of the wrong length is an invalid signature (verify says false), not bad input.
     const OperandShape signature{"signature", kAnyLength, kAnyLength, false};
 
@@ -26,15 +28,15 @@ class Sig final : public Algorithm {
         return lib_.sig_keypair(sig_, out[0], out[1]) == kOqsSuccess ? 0 : kFailed;
       case kSigSign: {
         size_t length = 0;
-        const OqsStatus status = lib_.sig_sign_ctx(sig_, out[0], &length, in[0].data,
-                                                   in[0].length, in[2].data, in[2].length,
-                                                   in[1].data);
+        const OqsStatus status =
+            lib_.sig_sign_ctx(sig_, out[0], &length, in[0].data, in[0].length, Context(in[2]),
+                              in[2].length, in[1].data);
         return status == kOqsSuccess ? static_cast<int64_t>(length) : kFailed;
       }
       case kSigVerify:
         // liboqs reports a bad signature and a failed check with the same status.
         return lib_.sig_verify_ctx(sig_, in[0].data, in[0].length, in[1].data, in[1].length,
-                                   in[3].data, in[3].length, in[2].data) == kOqsSuccess
+                                   Context(in[3]), in[3].length, in[2].data) == kOqsSuccess
                    ? 1
                    : 0;
       default:
@@ -43,6 +45,11 @@ class Sig final : public Algorithm {
   }
 
  private:
+  // A scheme without context support refuses any non-NULL context, even an empty one.
+  static const uint8_t* Context(const Bytes& context) {
+    return context.length == 0 ? nullptr : context.data;
+  }
+
   const Liboqs& lib_;
   OqsSigPrefix* sig_;
 };

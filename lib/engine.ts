@@ -81,8 +81,8 @@ export interface KemEngine extends Engine {
 
 export interface SigEngine extends Engine {
   readonly lengths: SigLengths;
-  /** false: the scheme takes no context string; null: unknown until tried. */
-  readonly contextSupported: boolean | null;
+  /** Whether the scheme takes a context string other than the empty one on this backend. */
+  readonly contextSupported: boolean;
   /** Whether the backend enforces FIPS 204's bound on z when verifying ML-DSA. */
   readonly checksMlDsaBounds: boolean;
 }

@@ -19,7 +19,7 @@ export interface NativeAlgorithm {
   readonly keypairSeedLength: number;
   readonly encapsSeedLength: number;
   readonly signatureLength: number;
-  readonly contextSupported: boolean | null;
+  readonly contextSupported: boolean;
   run(op: number, ...operands: Uint8Array[]): number;
   runAsync(
     op: number,

@@ -32,6 +32,15 @@ export function readVectors<T>(relative: string): T {
 export const hex = (text: string) => Uint8Array.from(Buffer.from(text, 'hex'));
 export const toHex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
+/** The environment of a child process that must run on this process's native liboqs. */
+export function nativeChildEnv(): Record<string, string | undefined> {
+  return {
+    LD_LIBRARY_PATH: process.env.LD_LIBRARY_PATH,
+    X0TTA6BL4_LIBOQS_PATH: environment.liboqs?.path,
+    X0TTA6BL4_PQC_BACKEND: 'native',
+  };
+}
+
 /**
  * Runs a module body in a fresh Node process against the built package (dist/), so that the
  * per-process backend selection can be tested under different environments.

@@ -22,18 +22,19 @@ export interface Fixture {
 }
 
 /**
- * Compiled once per machine into a directory named after the source, and reused: test files
- * run in parallel and may be stopped without an exit hook, so nothing is made per run.
+ * A shared library compiled from `source` with `flags`, once per machine into a directory named
+ * after them, and reused: test files run in parallel and may be stopped without an exit hook,
+ * so nothing is made per run.
  */
-function compile(name: string, source: string, description: string): Fixture {
+export function compile(name: string, source: string, description: string, flags: readonly string[] = []): Fixture {
   const cc = process.env.CC ?? 'cc';
-  const dir = path.join(tmpdir(), 'x0tta6bl4-pqc-fixtures', createHash('sha256').update(source).digest('hex').slice(0, 16));
+  const dir = path.join(tmpdir(), 'x0tta6bl4-pqc-fixtures', createHash('sha256').update(source).update(flags.join(' ')).digest('hex').slice(0, 16));
   const file = path.join(dir, name);
   if (existsSync(file)) return { path: file, description, missing: '' };
   mkdirSync(dir, { recursive: true });
   const partial = `${file}.${process.pid}`;
   writeFileSync(`${partial}.c`, source);
-  const result = spawnSync(cc, ['-shared', '-fPIC', '-o', partial, `${partial}.c`], { encoding: 'utf8' });
+  const result = spawnSync(cc, ['-shared', '-fPIC', '-o', partial, `${partial}.c`, ...flags], { encoding: 'utf8' });
   rmSync(`${partial}.c`, { force: true });
   if (result.status !== 0) {
     const why = result.error?.message ?? result.stderr.trim().split('\n')[0];
