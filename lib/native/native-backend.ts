@@ -52,8 +52,9 @@ function atLeast(version: string, minor: number): boolean {
 }
 
 // One worker per thread that can run at once: the workers share out the items between them.
-const poolSize = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
-const workersFor = (count: number) => Math.min(count, poolSize, availableParallelism());
+// Read once: availableParallelism() is a system call, and every async call would pay it twice.
+const parallelThreads = Math.min(Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4), availableParallelism());
+const workersFor = (count: number) => Math.min(count, parallelThreads);
 
 /**
  * A batch of at least two parts' worth goes to the pool as a pipeline of parts, one worker
