@@ -29,6 +29,8 @@ export class Sig {
   readonly secretKeyLength: number;
   /** The largest signature this scheme produces. */
   readonly signatureLength: number;
+  /** Whether this scheme takes a context string on this backend (ML-DSA on native liboqs does; Falcon never does). */
+  readonly contextSupported: boolean;
   readonly #engine: SigEngine;
   /** Set when verification must apply FIPS 204's bound on z before the backend does the rest. */
   readonly #boundCheck: ReturnType<typeof mlDsaParameters>;
@@ -43,6 +45,7 @@ export class Sig {
     this.publicKeyLength = this.#engine.lengths.publicKey;
     this.secretKeyLength = this.#engine.lengths.secretKey;
     this.signatureLength = this.#engine.lengths.signature;
+    this.contextSupported = this.#engine.contextSupported;
     this.#boundCheck = this.#engine.checksMlDsaBounds ? undefined : mlDsaParameters(name);
   }
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PqcError, ready, SecretBytes, Sig } from '../lib/index.js';
+import { expectCode } from './support/errors.js';
 import { environment, toHex } from './support/environment.js';
 
 await ready();
@@ -122,4 +123,17 @@ describe.each(ML_DSA)(`$name on the ${environment.backend} backend`, (params) =>
       expect(sig.verify(message, sig.sign(message, secretKey, { context: new Uint8Array(0) }), publicKey)).toBe(true);
     },
   );
+});
+
+describe('Sig.contextSupported', () => {
+  it('says per scheme whether a context string is taken: ML-DSA where the backend passes contexts, Falcon never', async () => {
+    expect(new Sig('ML-DSA-65').contextSupported).toBe(environment.capabilities.sigContext);
+    if (environment.sigs.includes('Falcon-512')) {
+      const falcon = new Sig('Falcon-512');
+      await falcon.ready();
+      expect(falcon.contextSupported).toBe(false);
+      const { secretKey } = falcon.generateKeyPair();
+      expectCode(() => falcon.sign(new Uint8Array(3), secretKey, { context: new Uint8Array(1) }), 'ERR_PQC_UNSUPPORTED_CAPABILITY');
+    }
+  });
 });
