@@ -36,6 +36,10 @@ export type PqcErrorCode =
   | 'ERR_PQC_KEYS_EXPIRED'
   | 'ERR_PQC_FORGED_RECORD'
   | 'ERR_PQC_FRAME_TOO_LARGE'
+  | 'ERR_PQC_QUARANTINED'
+  | 'ERR_PQC_EQUIVOCATION'
+  | 'ERR_PQC_INVALID_CERTIFICATE'
+  | 'ERR_PQC_CONFLICTING_DECISION'
   | 'ERR_PQC_INSECURE_KEY_FILE'
   | (string & { readonly __pqcCode?: never });
 

@@ -28,3 +28,4 @@ export { X25519_KEM_NAME } from './policy/x25519-kem.js';
 export { diagnose, type Diagnosis } from './policy/doctor.js';
 export * from './mesh/index.js';
 export { metricsHandler, serveMetrics, type MetricsServer } from './metrics-http.js';
+export * from './control-plane/index.js';

@@ -19,6 +19,12 @@ export interface PqcMetrics {
   readonly keyRotationFailure: Counter<'reason'>;
   /** Channel records refused (replayed, forged, malformed, under keys out of sync), by reason. */
   readonly recordRejected: Counter<'reason'>;
+  /** Control-plane envelopes applied, and those refused by reason (lib/control-plane/). */
+  readonly gossipAccepted: Counter;
+  readonly gossipRejected: Counter<'reason'>;
+  /** Quorum certificates accepted, and those refused by reason. */
+  readonly certificateAccepted: Counter;
+  readonly certificateRejected: Counter<'reason'>;
   /** Always 1; its labels say which liboqs serves the node and whether a production override is in force. */
   readonly backendInfo: Gauge<'backend' | 'liboqs_version' | 'production' | 'wasm_opt_in'>;
 }
@@ -77,6 +83,20 @@ export function pqcMetrics(registry: Registry): PqcMetrics {
       recordRejected: new Counter({
         name: 'pqc_record_rejected_total',
         help: 'Channel records refused, by reason',
+        labelNames: ['reason'],
+        registers,
+      }),
+      gossipAccepted: new Counter({ name: 'pqc_gossip_accepted_total', help: 'Signed control-plane envelopes accepted', registers }),
+      gossipRejected: new Counter({
+        name: 'pqc_gossip_rejected_total',
+        help: 'Signed control-plane envelopes refused, by reason',
+        labelNames: ['reason'],
+        registers,
+      }),
+      certificateAccepted: new Counter({ name: 'pqc_certificate_accepted_total', help: 'Quorum certificates accepted', registers }),
+      certificateRejected: new Counter({
+        name: 'pqc_certificate_rejected_total',
+        help: 'Quorum certificates refused, by reason',
         labelNames: ['reason'],
         registers,
       }),

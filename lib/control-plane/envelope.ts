@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { fail } from '../mesh/failure.js';
+import { WireReader, WireWriter } from '../mesh/wire.js';
+
+/**
+ * A signed control-plane message: origin, per-origin sequence number, epoch, timestamp, hop
+ * limit, payload type and payload, with the origin's ML-DSA signature over all of it but the
+ * hop limit (which every forwarder lowers, as IP's TTL).
+ *
+ *   u8 version = 1 ‖ u8 kind ‖ u8 len ‖ origin ‖ u64 sequence ‖ u32 epoch ‖ u64 timestamp ‖
+ *   u8 hop limit ‖ u32 len ‖ payload ‖ u16 len ‖ signature
+ */
+export const ENVELOPE_VERSION = 1;
+export const MAX_PAYLOAD = 64 * 1024;
+const MAX_SIGNATURE = 4627; // ML-DSA-87
+export const MAX_ENVELOPE = 1 + 1 + 256 + 8 + 4 + 8 + 1 + 4 + MAX_PAYLOAD + 2 + MAX_SIGNATURE;
+export const MAX_HOP_LIMIT = 16;
+
+/** Payload types; each is its own domain-separation label inside the signed data. */
+export const EnvelopeKind = {
+  /** Ordinary gossip (beacons, routes): applied on receipt, no quorum needed. */
+  Gossip: 1,
+  /** Equivocation evidence: two envelopes of one origin with one sequence number. */
+  Evidence: 2,
+  /** A validator's signature on a critical decision (a share of a certificate). */
+  Vote: 3,
+  /** A quorum certificate for a critical decision. */
+  Certificate: 4,
+  /** "I am here": lets each node count the validators it can reach (quorum detection). */
+  Heartbeat: 5,
+} as const;
+export type EnvelopeKind = (typeof EnvelopeKind)[keyof typeof EnvelopeKind];
+const KIND_NAMES: Record<number, string> = { 1: 'gossip', 2: 'evidence', 3: 'vote', 4: 'certificate', 5: 'heartbeat' };
+
+export interface EnvelopeFields {
+  kind: EnvelopeKind;
+  origin: string;
+  sequence: number;
+  epoch: number;
+  timestamp: number;
+  hopLimit: number;
+  payload: Uint8Array;
+}
+
+export interface Envelope extends EnvelopeFields {
+  signature: Uint8Array;
+  /** The bytes as received or made. */
+  bytes: Uint8Array;
+  /** SHA-256 of the signed content: two envelopes with one (origin, sequence) and different digests equivocate. */
+  digest: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** What the origin signs: the kind's label, then every field but the hop limit. */
+export function signedContent(fields: Omit<EnvelopeFields, 'hopLimit'>): Uint8Array {
+  return new WireWriter()
+    .raw(encoder.encode(`x0tta6bl4-cp/1 ${KIND_NAMES[fields.kind]}\0`))
+    .u8(ENVELOPE_VERSION)
+    .u8(fields.kind)
+    .short(encoder.encode(fields.origin))
+    .u64(fields.sequence)
+    .u32(fields.epoch)
+    .u64(fields.timestamp)
+    .u32(fields.payload.length)
+    .raw(fields.payload)
+    .finish();
+}
+
+export function encodeEnvelope(fields: EnvelopeFields, signature: Uint8Array): Uint8Array {
+  const writer = new WireWriter()
+    .u8(ENVELOPE_VERSION)
+    .u8(fields.kind)
+    .short(encoder.encode(fields.origin))
+    .u64(fields.sequence)
+    .u32(fields.epoch)
+    .u64(fields.timestamp)
+    .u8(fields.hopLimit)
+    .u32(fields.payload.length)
+    .raw(fields.payload);
+  return writer.long(signature).finish();
+}
+
+const digestOf = (content: Uint8Array) => createHash('sha256').update(content).digest('hex');
+
+/** Parses an envelope, checking every length before use; throws a 'malformed' MeshError. */
+export function parseEnvelope(bytes: Uint8Array): Envelope {
+  if (!(bytes instanceof Uint8Array)) fail('malformed', 'an envelope must be a Uint8Array');
+  if (bytes.length > MAX_ENVELOPE) fail('malformed', `an envelope of ${bytes.length} bytes is larger than ${MAX_ENVELOPE}`);
+  const wire = new WireReader(bytes, 'an envelope');
+  if (wire.u8() !== ENVELOPE_VERSION) fail('malformed', 'an envelope of another version');
+  const kind = wire.u8();
+  if (!(kind in KIND_NAMES)) fail('malformed', `envelope kind ${kind} is unknown`);
+  let origin: string;
+  try {
+    origin = decoder.decode(wire.short('the origin', 1, 255));
+  } catch (error) {
+    throw (error as { reason?: string }).reason ? error : fail('malformed', 'the origin is not UTF-8');
+  }
+  const sequence = wire.u64();
+  const epoch = wire.u32();
+  const timestamp = wire.u64();
+  const hopLimit = wire.u8();
+  if (hopLimit > MAX_HOP_LIMIT) fail('malformed', `hop limit ${hopLimit} is above ${MAX_HOP_LIMIT}`);
+  const payloadLength = wire.u32();
+  if (payloadLength > MAX_PAYLOAD) fail('malformed', `a payload of ${payloadLength} bytes is larger than ${MAX_PAYLOAD}`);
+  const payload = wire.bytesOf(payloadLength, 'the payload');
+  const signature = wire.long('the signature', 1, MAX_SIGNATURE);
+  wire.end();
+  const fields = { kind: kind as EnvelopeKind, origin, sequence, epoch, timestamp, hopLimit, payload };
+  return { ...fields, signature, bytes, digest: digestOf(signedContent(fields)) };
+}
+
+/** The same envelope one hop further: only the hop limit changes (it is outside the signature). */
+export function forwarded(envelope: Envelope): Uint8Array | undefined {
+  if (envelope.hopLimit <= 1) return undefined;
+  const out = Uint8Array.from(envelope.bytes);
+  const hopOffset = 1 + 1 + 1 + encoder.encode(envelope.origin).length + 8 + 4 + 8;
+  out[hopOffset] = envelope.hopLimit - 1;
+  return out;
+}

@@ -1,0 +1,259 @@
+import { createHash } from 'node:crypto';
+import { Registry } from 'prom-client';
+import { PqcError } from '../errors.js';
+import { pqcMetrics, type PqcMetrics } from '../metrics.js';
+import { Sig } from '../sig.js';
+import { parsePublicKeys, type MeshIdentity, type PublicKeys } from '../mesh/identity.js';
+import { WireReader, WireWriter } from '../mesh/wire.js';
+import { refuse, refusalOf, ControlPlaneError } from './refusal.js';
+
+/** The critical events that need a quorum certificate. */
+export const DECISION_KINDS = ['key_revocation', 'membership_change', 'policy_change', 'validator_set_change'] as const;
+export type DecisionKind = (typeof DECISION_KINDS)[number];
+
+export interface ValidatorSet {
+  epoch: number;
+  validators: PublicKeys[];
+}
+
+/** A critical decision, bound to its slot, its epoch and the validator set that certifies it. */
+export interface Decision {
+  kind: DecisionKind;
+  /** What the decision is about (e.g. "revoke:node-7"): one accepted decision per slot and epoch. */
+  slot: string;
+  epoch: number;
+  validatorSetHash: Uint8Array;
+  payload: Uint8Array;
+}
+
+export interface Vote {
+  signer: string;
+  signature: Uint8Array;
+}
+
+/** Two certified decisions for one slot and epoch: proof that more than f validators signed both. */
+export interface ConflictEvidence {
+  slot: string;
+  epoch: number;
+  first: Uint8Array;
+  second: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const VOTE_LABEL = encoder.encode('x0tta6bl4-cp/1 decision\0');
+const MAX_DECISION_PAYLOAD = 32 * 1024;
+const MAX_VALIDATORS = 256;
+
+/** BFT's threshold: the least number of votes any two of which share an honest validator when at most f = ⌊(n−1)/3⌋ lie: 2f+1 for n = 3f+1. */
+export function quorumThreshold(n: number): number {
+  return Math.floor((2 * n) / 3) + 1;
+}
+
+export function encodeValidatorSet(set: ValidatorSet): Uint8Array {
+  const sorted = [...set.validators].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  const writer = new WireWriter().u32(set.epoch).u16(sorted.length);
+  for (const v of sorted) writer.short(encoder.encode(v.nodeId)).short(encoder.encode(v.sigAlgorithm)).long(v.sigPublicKey);
+  return writer.finish();
+}
+
+export function parseValidatorSet(bytes: Uint8Array): ValidatorSet {
+  const wire = new WireReader(bytes, 'a validator set');
+  const epoch = wire.u32();
+  const count = wire.u16();
+  if (count === 0 || count > MAX_VALIDATORS) refuse('malformed', `a validator set of ${count} validators`);
+  const validators: PublicKeys[] = [];
+  for (let i = 0; i < count; i++) {
+    const nodeId = decoder.decode(wire.short('a node id', 1, 255));
+    const sigAlgorithm = decoder.decode(wire.short('an algorithm', 1, 32));
+    validators.push(parsePublicKeys({ nodeId, sigAlgorithm, sigPublicKey: Uint8Array.from(wire.long('a key', 1, 4096)) }));
+  }
+  wire.end();
+  if (new Set(validators.map((v) => v.nodeId)).size !== count) refuse('malformed', 'a validator set that names a node twice');
+  return { epoch, validators };
+}
+
+export function validatorSetHash(set: ValidatorSet): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(encodeValidatorSet(set)).digest());
+}
+
+export function encodeDecision(d: Decision): Uint8Array {
+  return new WireWriter()
+    .u8(DECISION_KINDS.indexOf(d.kind))
+    .short(encoder.encode(d.slot))
+    .u32(d.epoch)
+    .raw(d.validatorSetHash)
+    .u32(d.payload.length)
+    .raw(d.payload)
+    .finish();
+}
+
+export function parseDecision(bytes: Uint8Array): Decision {
+  const wire = new WireReader(bytes, 'a decision');
+  const kind = DECISION_KINDS[wire.u8()];
+  if (!kind) refuse('malformed', 'a decision of unknown kind');
+  const slot = decoder.decode(wire.short('the slot', 1, 255));
+  const epoch = wire.u32();
+  const validatorSetHash = wire.bytesOf(32, 'the validator-set hash');
+  const length = wire.u32();
+  if (length > MAX_DECISION_PAYLOAD) refuse('malformed', 'a decision payload too large');
+  const payload = wire.bytesOf(length, 'the payload');
+  wire.end();
+  return { kind, slot, epoch, validatorSetHash, payload };
+}
+
+/** A validator's vote: its signature over the label and the exact decision bytes. */
+export async function signVote(decisionBytes: Uint8Array, identity: MeshIdentity, signer: string): Promise<Vote> {
+  const sig = new Sig(identity.algorithm);
+  return { signer, signature: await sig.signAsync(voteData(decisionBytes), identity.secretKey) };
+}
+
+const voteData = (decisionBytes: Uint8Array) => {
+  const out = new Uint8Array(VOTE_LABEL.length + decisionBytes.length);
+  out.set(VOTE_LABEL);
+  out.set(decisionBytes, VOTE_LABEL.length);
+  return out;
+};
+
+/** decision ‖ votes: u32 len ‖ decision ‖ u16 count ‖ (u8 len ‖ signer ‖ u16 len ‖ signature)* */
+export function encodeCertificate(decisionBytes: Uint8Array, votes: Vote[]): Uint8Array {
+  const writer = new WireWriter().u32(decisionBytes.length).raw(decisionBytes).u16(votes.length);
+  for (const vote of votes) writer.short(encoder.encode(vote.signer)).long(vote.signature);
+  return writer.finish();
+}
+
+export function parseCertificate(bytes: Uint8Array): { decisionBytes: Uint8Array; decision: Decision; votes: Vote[] } {
+  if (!(bytes instanceof Uint8Array)) refuse('malformed', 'a certificate must be a Uint8Array');
+  const wire = new WireReader(bytes, 'a certificate');
+  const length = wire.u32();
+  if (length > MAX_DECISION_PAYLOAD + 512) refuse('malformed', 'a decision too large');
+  const decisionBytes = wire.bytesOf(length, 'the decision');
+  const count = wire.u16();
+  if (count > MAX_VALIDATORS) refuse('malformed', `a certificate of ${count} votes`);
+  const votes: Vote[] = [];
+  for (let i = 0; i < count; i++) votes.push({ signer: decoder.decode(wire.short('a signer', 1, 255)), signature: wire.long('a signature', 1, 4627) });
+  wire.end();
+  return { decisionBytes, decision: parseDecision(decisionBytes), votes };
+}
+
+/**
+ * Validates quorum certificates for critical events against the current validator set: the
+ * decision's epoch and validator-set hash, no duplicate or unknown signers, at least
+ * `threshold` votes, every vote's signature (one pooled batch), and no conflict with a
+ * decision already accepted for the same slot and epoch (a conflicting pair is kept as
+ * evidence). An accepted `validator_set_change` (certified by the old set) installs the new set.
+ *
+ * It validates; it does not order proposals: that is the caller's consensus (Raft, a BFT
+ * engine). Its guarantee assumes fewer than f + 1 Byzantine validators in each set.
+ */
+export class QuorumValidator {
+  readonly metrics: PqcMetrics;
+  #set: ValidatorSet;
+  #hash: Uint8Array;
+  #threshold: number;
+  readonly #thresholdOverride: number | undefined;
+  readonly #sigs = new Map<string, Sig>();
+  readonly #accepted = new Map<string, { digest: string; bytes: Uint8Array }>();
+  readonly #conflicts: ConflictEvidence[] = [];
+
+  constructor(options: { validatorSet: ValidatorSet; threshold?: number; registry?: Registry }) {
+    this.metrics = pqcMetrics(options.registry ?? new Registry());
+    this.#thresholdOverride = options.threshold;
+    this.#set = options.validatorSet;
+    this.#hash = validatorSetHash(this.#set);
+    this.#threshold = this.#thresholdFor(this.#set);
+  }
+
+  get validatorSet(): ValidatorSet {
+    return this.#set;
+  }
+
+  get threshold(): number {
+    return this.#threshold;
+  }
+
+  get conflicts(): readonly ConflictEvidence[] {
+    return this.#conflicts;
+  }
+
+  /** The accepted decision's bytes for a slot in an epoch, if any. */
+  acceptedDecision(slot: string, epoch: number): Uint8Array | undefined {
+    return this.#accepted.get(`${epoch}\0${slot}`)?.bytes;
+  }
+
+  /** Every accepted decision as `epoch/slot → decision hex`, for comparing nodes. */
+  acceptedSummary(): Record<string, string> {
+    return Object.fromEntries([...this.#accepted].map(([key, { digest }]) => [key.replace('\0', '/'), digest]));
+  }
+
+  /** Validates and accepts a certificate; throws a ControlPlaneError (counted) for a refused one. */
+  async accept(certificate: Uint8Array): Promise<Decision> {
+    try {
+      const { decision, decisionBytes } = await this.#validate(certificate);
+      const key = `${decision.epoch}\0${decision.slot}`;
+      const digest = createHash('sha256').update(decisionBytes).digest('hex');
+      const earlier = this.#accepted.get(key);
+      if (earlier && earlier.digest !== digest) {
+        this.#conflicts.push({ slot: decision.slot, epoch: decision.epoch, first: earlier.bytes, second: decisionBytes });
+        refuse('conflict', `a second certified decision for slot ${decision.slot} in epoch ${decision.epoch}: more than f validators signed both`);
+      }
+      if (!earlier) {
+        this.#accepted.set(key, { digest, bytes: decisionBytes });
+        if (decision.kind === 'validator_set_change') this.#install(parseValidatorSet(decision.payload));
+      }
+      this.metrics.certificateAccepted.inc();
+      return decision;
+    } catch (error) {
+      this.metrics.certificateRejected.inc({ reason: refusalOf(error) });
+      throw error instanceof PqcError ? error : new ControlPlaneError('malformed', String((error as Error)?.message ?? error));
+    }
+  }
+
+  async #validate(certificate: Uint8Array) {
+    const parsed = parseCertificate(certificate);
+    const { decision, votes } = parsed;
+    if (decision.epoch !== this.#set.epoch) refuse('wrong_validator_set', `a decision for epoch ${decision.epoch}; the validator set is at ${this.#set.epoch}`);
+    if (!Buffer.from(decision.validatorSetHash).equals(Buffer.from(this.#hash))) refuse('wrong_validator_set', 'a decision bound to another validator set');
+    const signers = new Set<string>();
+    const keys: PublicKeys[] = [];
+    for (const vote of votes) {
+      if (signers.has(vote.signer)) refuse('duplicate_signer', `${vote.signer} signed the certificate twice`);
+      signers.add(vote.signer);
+      const key = this.#set.validators.find((v) => v.nodeId === vote.signer);
+      if (!key) refuse('unknown_signer', `${vote.signer} is not a validator of epoch ${this.#set.epoch}`);
+      keys.push(key);
+    }
+    if (votes.length < this.#threshold) refuse('insufficient_quorum', `${votes.length} votes, ${this.#threshold} needed of ${this.#set.validators.length}`);
+    const data = voteData(parsed.decisionBytes);
+    const byAlgorithm = new Map<string, number[]>();
+    keys.forEach((key, i) => byAlgorithm.set(key.sigAlgorithm, [...(byAlgorithm.get(key.sigAlgorithm) ?? []), i]));
+    for (const [algorithm, indexes] of byAlgorithm) {
+      let sig = this.#sigs.get(algorithm);
+      if (!sig) this.#sigs.set(algorithm, (sig = new Sig(algorithm)));
+      const valid = await sig.verifyMany(
+        indexes.map(() => data),
+        indexes.map((i) => votes[i]!.signature),
+        indexes.map((i) => keys[i]!.sigPublicKey),
+      );
+      const bad = indexes.find((_, k) => !valid[k]);
+      if (bad !== undefined) refuse('forged', `${votes[bad]!.signer}'s vote does not verify`);
+    }
+    return parsed;
+  }
+
+  #install(next: ValidatorSet): void {
+    if (next.epoch !== this.#set.epoch + 1) refuse('wrong_validator_set', `a new validator set must be for epoch ${this.#set.epoch + 1}`);
+    this.#set = next;
+    this.#hash = validatorSetHash(next);
+    this.#threshold = this.#thresholdFor(next);
+  }
+
+  #thresholdFor(set: ValidatorSet): number {
+    const n = set.validators.length;
+    const threshold = this.#thresholdOverride ?? quorumThreshold(n);
+    if (!Number.isInteger(threshold) || threshold < quorumThreshold(n) || threshold > n) {
+      throw new PqcError('ERR_PQC_INVALID_CONFIGURATION', `a quorum threshold for ${n} validators must be from ${quorumThreshold(n)} (2f+1) to ${n}, got ${String(threshold)}`);
+    }
+    return threshold;
+  }
+}
