@@ -29,6 +29,7 @@ function formatSummary(s: MeshDemoSummary): string {
     `latency     p50 ${ms(s.latencyMs.p50)}, p95 ${ms(s.latencyMs.p95)}, p99 ${ms(s.latencyMs.p99)}`,
     `rotations   ${s.rotations.success} ok, ${s.rotations.failure} failed`,
     `messages    ${s.messages}`,
+    `gossip      ${s.gossip.published} signed envelopes published, ${s.gossip.accepted} accepted, ${s.gossip.rejected} refused${Object.keys(s.gossip.byReason).length ? ` (${Object.entries(s.gossip.byReason).map(([r, n]) => `${r} ${n}`).join(', ')})` : ''}`,
     `fallback    ${s.fallback.enabled ? `ENABLED (${s.fallback.reason})` : 'off'}`,
     `metrics     ${s.metricsUrl} (served while the demo ran)`,
   ].join('\n');

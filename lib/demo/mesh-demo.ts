@@ -2,7 +2,8 @@ import { info } from '../backend.js';
 import { PqcError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { serveMetrics } from '../metrics-http.js';
-import { PQMeshSecurity, type SecureChannel } from '../mesh/index.js';
+import { ControlPlane, EnvelopeKind } from '../control-plane/index.js';
+import { generateIdentity, PQMeshSecurity, type SecureChannel } from '../mesh/index.js';
 import { startup } from '../policy/startup.js';
 
 export interface MeshDemoOptions {
@@ -45,7 +46,10 @@ export interface MeshDemoSummary {
   /** Handshake latency as each dialling node saw it (connect to channel), in milliseconds. */
   latencyMs: { p50: number | null; p95: number | null; p99: number | null };
   rotations: { success: number; failure: number };
+  /** Channel messages received (each a signed control-plane envelope, forwarded ones included). */
   messages: number;
+  /** Signed gossip: envelopes published, and those accepted or refused (duplicates of forwarded copies among them) by the receivers. */
+  gossip: { published: number; accepted: number; rejected: number; byReason: Record<string, number> };
   fallback: { enabled: boolean; reason: string | null };
 }
 
@@ -86,18 +90,34 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
   const started = performance.now();
   const counterValue = async (name: string) =>
     ((await registry.getSingleMetric(name)?.get())?.values ?? []).reduce((sum, value) => sum + value.value, 0);
-  const track = (channel: SecureChannel) => {
+  const planes: ControlPlane[] = [];
+  const ownChannels: SecureChannel[][] = [];
+  let published = 0;
+  // Every message on a channel is a signed control-plane envelope: checked, applied once, and
+  // flooded on to the node's other channels within its hop limit.
+  const track = (channel: SecureChannel, owner: number) => {
     channels.push(channel);
-    channel.on('message', () => messages++);
+    ownChannels[owner]!.push(channel);
+    channel.on('message', (bytes) => {
+      messages++;
+      void planes[owner]!.receive(bytes).then(({ outgoing }) => {
+        for (const next of ownChannels[owner]!) if (next !== channel && next.isOpen) for (const out of outgoing) void next.send(out).catch(() => undefined);
+      });
+    });
     channel.on('error', () => undefined); // counted by the node's metrics
   };
   try {
     // Each demo node is a mesh node of its own; the limits allow the burst of a full mesh starting at once.
     const limits = { initiationBurst: 2 * count, maxPendingPerPeer: count };
     for (let i = 0; i < count; i++) {
-      const node = await PQMeshSecurity.create({ nodeId: `node-${i}`, registry, logger: options.logger, suites: options.suite ? [options.suite] : undefined, limits });
-      node.on('channel', track);
+      const identity = await generateIdentity();
+      const nodeId = `node-${i}`;
+      const node = await PQMeshSecurity.create({ nodeId, identity, registry, logger: options.logger, suites: options.suite ? [options.suite] : undefined, limits });
+      node.on('channel', (channel) => track(channel, i));
       nodes.push(node);
+      ownChannels.push([]);
+      // In a full mesh one forward reaches everyone: a hop limit of 2 still exercises forwarding.
+      planes.push(new ControlPlane({ nodeId, identity, registry, trust: (id) => node.peerKeys(id), limits: { hopLimit: 2 } }));
     }
     for (const node of nodes) for (const peer of nodes) if (peer !== node) node.trustPeer(peer.getPublicKeys());
     const ports = await Promise.all(nodes.map(async (node) => (await node.listen()).port));
@@ -106,7 +126,7 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
     const dial = async ([i, j]: readonly [number, number]) => {
       const begin = performance.now();
       try {
-        track(await nodes[i]!.establishSecureChannel(nodes[j]!.nodeId, { port: ports[j]! }));
+        track(await nodes[i]!.establishSecureChannel(nodes[j]!.nodeId, { port: ports[j]! }), i);
         latencies.push(performance.now() - begin);
       } catch {
         // counted under its reason by the node's metrics
@@ -121,13 +141,19 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
       await intruder.close();
     }
 
-    const payload = new TextEncoder().encode('x0tta6bl4 mesh-demo route update');
+    const encoder = new TextEncoder();
     let rotationIndex = 0;
     let lastRotation = performance.now();
     const deadline = started + durationSeconds * 1000;
     while (performance.now() < deadline) {
       const open = channels.filter((channel) => channel.isOpen);
-      await Promise.all(open.map((channel) => channel.send(payload).catch(() => undefined)));
+      await Promise.all(
+        planes.map(async (plane, i) => {
+          const envelope = await plane.publish(EnvelopeKind.Gossip, encoder.encode(`route update from ${plane.nodeId}`));
+          published++;
+          await Promise.all(ownChannels[i]!.filter((c) => c.isOpen).map((channel) => channel.send(envelope).catch(() => undefined)));
+        }),
+      );
       if (performance.now() - lastRotation >= ROTATION_INTERVAL_MS && open.length > 0) {
         lastRotation = performance.now();
         void open[rotationIndex++ % open.length]!.rotateKeys().catch(() => undefined);
@@ -146,11 +172,16 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
     await server.close();
   }
 
-  const byReason: Record<string, number> = {};
-  for (const value of (await registry.getSingleMetric('pqc_handshake_failure_total')?.get())?.values ?? []) {
-    const reason = String(value.labels.reason);
-    byReason[reason] = (byReason[reason] ?? 0) + value.value;
-  }
+  const byReasonOf = async (name: string) => {
+    const out: Record<string, number> = {};
+    for (const value of (await registry.getSingleMetric(name)?.get())?.values ?? []) {
+      const reason = String(value.labels.reason);
+      out[reason] = (out[reason] ?? 0) + value.value;
+    }
+    return out;
+  };
+  const byReason = await byReasonOf('pqc_handshake_failure_total');
+  const gossipReasons = await byReasonOf('pqc_gossip_rejected_total');
   const sorted = [...latencies].sort((a, b) => a - b);
   const backend = info();
   return {
@@ -169,6 +200,12 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
     latencyMs: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) },
     rotations: { success: await counterValue('pqc_key_rotation_success_total'), failure: await counterValue('pqc_key_rotation_failure_total') },
     messages,
+    gossip: {
+      published,
+      accepted: await counterValue('pqc_gossip_accepted_total'),
+      rejected: Object.values(gossipReasons).reduce((sum, n) => sum + n, 0),
+      byReason: gossipReasons,
+    },
     fallback: { enabled: fallback.isEnabled(), reason: fallback.reason },
   };
 }

@@ -205,6 +205,11 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     return publicKeys(this.nodeId, this.#identity.algorithm, this.#identity.publicKey);
   }
 
+  /** A trusted peer's keys from the static trust list (and trustPeer), or undefined; a trust function is not asked. */
+  peerKeys(nodeId: string): PublicKeys | undefined {
+    return this.#trust.listed(nodeId);
+  }
+
   /** Adds or replaces a peer's identity. */
   trustPeer(peer: PublicKeys | PublicKeysJson): PublicKeys {
     const keys = this.#trust.trust(peer);

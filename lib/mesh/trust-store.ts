@@ -73,7 +73,8 @@ export class TrustStore {
     return keys;
   }
 
-  get staticPeers(): PublicKeys[] {
-    return [...this.#static.values()];
+  /** The keys held for `nodeId` in the list (and from trust()), without asking a lookup function. */
+  listed(nodeId: string): PublicKeys | undefined {
+    return this.#static.get(nodeId);
   }
 }

@@ -24,6 +24,11 @@ describe(`the mesh demo on the ${environment.backend} backend`, () => {
     expect(summary.handshakes.byReason.unknown_peer).toBeGreaterThanOrEqual(2);
     expect(summary.handshakes.failure).toBe(Object.values(summary.handshakes.byReason).reduce((a, b) => a + b, 0));
     expect(summary.messages).toBeGreaterThan(0);
+    // Every message is a signed envelope: each published one is accepted once by each other node;
+    // forwarded copies come back as duplicates, and nothing else is refused.
+    expect(summary.gossip.published).toBeGreaterThan(0);
+    expect(summary.gossip.accepted).toBe(summary.gossip.published * 2);
+    expect(Object.keys(summary.gossip.byReason).filter((r) => r !== 'duplicate')).toEqual([]);
     expect(summary.rotations.success).toBeGreaterThanOrEqual(2);
     expect(summary.latencyMs.p50).toBeGreaterThan(0);
     expect(summary.latencyMs.p99!).toBeGreaterThanOrEqual(summary.latencyMs.p50!);
