@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PqcError } from './errors.js';
 import { Kem } from './kem.js';
 import { createJsonLogger } from './logger.js';
 import { diagnose, formatDiagnosis } from './policy/doctor.js';
+import { checkDeployment, formatPolicyReport, readDeploymentConfig } from './policy/policy-check.js';
 import { REQUIRED_ALGORITHMS } from './policy/readiness.js';
 import { startup } from './policy/startup.js';
 import { Sig } from './sig.js';
@@ -14,6 +16,7 @@ import { suiteSupport } from './mesh/suites.js';
 
 const USAGE = `usage: x0tta6bl4-pqc [selftest]
        x0tta6bl4-pqc doctor [--json]
+       x0tta6bl4-pqc policy check <config.json> [--json]
        x0tta6bl4-pqc help | --help | -h | --version
 
   selftest  (the default) start up as a service does, then an ${REQUIRED_ALGORITHMS.kem} and
@@ -21,15 +24,30 @@ const USAGE = `usage: x0tta6bl4-pqc [selftest]
   doctor    the backend, liboqs, algorithms, capabilities, production policy and a verdict;
             exit 1 when the node is not ready
             --json: one JSON object with backend, liboqs, production, ready, problems, ...
+  policy check <config.json>
+            a deployment config against the production policy (policy/production.policy.json),
+            one finding per violated rule; exit 0 compliant, 1 not, 2 unreadable or not JSON
+            --json: one JSON object with config, policy, compliant, findings, unchecked
   mesh-demo a local mesh of nodes with real handshakes, serving /metrics (mesh-demo --help)
   help      this text; --version prints the package's version`;
 
-/** Each command and the options it takes; --help and --version go with any. mesh-demo parses its own. */
-const COMMANDS: Record<string, readonly string[]> = { selftest: [], doctor: ['--json'], 'mesh-demo': [], help: [] };
+/**
+ * Each command, the options it takes and the operands it needs; --help and --version go with
+ * any. A two-word command (`policy check`) is matched on the first two words. mesh-demo parses
+ * its own.
+ */
+const COMMANDS: Record<string, { options: readonly string[]; operands: readonly string[] }> = {
+  selftest: { options: [], operands: [] },
+  doctor: { options: ['--json'], operands: [] },
+  'policy check': { options: ['--json'], operands: ['<config.json>'] },
+  'mesh-demo': { options: [], operands: [] },
+  help: { options: [], operands: [] },
+};
 
 interface Invocation {
   command: string;
   json: boolean;
+  operands: string[];
 }
 
 // parseArgs only splits the line (strict: false): its own errors name none of our commands and
@@ -38,14 +56,21 @@ function parse(args: string[]): Invocation {
   const { tokens } = parseArgs({ args, strict: false, allowPositionals: true, tokens: true, options: { help: { type: 'boolean', short: 'h' } } });
   const options = tokens.filter((token) => token.kind === 'option');
   const positionals = tokens.filter((token) => token.kind === 'positional').map((token) => token.value);
-  const [command = 'selftest', ...extra] = positionals;
-  if (command === 'help' || options.some((option) => option.name === 'help')) return { command: 'help', json: false };
-  if (options.some((option) => option.name === 'version')) return { command: 'version', json: false };
+  const [first = 'selftest'] = positionals;
+  if (first === 'help' || options.some((option) => option.name === 'help')) return { command: 'help', json: false, operands: [] };
+  if (options.some((option) => option.name === 'version')) return { command: 'version', json: false, operands: [] };
+  const words = Object.keys(COMMANDS).some((name) => name.startsWith(`${first} `)) ? 2 : 1;
+  const command = positionals.slice(0, words).join(' ') || first;
   if (!Object.hasOwn(COMMANDS, command)) {
     throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are ${Object.keys(COMMANDS).join(', ')}`);
   }
-  if (extra.length > 0) throw new UsageError(`${command} takes no arguments, got ${JSON.stringify(extra[0])}`);
-  const taken = COMMANDS[command];
+  const { options: taken, operands: wanted } = COMMANDS[command];
+  const operands = positionals.slice(words);
+  if (operands.length < wanted.length) throw new UsageError(`${command} needs ${wanted.slice(operands.length).join(' ')}`);
+  if (operands.length > wanted.length) {
+    const takes = wanted.length > 0 ? `takes only ${wanted.join(' ')}` : 'takes no arguments';
+    throw new UsageError(`${command} ${takes}, got ${JSON.stringify(operands[wanted.length])}`);
+  }
   const label = positionals.length > 0 ? command : `${command} (the default command)`;
   for (const option of options) {
     if (!taken.includes(option.rawName)) {
@@ -54,7 +79,7 @@ function parse(args: string[]): Invocation {
     }
     if (option.inlineValue) throw new UsageError(`${option.rawName} takes no value, got ${JSON.stringify(`${option.rawName}=${option.value}`)}`);
   }
-  return { command, json: options.some((option) => option.name === 'json') };
+  return { command, json: options.some((option) => option.name === 'json'), operands };
 }
 
 async function selftest(): Promise<number> {
@@ -78,6 +103,21 @@ async function selftest(): Promise<number> {
   const sigOk = sig.verify(message, signature, keys.publicKey) && !sig.verify(tampered, signature, keys.publicKey);
   console.log(`${sig.name}  ${sigOk ? 'ok' : 'FAILED: a signature did not verify, or a tampered message did'}`);
   return kemOk && sigOk ? 0 : 1;
+}
+
+function policyCheck(file: string, json: boolean): number {
+  let config;
+  try {
+    config = readDeploymentConfig(file);
+  } catch (error) {
+    // Not a verdict on the config (exit 1 is): there is no config to judge.
+    if (!(error instanceof PqcError)) throw error;
+    console.error(`x0tta6bl4-pqc policy check: ${error.message}`);
+    return 2;
+  }
+  const report = checkDeployment(config, { configDir: path.dirname(path.resolve(file)) });
+  console.log(json ? JSON.stringify({ config: file, ...report }, null, 2) : formatPolicyReport(report, file));
+  return report.compliant ? 0 : 1;
 }
 
 async function main(args: string[]): Promise<number> {
@@ -112,6 +152,8 @@ async function main(args: string[]): Promise<number> {
       console.log(invocation.json ? JSON.stringify({ ...diagnosis, meshSuites }, null, 2) : formatDiagnosis(diagnosis, [['mesh suites', shown.join('; ')]]));
       return diagnosis.ready ? 0 : 1;
     }
+    case 'policy check':
+      return policyCheck(invocation.operands[0]!, invocation.json);
     default:
       return selftest();
   }

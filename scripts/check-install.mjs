@@ -31,8 +31,11 @@ const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'ut
 // What package.json points at must ship too: a dangling "bin" or "types" breaks users.
 const declared = [manifest.main, manifest.types, ...Object.values(manifest.bin ?? {})]
   .filter(Boolean).map((p) => path.posix.normalize(p));
+// The CLI's policy check reads policy/ from the package, and the example config names the rules.
+const POLICY = ['production.policy.json', 'policy.schema.json', 'deployment.schema.json', 'examples/production.json']
+  .map((f) => `policy/${f}`);
 const REQUIRED = [...new Set(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts',
-  'binding.gyp', 'csrc/sources.gypi', ...PREBUILDS, ...declared])];
+  'binding.gyp', 'csrc/sources.gypi', ...PREBUILDS, ...POLICY, 'prometheus/pqc.rules.yml', ...declared])];
 const FORBIDDEN = [
   /^build\//, /(^|\/)(test|tests|__tests__)\//, /\.(test|spec)\.[cm]?[jt]s$/, /vectors?/i,
   /\.map$/, /\.tsbuildinfo$/, /\.tgz$/, /(^|\/)node_modules\//,

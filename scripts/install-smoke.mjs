@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const expected = process.env.PQC_CHECK_EXPECT;
 assert.ok(expected === 'native' || expected === 'wasm', `PQC_CHECK_EXPECT=${expected}`);
@@ -42,8 +43,16 @@ const forged = Uint8Array.from(signature);
 forged[forged.length >> 1] ^= 0x01;
 assert.equal(sig.verify(message, forged, keys.publicKey), false, 'ML-DSA-65 accepts a flipped byte');
 
+// The installed package finds its policy files, and its example config is compliant, the rule
+// file it names included (found, so nothing unchecked). Imported rather than run as the CLI, so
+// that this works under --emulator too, where starting another node needs binfmt_misc.
+const policyCheck = await import(pathToFileURL(path.join(packageDir, 'dist', 'policy', 'policy-check.js')).href);
+const example = path.join(packageDir, 'policy', 'examples', 'production.json');
+const report = policyCheck.checkDeployment(policyCheck.readDeploymentConfig(example), { configDir: path.dirname(example) });
+assert.deepEqual({ findings: report.findings, unchecked: report.unchecked }, { findings: [], unchecked: [] }, 'policy check of the shipped example');
+
 const source = about.liboqs
   ? `liboqs ${about.liboqs.version} at ${about.liboqs.path}`
   : `${about.wasm?.package} ${about.wasm?.version}; native: ${about.nativeUnavailable?.code}`;
 console.log(`ok ${process.arch} node ${process.version}: ${addonPath}, backend ${about.backend} (${source}); ` +
-  'ML-KEM-768 round trip, ML-DSA-65 sign/verify/forgery');
+  'ML-KEM-768 round trip, ML-DSA-65 sign/verify/forgery, policy example compliant');
