@@ -308,7 +308,8 @@ function schemaFinding(error: ErrorObject): PolicyFinding {
     }
     case 'type': {
       const type = String((error.params as { type: string | string[] }).type);
-      return { rule: 'schema', path: at, expected: `a value of type ${type}`, found: error.data, fix: `make ${at || 'the config'} a ${type}` };
+      const article = /^[aeiou]/.test(type) ? 'an' : 'a';
+      return { rule: 'schema', path: at, expected: `a value of type ${type}`, found: error.data, fix: `make ${at || 'the config'} ${article} ${type}` };
     }
     default:
       return { rule: 'schema', path: at, expected: `a value that ${error.message}`, found: error.data, fix: `change ${at || 'the config'}: it ${error.message}` };
