@@ -341,6 +341,28 @@ describe('x0tta6bl4-pqc policy check', { timeout: 60_000 }, () => {
     expect(broken.stderr).toMatch(/^x0tta6bl4-pqc policy check: the config .*c\.json is not valid JSON: /);
   });
 
+  it('prints what README.md’s Policy as code section shows', () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Policy as code'), readme.indexOf('\n## ', readme.indexOf('### Policy as code')));
+    const blocks = [...section.matchAll(/^```(json|console)\n([\s\S]*?)^```$/gm)].map(([, kind, body]) => ({ kind, body: body! }));
+    let shown = 0;
+    blocks.forEach(({ kind, body }, index) => {
+      if (kind !== 'console') return;
+      const [command, ...output] = body.split('\n');
+      const args = /^\$ npx x0tta6bl4-pqc (policy check \S+)$/.exec(command!)![1]!.split(' ');
+      // A config shown just above the command is the file it checks.
+      let cwd = root;
+      if (blocks[index - 1]?.kind === 'json') {
+        cwd = path.dirname(scratchFile(args[2]!, blocks[index - 1]!.body));
+      }
+      const { status, stdout } = runCli(args, {}, cwd);
+      expect(stdout, command).toBe(output.join('\n'));
+      expect(status).toBe(stdout.includes('verdict  COMPLIANT') ? 0 : 1);
+      shown++;
+    });
+    expect(shown).toBe(2);
+  });
+
   it('usage errors: exit 2 with the usage', () => {
     for (const [args, message] of [
       [['policy', 'check'], 'policy check needs <config.json>'],

@@ -27,8 +27,9 @@ export const NO_LIBOQS_ENV = { X0TTA6BL4_LIBOQS_PATH: '/nonexistent' };
 
 const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
 
-export function runCli(args: string[], env: Record<string, string>) {
+export function runCli(args: string[], env: Record<string, string>, cwd?: string) {
   const result = spawnSync(process.execPath, [cli, ...args], {
+    cwd,
     env: { PATH: process.env.PATH, ...env },
     encoding: 'utf8',
     timeout: 60_000,
