@@ -14,14 +14,19 @@ import { PqcError, type PqcErrorCode } from '../errors.js';
 
 type Scalar = boolean | number | string | null;
 
-export type Requirement =
-  | { equals: Scalar }
-  | { oneOf: Scalar[] }
-  | { max: number }
-  | { allIn: Scalar[] }
-  | { containsFileNamed: string }
-  | { definesAlerts: { file: string; alerts: string[] } }
-  | { byzantineQuorum: { validators: string } };
+/** Each requirement's operand (policy/policy.schema.json says what each one means). */
+interface Vocabulary {
+  equals: Scalar;
+  oneOf: Scalar[];
+  max: number;
+  allIn: Scalar[];
+  containsFileNamed: string;
+  definesAlerts: { file: string; alerts: string[] };
+  byzantineQuorum: { validators: string };
+}
+
+/** One operator and its operand: `{ "max": 3600 }`. */
+export type Requirement = { [K in keyof Vocabulary]: { [P in K]: Vocabulary[P] } }[keyof Vocabulary];
 
 export interface PolicyRule {
   id: string;
@@ -87,8 +92,11 @@ function escapeSegment(segment: string): string {
   return segment.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
-/** Own properties and in-range indices only: "/__proto__" or "/constructor" find nothing. */
-function valueAt(document: unknown, pointer: string): { present: boolean; value?: unknown } {
+/**
+ * The value at `pointer`, undefined when there is none (JSON has no undefined). Own properties
+ * and in-range indices only: "/__proto__" or "/constructor" find nothing.
+ */
+function valueAt(document: unknown, pointer: string): unknown {
   let current = document;
   for (const segment of segments(pointer)) {
     if (Array.isArray(current) && /^(0|[1-9]\d*)$/.test(segment) && Number(segment) < current.length) {
@@ -96,10 +104,10 @@ function valueAt(document: unknown, pointer: string): { present: boolean; value?
     } else if (current !== null && typeof current === 'object' && !Array.isArray(current) && Object.hasOwn(current, segment)) {
       current = (current as Record<string, unknown>)[segment];
     } else {
-      return { present: false };
+      return undefined;
     }
   }
-  return { present: true, value: current };
+  return current;
 }
 
 /** One pointer at or under the other: an error at either makes the value at the other unreliable. */
@@ -131,7 +139,7 @@ const show = (values: readonly Scalar[]) => values.map((v) => JSON.stringify(v))
 const fileName = (entry: string) => entry.split(/[\\/]/).pop();
 const ALERT_LINE = /^\s*(?:-\s+)?alert:\s*(["']?)([^"'\s#]+)\1\s*(?:#.*)?$/gm;
 
-const OPERATORS: { [K in keyof UnionToIntersection<Requirement>]: Operator<UnionToIntersection<Requirement>[K]> } = {
+const OPERATORS: { [K in keyof Vocabulary]: Operator<Vocabulary[K]> } = {
   equals: {
     describe: (operand) => JSON.stringify(operand),
     check: (value, operand) => ({ ok: value === operand }),
@@ -181,23 +189,19 @@ const OPERATORS: { [K in keyof UnionToIntersection<Requirement>]: Operator<Union
     },
   },
   byzantineQuorum: {
+    // n is an integer: a rule is evaluated only when none of the values it reads has a schema finding.
     describe: ({ validators }, { config }) => {
-      const n = valueAt(config, validators).value;
-      if (!Number.isInteger(n) || (n as number) < 1) return `an integer from ⌊2n/3⌋+1 to n, n being ${validators}`;
-      const least = Math.floor((2 * (n as number)) / 3) + 1;
-      const range = least === n ? `${n}` : `from ${least} to ${n}`;
-      return `${range}: more than two thirds of the ${n} validators (${validators})`;
+      const n = valueAt(config, validators) as number;
+      const least = Math.floor((2 * n) / 3) + 1;
+      return `${least === n ? n : `from ${least} to ${n}`}: more than two thirds of the ${n} validators (${validators})`;
     },
     check: (value, { validators }, { config }) => {
-      const n = valueAt(config, validators).value;
-      const ok = Number.isInteger(n) && Number.isInteger(value) && (value as number) > (2 * (n as number)) / 3 && (value as number) <= (n as number);
-      return { ok };
+      const n = valueAt(config, validators) as number;
+      return { ok: Number.isInteger(value) && (value as number) > (2 * n) / 3 && (value as number) <= n };
     },
     reads: ({ validators }) => [validators],
   },
 };
-
-type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 function operatorOf(requirement: Requirement): [Operator<unknown>, unknown] {
   const [name, operand] = Object.entries(requirement)[0]!;
@@ -206,7 +210,7 @@ function operatorOf(requirement: Requirement): [Operator<unknown>, unknown] {
 
 function evaluate(requirement: Requirement, pointer: string, context: Context): Outcome & { expected: string; value: unknown } {
   const [operator, operand] = operatorOf(requirement);
-  const { value } = valueAt(context.config, pointer);
+  const value = valueAt(context.config, pointer);
   return { ...operator.check(value, operand, context), expected: operator.describe(operand, context), value };
 }
 
