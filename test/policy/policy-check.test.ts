@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, describe, expect, it } from 'vitest';
+import { quorumThreshold } from '../../lib/control-plane/quorum.js';
 import { IDENTITY_ALGORITHMS } from '../../lib/mesh/identity.js';
 import { SUITE_NAMES, suiteByName } from '../../lib/mesh/suites.js';
 import { MAX_FALLBACK_TTL_SECONDS, POLICY_VARIABLES } from '../../lib/policy/environment.js';
@@ -187,6 +188,18 @@ describe('each rule, broken alone, is exactly one finding', () => {
     }
     config.controlPlane = { validators: 7, quorumThreshold: 4 };
     expect(check(config).findings[0]?.expected).toBe('from 5 to 7: more than two thirds of the 7 validators (/controlPlane/validators)');
+  });
+
+  it('the quorum the policy requires is the control plane’s quorumThreshold(n), up to n', () => {
+    const config = example();
+    for (let n = 1; n <= 64; n++) {
+      const accepted = [];
+      for (let t = 1; t <= n + 1; t++) {
+        config.controlPlane = { validators: n, quorumThreshold: t };
+        if (check(config).compliant) accepted.push(t);
+      }
+      expect(accepted, `n = ${n}`).toEqual(Array.from({ length: n - quorumThreshold(n) + 1 }, (_, i) => quorumThreshold(n) + i));
+    }
   });
 
   it('the WebAssembly opt-in allows backend "wasm"', () => {
