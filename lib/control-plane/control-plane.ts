@@ -13,7 +13,7 @@ import {
   EnvelopeKind,
   forwarded,
   MAX_HOP_LIMIT,
-  MAX_PAYLOAD,
+  maxPayload,
   parseEnvelope,
   signedContent,
   type Envelope,
@@ -70,7 +70,7 @@ export interface Received {
 }
 
 export interface ControlPlaneEvents {
-  /** An accepted envelope (gossip, vote, certificate, heartbeat); evidence raises 'equivocation'. */
+  /** Every accepted envelope, evidence included. */
   envelope: [Envelope];
   equivocation: [EquivocationEvidence];
 }
@@ -113,8 +113,13 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#wallClock = options.wallClock ?? Date.now;
     this.epoch = options.epoch ?? 0;
     this.#limits = { ...DEFAULT_CONTROL_PLANE_LIMITS, ...options.limits };
-    if (!(this.#limits.hopLimit >= 1 && this.#limits.hopLimit <= MAX_HOP_LIMIT)) {
+    if (!(Number.isInteger(this.#limits.hopLimit) && this.#limits.hopLimit >= 1 && this.#limits.hopLimit <= MAX_HOP_LIMIT)) {
       throw new PqcError('ERR_PQC_INVALID_CONFIGURATION', `hopLimit must be from 1 to ${MAX_HOP_LIMIT}`);
+    }
+    const blocks = this.#limits.windowBlocks;
+    // RFC 6479's ring is indexed by masking: its size must be a power of two.
+    if (!(Number.isInteger(blocks) && blocks >= 2 && blocks <= 65_536 && (blocks & (blocks - 1)) === 0)) {
+      throw new PqcError('ERR_PQC_INVALID_CONFIGURATION', `windowBlocks must be a power of two from 2 to 65536, got ${String(blocks)}`);
     }
     this.#origins = new BoundedMap(this.#limits.maxOrigins);
     this.metrics = pqcMetrics(options.registry ?? new Registry());
@@ -124,8 +129,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
 
   /** Signs and encodes an envelope of `kind`; the bytes go to every neighbour. */
   async publish(kind: EnvelopeKind, payload: Uint8Array): Promise<Uint8Array> {
-    if (!(payload instanceof Uint8Array) || payload.length > MAX_PAYLOAD) {
-      throw new PqcError('ERR_PQC_INVALID_INPUT', `a payload must be a Uint8Array of at most ${MAX_PAYLOAD} bytes`);
+    if (!(payload instanceof Uint8Array) || payload.length > maxPayload(kind)) {
+      throw new PqcError('ERR_PQC_INVALID_INPUT', `a payload must be a Uint8Array of at most ${maxPayload(kind)} bytes for its kind`);
     }
     const fields: EnvelopeFields = {
       kind,
@@ -149,7 +154,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     return this.#quarantined;
   }
 
-  /** Origins heard from (any accepted envelope) within `withinMs`, this node included. */
+  /** Origins heard from (any accepted envelope) within `withinMs`, this node included, quarantined ones not. */
   reachable(withinMs: number): Set<string> {
     const now = this.#clock.now();
     const heard = new Set([this.nodeId]);
@@ -163,14 +168,18 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     const receipts: Receipt[] = items.map(() => ({ status: 'rejected' }));
     const candidates: { index: number; envelope: Envelope; keys: PublicKeys }[] = [];
     items.forEach((bytes, index) => {
+      let envelope: Envelope;
       try {
-        const envelope = parseEnvelope(bytes);
-        candidates.push({ index, envelope, keys: this.#precheck(envelope) });
-      } catch (error) {
-        receipts[index] = { status: 'rejected', reason: refusalOf(error) };
+        envelope = parseEnvelope(bytes);
+      } catch {
+        receipts[index] = { status: 'rejected', reason: 'malformed' };
+        return;
       }
+      const checked = this.#precheck(envelope);
+      if (typeof checked === 'string') receipts[index] = { status: 'rejected', reason: checked, envelope };
+      else candidates.push({ index, envelope, keys: checked });
     });
-    const valid = await this.#verify(candidates.map(({ envelope, keys }) => ({ data: signedContent(envelope), signature: envelope.signature, keys })));
+    const valid = await this.#verify(candidates.map(({ envelope, keys }) => ({ data: envelope.signed, signature: envelope.signature, keys })));
     const outgoing: Uint8Array[] = [];
     for (const [k, { index, envelope }] of candidates.entries()) {
       try {
@@ -189,17 +198,21 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     return { receipts, outgoing };
   }
 
-  /** The cheap checks, before any signature: the origin's keys. */
-  #precheck(envelope: Envelope): PublicKeys {
-    if (envelope.origin === this.nodeId) refuse('duplicate', 'our own envelope came back');
+  /**
+   * The cheap checks, before any signature: the origin's keys, or why not. Answered, not thrown:
+   * a flood of duplicates must cost less than the signatures it spares.
+   */
+  #precheck(envelope: Envelope): PublicKeys | ControlRefusal {
+    if (envelope.origin === this.nodeId) return 'duplicate';
     const keys = this.#trust(envelope.origin);
-    if (!keys) refuse('unknown_origin', `${envelope.origin} is not a trusted node`);
-    if (this.#quarantined.has(envelope.origin)) refuse('quarantined', `${envelope.origin} is quarantined for equivocation`);
-    if (Math.abs(this.#wallClock() - envelope.timestamp) > this.#limits.maxClockSkewMs) refuse('skew', `an envelope timestamped too far from this node's clock`);
+    if (!keys) return 'unknown_origin';
+    if (this.#quarantined.has(envelope.origin)) return 'quarantined';
+    if (Math.abs(this.#wallClock() - envelope.timestamp) > this.#limits.maxClockSkewMs) return 'skew';
+    if (envelope.epoch < this.epoch) return 'stale';
     const state = this.#origins.get(envelope.origin);
     const seen = state?.window.check(envelope.sequence);
-    if (seen === 'too_old') refuse('stale', `sequence ${envelope.sequence} of ${envelope.origin} is older than the window`);
-    if (seen === 'replay' && state!.kept.get(envelope.sequence)?.digest === envelope.digest) refuse('duplicate', 'an envelope already applied');
+    if (seen === 'too_old') return 'stale';
+    if (seen === 'replay' && state!.kept.get(envelope.sequence)?.digest === envelope.digest) return 'duplicate';
     return keys;
   }
 
@@ -222,7 +235,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     state.window.accept(envelope.sequence);
     state.kept.set(envelope.sequence, envelope);
     this.#lastHeard.set(envelope.origin, this.#clock.now());
-    this.emit('envelope', envelope);
+    this.#notify('envelope', envelope);
     const next = forwarded(envelope);
     return { outgoing: next ? [next] : [] };
   }
@@ -247,15 +260,28 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   async #quarantine(evidence: EquivocationEvidence, announce = true): Promise<Uint8Array | undefined> {
     if (this.#quarantined.has(evidence.origin)) return undefined;
     this.#quarantined.set(evidence.origin, evidence);
-    this.emit('equivocation', evidence);
+    this.#notify('equivocation', evidence);
     return announce ? this.publish(EnvelopeKind.Evidence, encodeEvidence(evidence)) : undefined;
+  }
+
+  /** An applied envelope stays applied (and its receipt says so) whatever a listener does. */
+  #notify<K extends keyof ControlPlaneEvents>(event: K, ...args: ControlPlaneEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: ControlPlaneEvents[K]) => boolean)(event, ...args);
+    } catch {
+      // a listener's failure is the listener's; the control plane's state is already consistent
+    }
   }
 
   async #verify(items: { data: Uint8Array; signature: Uint8Array; keys: PublicKeys }[]): Promise<boolean[]> {
     const results: boolean[] = new Array(items.length).fill(false);
     // One pooled batch per signature algorithm.
     const byAlgorithm = new Map<string, number[]>();
-    items.forEach((item, i) => byAlgorithm.set(item.keys.sigAlgorithm, [...(byAlgorithm.get(item.keys.sigAlgorithm) ?? []), i]));
+    items.forEach((item, i) => {
+      const list = byAlgorithm.get(item.keys.sigAlgorithm);
+      if (list) list.push(i);
+      else byAlgorithm.set(item.keys.sigAlgorithm, [i]);
+    });
     for (const [algorithm, indexes] of byAlgorithm) {
       const sig = this.#sig(algorithm);
       const valid = await sig.verifyMany(

@@ -11,9 +11,15 @@ import { WireReader, WireWriter } from '../mesh/wire.js';
  *   u8 hop limit ‖ u32 len ‖ payload ‖ u16 len ‖ signature
  */
 export const ENVELOPE_VERSION = 1;
+/** The largest gossip, vote or heartbeat payload. */
 export const MAX_PAYLOAD = 64 * 1024;
 const MAX_SIGNATURE = 4627; // ML-DSA-87
-export const MAX_ENVELOPE = 1 + 1 + 256 + 8 + 4 + 8 + 1 + 4 + MAX_PAYLOAD + 2 + MAX_SIGNATURE;
+const OVERHEAD = 1 + 1 + 256 + 8 + 4 + 8 + 1 + 4 + 2 + MAX_SIGNATURE;
+/** An evidence payload holds two envelopes of the largest kind it accuses, so that no equivocator is too big to report. */
+const MAX_EVIDENCE_PAYLOAD = 8 + 2 * (OVERHEAD + MAX_PAYLOAD);
+/** A certificate holds a vote of up to 4.6 KB per validator: room for about 100 validators. */
+const MAX_CERTIFICATE_PAYLOAD = 512 * 1024;
+export const MAX_ENVELOPE = OVERHEAD + MAX_EVIDENCE_PAYLOAD;
 export const MAX_HOP_LIMIT = 16;
 
 /** Payload types; each is its own domain-separation label inside the signed data. */
@@ -32,6 +38,11 @@ export const EnvelopeKind = {
 export type EnvelopeKind = (typeof EnvelopeKind)[keyof typeof EnvelopeKind];
 const KIND_NAMES: Record<number, string> = { 1: 'gossip', 2: 'evidence', 3: 'vote', 4: 'certificate', 5: 'heartbeat' };
 
+/** The largest payload of `kind`. */
+export function maxPayload(kind: EnvelopeKind): number {
+  return kind === EnvelopeKind.Evidence ? MAX_EVIDENCE_PAYLOAD : kind === EnvelopeKind.Certificate ? MAX_CERTIFICATE_PAYLOAD : MAX_PAYLOAD;
+}
+
 export interface EnvelopeFields {
   kind: EnvelopeKind;
   origin: string;
@@ -44,19 +55,25 @@ export interface EnvelopeFields {
 
 export interface Envelope extends EnvelopeFields {
   signature: Uint8Array;
+  /** What the origin signed (`signedContent`), taken from the bytes as received. */
+  signed: Uint8Array;
   /** The bytes as received or made. */
   bytes: Uint8Array;
   /** SHA-256 of the signed content: two envelopes with one (origin, sequence) and different digests equivocate. */
   digest: string;
+  /** Where the hop limit byte is in `bytes`. */
+  hopOffset: number;
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const LABELS: Record<number, Uint8Array> = Object.fromEntries(Object.entries(KIND_NAMES).map(([kind, name]) => [kind, encoder.encode(`x0tta6bl4-cp/1 ${name}\0`)]));
 
 /** What the origin signs: the kind's label, then every field but the hop limit. */
 export function signedContent(fields: Omit<EnvelopeFields, 'hopLimit'>): Uint8Array {
   return new WireWriter()
-    .raw(encoder.encode(`x0tta6bl4-cp/1 ${KIND_NAMES[fields.kind]}\0`))
+    .raw(LABELS[fields.kind]!)
     .u8(ENVELOPE_VERSION)
     .u8(fields.kind)
     .short(encoder.encode(fields.origin))
@@ -101,22 +118,28 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
   const sequence = wire.u64();
   const epoch = wire.u32();
   const timestamp = wire.u64();
+  const hopOffset = wire.offset;
   const hopLimit = wire.u8();
-  if (hopLimit > MAX_HOP_LIMIT) fail('malformed', `hop limit ${hopLimit} is above ${MAX_HOP_LIMIT}`);
+  if (hopLimit < 1 || hopLimit > MAX_HOP_LIMIT) fail('malformed', `hop limit ${hopLimit} is not from 1 to ${MAX_HOP_LIMIT}`);
   const payloadLength = wire.u32();
-  if (payloadLength > MAX_PAYLOAD) fail('malformed', `a payload of ${payloadLength} bytes is larger than ${MAX_PAYLOAD}`);
+  if (payloadLength > maxPayload(kind as EnvelopeKind)) fail('malformed', `a payload of ${payloadLength} bytes is larger than its kind allows`);
   const payload = wire.bytesOf(payloadLength, 'the payload');
+  const signatureOffset = wire.offset;
   const signature = wire.long('the signature', 1, MAX_SIGNATURE);
   wire.end();
-  const fields = { kind: kind as EnvelopeKind, origin, sequence, epoch, timestamp, hopLimit, payload };
-  return { ...fields, signature, bytes, digest: digestOf(signedContent(fields)) };
+  // The signed content is the received bytes without the hop limit and the signature, behind the kind's label.
+  const label = LABELS[kind]!;
+  const signed = new Uint8Array(label.length + signatureOffset - 1);
+  signed.set(label);
+  signed.set(bytes.subarray(0, hopOffset), label.length);
+  signed.set(bytes.subarray(hopOffset + 1, signatureOffset), label.length + hopOffset);
+  return { kind: kind as EnvelopeKind, origin, sequence, epoch, timestamp, hopLimit, payload, signature, signed, bytes, digest: digestOf(signed), hopOffset } as Envelope;
 }
 
 /** The same envelope one hop further: only the hop limit changes (it is outside the signature). */
 export function forwarded(envelope: Envelope): Uint8Array | undefined {
   if (envelope.hopLimit <= 1) return undefined;
   const out = Uint8Array.from(envelope.bytes);
-  const hopOffset = 1 + 1 + 1 + encoder.encode(envelope.origin).length + 8 + 4 + 8;
-  out[hopOffset] = envelope.hopLimit - 1;
+  out[envelope.hopOffset] = envelope.hopLimit - 1;
   return out;
 }

@@ -1,5 +1,5 @@
 import { WireReader, WireWriter } from '../mesh/wire.js';
-import { MAX_ENVELOPE, parseEnvelope, signedContent, type Envelope } from './envelope.js';
+import { MAX_ENVELOPE, parseEnvelope, type Envelope } from './envelope.js';
 import { refuse } from './refusal.js';
 
 /**
@@ -40,5 +40,5 @@ export function parseEvidence(payload: Uint8Array): [Envelope, Envelope] {
 
 /** The data each envelope of a pair was signed over, for verifying the pair. */
 export function evidenceSignedData([first, second]: [Envelope, Envelope]): [Uint8Array, Uint8Array] {
-  return [signedContent(first), signedContent(second)];
+  return [first.signed, second.signed];
 }

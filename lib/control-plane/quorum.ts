@@ -31,16 +31,23 @@ export interface Vote {
   signature: Uint8Array;
 }
 
-/** Two certified decisions for one slot and epoch: proof that more than f validators signed both. */
+/**
+ * Two certified decisions for one slot and epoch: the two certificates, whose votes any node
+ * can check, and the validators that signed both (at least f + 1 if the set was honest enough).
+ */
 export interface ConflictEvidence {
   slot: string;
   epoch: number;
   first: Uint8Array;
   second: Uint8Array;
+  signedBoth: string[];
 }
 
+/** The one slot of validator-set changes: two changes in one epoch conflict. */
+export const VALIDATOR_SET_SLOT = 'validators';
+
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const VOTE_LABEL = encoder.encode('x0tta6bl4-cp/1 decision\0');
 const MAX_DECISION_PAYLOAD = 32 * 1024;
 const MAX_VALIDATORS = 256;
@@ -69,8 +76,14 @@ export function parseValidatorSet(bytes: Uint8Array): ValidatorSet {
     validators.push(parsePublicKeys({ nodeId, sigAlgorithm, sigPublicKey: Uint8Array.from(wire.long('a key', 1, 4096)) }));
   }
   wire.end();
-  if (new Set(validators.map((v) => v.nodeId)).size !== count) refuse('malformed', 'a validator set that names a node twice');
+  requireDistinct(validators);
   return { epoch, validators };
+}
+
+/** One vote per validator: no node named twice, no key under two names. */
+function requireDistinct(validators: PublicKeys[]): void {
+  if (new Set(validators.map((v) => v.nodeId)).size !== validators.length) refuse('malformed', 'a validator set that names a node twice');
+  if (new Set(validators.map((v) => v.keyId)).size !== validators.length) refuse('malformed', 'a validator set that lists one key under two names');
 }
 
 export function validatorSetHash(set: ValidatorSet): Uint8Array {
@@ -78,8 +91,10 @@ export function validatorSetHash(set: ValidatorSet): Uint8Array {
 }
 
 export function encodeDecision(d: Decision): Uint8Array {
+  const kind = DECISION_KINDS.indexOf(d.kind);
+  if (kind < 0) throw new PqcError('ERR_PQC_INVALID_INPUT', `a decision kind must be one of ${DECISION_KINDS.join(', ')}`);
   return new WireWriter()
-    .u8(DECISION_KINDS.indexOf(d.kind))
+    .u8(kind)
     .short(encoder.encode(d.slot))
     .u32(d.epoch)
     .raw(d.validatorSetHash)
@@ -153,12 +168,13 @@ export class QuorumValidator {
   #threshold: number;
   readonly #thresholdOverride: number | undefined;
   readonly #sigs = new Map<string, Sig>();
-  readonly #accepted = new Map<string, { digest: string; bytes: Uint8Array }>();
+  readonly #accepted = new Map<string, { digest: string; bytes: Uint8Array; certificate: Uint8Array; signers: string[] }>();
   readonly #conflicts: ConflictEvidence[] = [];
 
   constructor(options: { validatorSet: ValidatorSet; threshold?: number; registry?: Registry }) {
     this.metrics = pqcMetrics(options.registry ?? new Registry());
     this.#thresholdOverride = options.threshold;
+    requireDistinct(options.validatorSet.validators);
     this.#set = options.validatorSet;
     this.#hash = validatorSetHash(this.#set);
     this.#threshold = this.#thresholdFor(this.#set);
@@ -189,17 +205,28 @@ export class QuorumValidator {
   /** Validates and accepts a certificate; throws a ControlPlaneError (counted) for a refused one. */
   async accept(certificate: Uint8Array): Promise<Decision> {
     try {
-      const { decision, decisionBytes } = await this.#validate(certificate);
+      const { decision, decisionBytes, votes } = await this.#validate(certificate);
       const key = `${decision.epoch}\0${decision.slot}`;
       const digest = createHash('sha256').update(decisionBytes).digest('hex');
       const earlier = this.#accepted.get(key);
+      const signers = votes.map((vote) => vote.signer);
       if (earlier && earlier.digest !== digest) {
-        this.#conflicts.push({ slot: decision.slot, epoch: decision.epoch, first: earlier.bytes, second: decisionBytes });
+        const seen = this.#conflicts.some((c) => c.slot === decision.slot && c.epoch === decision.epoch && Buffer.from(c.second).equals(Buffer.from(certificate)));
+        if (!seen) {
+          const signedBoth = signers.filter((signer) => earlier.signers.includes(signer));
+          this.#conflicts.push({ slot: decision.slot, epoch: decision.epoch, first: earlier.certificate, second: certificate, signedBoth });
+        }
         refuse('conflict', `a second certified decision for slot ${decision.slot} in epoch ${decision.epoch}: more than f validators signed both`);
       }
       if (!earlier) {
-        this.#accepted.set(key, { digest, bytes: decisionBytes });
-        if (decision.kind === 'validator_set_change') this.#install(parseValidatorSet(decision.payload));
+        // A set change is checked whole before anything is recorded: a refused one must not take its slot.
+        const next = decision.kind === 'validator_set_change' ? this.#nextSet(decision) : undefined;
+        this.#accepted.set(key, { digest, bytes: decisionBytes, certificate, signers });
+        if (next) {
+          this.#set = next.set;
+          this.#hash = validatorSetHash(next.set);
+          this.#threshold = next.threshold;
+        }
       }
       this.metrics.certificateAccepted.inc();
       return decision;
@@ -241,11 +268,17 @@ export class QuorumValidator {
     return parsed;
   }
 
-  #install(next: ValidatorSet): void {
-    if (next.epoch !== this.#set.epoch + 1) refuse('wrong_validator_set', `a new validator set must be for epoch ${this.#set.epoch + 1}`);
-    this.#set = next;
-    this.#hash = validatorSetHash(next);
-    this.#threshold = this.#thresholdFor(next);
+  #nextSet(decision: Decision): { set: ValidatorSet; threshold: number } {
+    if (decision.slot !== VALIDATOR_SET_SLOT) refuse('malformed', `a validator-set change must use the slot "${VALIDATOR_SET_SLOT}"`);
+    const set = parseValidatorSet(decision.payload);
+    if (set.epoch !== this.#set.epoch + 1) refuse('wrong_validator_set', `a new validator set must be for epoch ${this.#set.epoch + 1}`);
+    let threshold: number;
+    try {
+      threshold = this.#thresholdFor(set);
+    } catch (error) {
+      refuse('wrong_validator_set', (error as Error).message);
+    }
+    return { set, threshold };
   }
 
   #thresholdFor(set: ValidatorSet): number {

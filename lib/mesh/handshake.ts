@@ -100,7 +100,7 @@ export interface Step {
 const ZERO_IV = new Uint8Array(IV_LENGTH);
 const encoder = new TextEncoder();
 export const nodeIdBytes = (nodeId: string) => encoder.encode(nodeId);
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function nodeIdOf(bytes: Uint8Array): string {
   try {

@@ -126,3 +126,45 @@ function fakeEvidence(real: Uint8Array, other: object): Uint8Array {
   out.set(forged, 8 + real.length);
   return out;
 }
+
+describe('gossip edge cases', async () => {
+  const [a, b] = await members(2, 'e');
+  const all = [a!, b!];
+  const sig = new Sig('ML-DSA-65');
+  const signed = async (fields: Parameters<typeof signedContent>[0] & { hopLimit: number }, key = a!.identity.secretKey) =>
+    encodeEnvelope(fields, await sig.signAsync(signedContent(fields), key));
+  const base = () => ({ kind: EnvelopeKind.Gossip, origin: 'e0', sequence: 1, epoch: 0, timestamp: Date.now(), hopLimit: 3, payload: bytes('x') });
+
+  it('keeps a byte-order mark in an origin: it names another node, not e0', async () => {
+    const bob = controlPlane(b!, all);
+    const bom = await signed({ ...base(), origin: '\uFEFFe0' });
+    expect((await bob.receive(bom)).receipts[0]!.reason).toBe('unknown_origin');
+  });
+
+  it('refuses hop limit 0 and envelopes of an older epoch; checks its window size', async () => {
+    const bob = controlPlane(b!, all, { epoch: 2 });
+    expect((await bob.receive(await signed({ ...base(), hopLimit: 0 }))).receipts[0]!.reason).toBe('malformed');
+    expect((await bob.receive(await signed({ ...base(), epoch: 1 }))).receipts[0]!.reason).toBe('stale');
+    expect((await bob.receive(await signed({ ...base(), epoch: 2 }))).receipts[0]!.status).toBe('accepted');
+    expect(() => controlPlane(b!, all, { limits: { windowBlocks: 3 } })).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_CONFIGURATION' }));
+  });
+
+  it('stays consistent when a listener throws: applied, reported accepted, forwarded', async () => {
+    const bob = controlPlane(b!, all);
+    bob.on('envelope', () => {
+      throw new Error('listener bug');
+    });
+    const result = await bob.receive(await signed(base()));
+    expect(result.receipts[0]!.status).toBe('accepted');
+    expect(result.outgoing).toHaveLength(1);
+  });
+
+  it('can publish evidence against an equivocator that used the largest payloads', async () => {
+    const bob = controlPlane(b!, all);
+    const big = (fill: number) => ({ ...base(), sequence: 9, payload: new Uint8Array(64 * 1024).fill(fill) });
+    const result = await bob.receive([await signed(big(1)), await signed(big(2))]);
+    expect(result.receipts[1]!.reason).toBe('equivocation');
+    const evidence = result.outgoing.map(parseEnvelope).find((e) => e.kind === EnvelopeKind.Evidence);
+    expect(evidence).toBeDefined();
+  });
+});

@@ -87,3 +87,55 @@ describe(`quorum certificates on the ${environment.backend} backend`, async () =
     expect((await quorum.accept(encodeCertificate(inNext, await Promise.all(all.slice(0, 7).map((v) => signVote(inNext, v.identity, v.nodeId)))))).kind).toBe('policy_change');
   });
 });
+
+describe('quorum edge cases', async () => {
+  const validators = await members(4, 'q');
+  const set: ValidatorSet = { epoch: 0, validators: validators.map((v) => v.keys) };
+  const certifyWith = async (bytes: Uint8Array, signers: Member[]) =>
+    encodeCertificate(bytes, await Promise.all(signers.map((v) => signVote(bytes, v.identity, v.nodeId))));
+  const change = (next: ValidatorSet, slot = 'validators') =>
+    encodeDecision({ kind: 'validator_set_change', slot, epoch: 0, validatorSetHash: validatorSetHash(set), payload: encodeValidatorSet(next) });
+
+  it('refuses a set change its fixed threshold cannot serve, without switching sets or taking the slot', async () => {
+    const quorum = new QuorumValidator({ validatorSet: set, threshold: 3 });
+    const bigger = await members(6, 'b');
+    const tooBig: ValidatorSet = { epoch: 1, validators: [...validators, ...bigger].map((v) => v.keys) };
+    expect(await rejection(quorum.accept(await certifyWith(change(tooBig), validators.slice(0, 3))))).toBe('wrong_validator_set');
+    expect([quorum.validatorSet.epoch, quorum.threshold]).toEqual([0, 3]);
+    const fine: ValidatorSet = { epoch: 1, validators: [...validators.slice(0, 3)].map((v) => v.keys) };
+    expect((await quorum.accept(await certifyWith(change(fine), validators.slice(0, 3)))).kind).toBe('validator_set_change');
+    expect(quorum.validatorSet.epoch).toBe(1);
+  });
+
+  it('makes two set changes in one epoch conflict, and keeps checkable evidence once, naming who signed both', async () => {
+    const quorum = new QuorumValidator({ validatorSet: set });
+    const a: ValidatorSet = { epoch: 1, validators: validators.slice(0, 3).map((v) => v.keys) };
+    const b: ValidatorSet = { epoch: 1, validators: validators.slice(1, 4).map((v) => v.keys) };
+    expect(await rejection(quorum.accept(await certifyWith(change(a, 'other-slot'), validators.slice(0, 3))))).toBe('malformed');
+    const second = await certifyWith(change(b), validators.slice(1, 4));
+    await quorum.accept(await certifyWith(change(a), validators.slice(0, 3)));
+    // The set moved to epoch 1, so a second epoch-0 change is refused before it can conflict...
+    expect(await rejection(quorum.accept(second))).toBe('wrong_validator_set');
+    // ...and within one epoch, two certified decisions for one slot conflict, kept once.
+    const other = new QuorumValidator({ validatorSet: set });
+    const d1 = encodeDecision({ kind: 'policy_change', slot: 'policy', epoch: 0, validatorSetHash: validatorSetHash(set), payload: new Uint8Array([1]) });
+    const d2 = encodeDecision({ kind: 'policy_change', slot: 'policy', epoch: 0, validatorSetHash: validatorSetHash(set), payload: new Uint8Array([2]) });
+    await other.accept(await certifyWith(d1, validators.slice(0, 3)));
+    const conflicting = await certifyWith(d2, validators.slice(1, 4));
+    expect(await rejection(other.accept(conflicting))).toBe('conflict');
+    expect(await rejection(other.accept(conflicting))).toBe('conflict');
+    expect(other.conflicts).toHaveLength(1);
+    expect(other.conflicts[0]!.signedBoth.sort()).toEqual(['q1', 'q2']);
+    // The evidence is the two certificates: a fresh validator accepts each on its own.
+    const judge = new QuorumValidator({ validatorSet: set });
+    expect((await judge.accept(other.conflicts[0]!.first)).slot).toBe('policy');
+  });
+
+  it('refuses a validator set that lists one key under two names, and unknown decision kinds', async () => {
+    const twice: ValidatorSet = { epoch: 0, validators: [...set.validators, { ...set.validators[0]!, nodeId: 'alias' } as never] };
+    expect(() => new QuorumValidator({ validatorSet: twice })).toThrow(expect.objectContaining({ code: 'ERR_PQC_MALFORMED_MESSAGE' }));
+    expect(() => encodeDecision({ kind: 'nonsense' as never, slot: 's', epoch: 0, validatorSetHash: new Uint8Array(32), payload: new Uint8Array(0) })).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT' }),
+    );
+  });
+});
