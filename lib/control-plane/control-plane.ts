@@ -3,7 +3,6 @@ import { Registry } from 'prom-client';
 import { PqcError } from '../errors.js';
 import { pqcMetrics, type PqcMetrics } from '../metrics.js';
 import { systemClock, type Clock } from '../policy/clock.js';
-import { Sig } from '../sig.js';
 import type { MeshIdentity, PublicKeys } from '../mesh/identity.js';
 import { requireNodeId } from '../mesh/identity.js';
 import { BoundedMap } from '../mesh/limits.js';
@@ -21,6 +20,7 @@ import {
 } from './envelope.js';
 import { encodeEvidence, evidenceSignedData, parseEvidence, type EquivocationEvidence } from './evidence.js';
 import { refusalOf, refuse, type ControlRefusal } from './refusal.js';
+import { sigFor, verifyAll } from './signatures.js';
 
 export interface ControlPlaneLimits {
   /** Envelopes timestamped further than this from our clock are refused as skewed. Default 120 000 ms. */
@@ -94,7 +94,6 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly metrics: PqcMetrics;
   epoch: number;
   readonly #identity: MeshIdentity;
-  readonly #sigs = new Map<string, Sig>();
   readonly #trust: (nodeId: string) => PublicKeys | undefined;
   readonly #clock: Clock;
   readonly #wallClock: () => number;
@@ -141,7 +140,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       hopLimit: this.#limits.hopLimit,
       payload,
     };
-    const signature = await this.#sig(this.#identity.algorithm).signAsync(signedContent(fields), this.#identity.secretKey);
+    const signature = await sigFor(this.#identity.algorithm).signAsync(signedContent(fields), this.#identity.secretKey);
     return encodeEnvelope(fields, signature);
   }
 
@@ -273,30 +272,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     }
   }
 
-  async #verify(items: { data: Uint8Array; signature: Uint8Array; keys: PublicKeys }[]): Promise<boolean[]> {
-    const results: boolean[] = new Array(items.length).fill(false);
-    // One pooled batch per signature algorithm.
-    const byAlgorithm = new Map<string, number[]>();
-    items.forEach((item, i) => {
-      const list = byAlgorithm.get(item.keys.sigAlgorithm);
-      if (list) list.push(i);
-      else byAlgorithm.set(item.keys.sigAlgorithm, [i]);
-    });
-    for (const [algorithm, indexes] of byAlgorithm) {
-      const sig = this.#sig(algorithm);
-      const valid = await sig.verifyMany(
-        indexes.map((i) => items[i]!.data),
-        indexes.map((i) => items[i]!.signature),
-        indexes.map((i) => items[i]!.keys.sigPublicKey),
-      );
-      indexes.forEach((i, k) => (results[i] = valid[k]!));
-    }
-    return results;
-  }
-
-  #sig(algorithm: string): Sig {
-    let sig = this.#sigs.get(algorithm);
-    if (!sig) this.#sigs.set(algorithm, (sig = new Sig(algorithm)));
-    return sig;
+  #verify(items: { data: Uint8Array; signature: Uint8Array; keys: PublicKeys }[]): Promise<boolean[]> {
+    return verifyAll(items.map(({ data, signature, keys }) => ({ data, signature, algorithm: keys.sigAlgorithm, publicKey: keys.sigPublicKey })));
   }
 }

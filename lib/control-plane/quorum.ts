@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { PqcError } from '../errors.js';
 import { pqcMetrics, type PqcMetrics } from '../metrics.js';
-import { Sig } from '../sig.js';
+import { sigFor, verifyAll } from './signatures.js';
 import { parsePublicKeys, type MeshIdentity, type PublicKeys } from '../mesh/identity.js';
 import { WireReader, WireWriter } from '../mesh/wire.js';
 import { refuse, refusalOf, ControlPlaneError } from './refusal.js';
@@ -119,8 +119,7 @@ export function parseDecision(bytes: Uint8Array): Decision {
 
 /** A validator's vote: its signature over the label and the exact decision bytes. */
 export async function signVote(decisionBytes: Uint8Array, identity: MeshIdentity, signer: string): Promise<Vote> {
-  const sig = new Sig(identity.algorithm);
-  return { signer, signature: await sig.signAsync(voteData(decisionBytes), identity.secretKey) };
+  return { signer, signature: await sigFor(identity.algorithm).signAsync(voteData(decisionBytes), identity.secretKey) };
 }
 
 const voteData = (decisionBytes: Uint8Array) => {
@@ -167,7 +166,6 @@ export class QuorumValidator {
   #hash: Uint8Array;
   #threshold: number;
   readonly #thresholdOverride: number | undefined;
-  readonly #sigs = new Map<string, Sig>();
   readonly #accepted = new Map<string, { digest: string; bytes: Uint8Array; certificate: Uint8Array; signers: string[] }>();
   readonly #conflicts: ConflictEvidence[] = [];
 
@@ -252,19 +250,9 @@ export class QuorumValidator {
     }
     if (votes.length < this.#threshold) refuse('insufficient_quorum', `${votes.length} votes, ${this.#threshold} needed of ${this.#set.validators.length}`);
     const data = voteData(parsed.decisionBytes);
-    const byAlgorithm = new Map<string, number[]>();
-    keys.forEach((key, i) => byAlgorithm.set(key.sigAlgorithm, [...(byAlgorithm.get(key.sigAlgorithm) ?? []), i]));
-    for (const [algorithm, indexes] of byAlgorithm) {
-      let sig = this.#sigs.get(algorithm);
-      if (!sig) this.#sigs.set(algorithm, (sig = new Sig(algorithm)));
-      const valid = await sig.verifyMany(
-        indexes.map(() => data),
-        indexes.map((i) => votes[i]!.signature),
-        indexes.map((i) => keys[i]!.sigPublicKey),
-      );
-      const bad = indexes.find((_, k) => !valid[k]);
-      if (bad !== undefined) refuse('forged', `${votes[bad]!.signer}'s vote does not verify`);
-    }
+    const valid = await verifyAll(keys.map((key, i) => ({ data, signature: votes[i]!.signature, algorithm: key.sigAlgorithm, publicKey: key.sigPublicKey })));
+    const bad = valid.indexOf(false);
+    if (bad >= 0) refuse('forged', `${votes[bad]!.signer}'s vote does not verify`);
     return parsed;
   }
 

@@ -1,0 +1,38 @@
+import { Sig } from '../sig.js';
+
+// Sig objects hold no per-use state: one per algorithm serves every control plane and validator
+// of the process (a fresh one per receiver costs its set-up on every first batch).
+const byAlgorithm = new Map<string, Sig>();
+
+export function sigFor(algorithm: string): Sig {
+  let sig = byAlgorithm.get(algorithm);
+  if (!sig) byAlgorithm.set(algorithm, (sig = new Sig(algorithm)));
+  return sig;
+}
+
+export interface SignedItem {
+  data: Uint8Array;
+  signature: Uint8Array;
+  algorithm: string;
+  publicKey: Uint8Array;
+}
+
+/** Verifies `items` with one pooled verifyMany per signature algorithm; the answers in order. */
+export async function verifyAll(items: SignedItem[]): Promise<boolean[]> {
+  const results: boolean[] = new Array(items.length).fill(false);
+  const groups = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const group = groups.get(item.algorithm);
+    if (group) group.push(i);
+    else groups.set(item.algorithm, [i]);
+  });
+  for (const [algorithm, indexes] of groups) {
+    const valid = await sigFor(algorithm).verifyMany(
+      indexes.map((i) => items[i]!.data),
+      indexes.map((i) => items[i]!.signature),
+      indexes.map((i) => items[i]!.publicKey),
+    );
+    indexes.forEach((i, k) => (results[i] = valid[k]!));
+  }
+  return results;
+}
