@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { PqcError } from '../errors.js';
 import { fail } from '../mesh/failure.js';
 import { WireReader, WireWriter } from '../mesh/wire.js';
 
@@ -15,10 +16,13 @@ export const ENVELOPE_VERSION = 1;
 export const MAX_PAYLOAD = 64 * 1024;
 const MAX_SIGNATURE = 4627; // ML-DSA-87
 const OVERHEAD = 1 + 1 + 256 + 8 + 4 + 8 + 1 + 4 + 2 + MAX_SIGNATURE;
-/** An evidence payload holds two envelopes of the largest kind it accuses, so that no equivocator is too big to report. */
-const MAX_EVIDENCE_PAYLOAD = 8 + 2 * (OVERHEAD + MAX_PAYLOAD);
-/** A certificate holds a vote of up to 4.6 KB per validator: room for about 100 validators. */
-const MAX_CERTIFICATE_PAYLOAD = 512 * 1024;
+/** A certificate holds a vote of up to 4.6 KB per validator: room for about 110 ML-DSA-65 validators at 2f+1. */
+const MAX_CERTIFICATE_PAYLOAD = 256 * 1024;
+/**
+ * An evidence payload holds two envelopes of any kind but evidence, so that an equivocator is
+ * never too big to report; the largest envelope still fits a default TCP frame (1 MiB).
+ */
+const MAX_EVIDENCE_PAYLOAD = 8 + 2 * (OVERHEAD + MAX_CERTIFICATE_PAYLOAD);
 export const MAX_ENVELOPE = OVERHEAD + MAX_EVIDENCE_PAYLOAD;
 export const MAX_HOP_LIMIT = 16;
 
@@ -72,6 +76,7 @@ const LABELS: Record<number, Uint8Array> = Object.fromEntries(Object.entries(KIN
 
 /** What the origin signs: the kind's label, then every field but the hop limit. */
 export function signedContent(fields: Omit<EnvelopeFields, 'hopLimit'>): Uint8Array {
+  if (!(fields.kind in KIND_NAMES)) throw new PqcError('ERR_PQC_INVALID_INPUT', `envelope kind ${String(fields.kind)} is unknown`);
   return new WireWriter()
     .raw(LABELS[fields.kind]!)
     .u8(ENVELOPE_VERSION)

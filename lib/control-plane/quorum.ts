@@ -41,10 +41,20 @@ export interface ConflictEvidence {
   first: Uint8Array;
   second: Uint8Array;
   signedBoth: string[];
+  /** SHA-256 of the second decision's bytes. */
+  secondDigest: string;
 }
 
 /** The one slot of validator-set changes: two changes in one epoch conflict. */
 export const VALIDATOR_SET_SLOT = 'validators';
+/** Past validator sets kept, for the conflicts late certificates reveal. */
+const KEPT_ERAS = 4;
+
+interface Era {
+  set: ValidatorSet;
+  hash: Uint8Array;
+  threshold: number;
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -162,9 +172,9 @@ export function parseCertificate(bytes: Uint8Array): { decisionBytes: Uint8Array
  */
 export class QuorumValidator {
   readonly metrics: PqcMetrics;
-  #set: ValidatorSet;
-  #hash: Uint8Array;
-  #threshold: number;
+  /** The current epoch's set and the few before it: late certificates of a past epoch can still reveal a conflict. */
+  readonly #eras = new Map<number, Era>();
+  #epoch: number;
   readonly #thresholdOverride: number | undefined;
   readonly #accepted = new Map<string, { digest: string; bytes: Uint8Array; certificate: Uint8Array; signers: string[] }>();
   readonly #conflicts: ConflictEvidence[] = [];
@@ -173,17 +183,20 @@ export class QuorumValidator {
     this.metrics = pqcMetrics(options.registry ?? new Registry());
     this.#thresholdOverride = options.threshold;
     requireDistinct(options.validatorSet.validators);
-    this.#set = options.validatorSet;
-    this.#hash = validatorSetHash(this.#set);
-    this.#threshold = this.#thresholdFor(this.#set);
+    this.#epoch = options.validatorSet.epoch;
+    this.#eras.set(this.#epoch, this.#era(options.validatorSet));
   }
 
   get validatorSet(): ValidatorSet {
-    return this.#set;
+    return this.#current.set;
   }
 
   get threshold(): number {
-    return this.#threshold;
+    return this.#current.threshold;
+  }
+
+  get #current(): Era {
+    return this.#eras.get(this.#epoch)!;
   }
 
   get conflicts(): readonly ConflictEvidence[] {
@@ -209,21 +222,22 @@ export class QuorumValidator {
       const earlier = this.#accepted.get(key);
       const signers = votes.map((vote) => vote.signer);
       if (earlier && earlier.digest !== digest) {
-        const seen = this.#conflicts.some((c) => c.slot === decision.slot && c.epoch === decision.epoch && Buffer.from(c.second).equals(Buffer.from(certificate)));
-        if (!seen) {
+        // One entry per conflicting decision, however its votes are reordered or re-signed.
+        if (!this.#conflicts.some((c) => c.epoch === decision.epoch && c.slot === decision.slot && c.secondDigest === digest)) {
           const signedBoth = signers.filter((signer) => earlier.signers.includes(signer));
-          this.#conflicts.push({ slot: decision.slot, epoch: decision.epoch, first: earlier.certificate, second: certificate, signedBoth });
+          this.#conflicts.push({ slot: decision.slot, epoch: decision.epoch, first: earlier.certificate, second: certificate, signedBoth, secondDigest: digest });
         }
         refuse('conflict', `a second certified decision for slot ${decision.slot} in epoch ${decision.epoch}: more than f validators signed both`);
       }
       if (!earlier) {
+        if (decision.epoch !== this.#epoch) refuse('wrong_validator_set', `a new decision for past epoch ${decision.epoch}; the validator set is at ${this.#epoch}`);
         // A set change is checked whole before anything is recorded: a refused one must not take its slot.
         const next = decision.kind === 'validator_set_change' ? this.#nextSet(decision) : undefined;
         this.#accepted.set(key, { digest, bytes: decisionBytes, certificate, signers });
         if (next) {
-          this.#set = next.set;
-          this.#hash = validatorSetHash(next.set);
-          this.#threshold = next.threshold;
+          this.#epoch = next.set.epoch;
+          this.#eras.set(next.set.epoch, next);
+          for (const epoch of this.#eras.keys()) if (epoch < this.#epoch - KEPT_ERAS) this.#eras.delete(epoch);
         }
       }
       this.metrics.certificateAccepted.inc();
@@ -237,18 +251,23 @@ export class QuorumValidator {
   async #validate(certificate: Uint8Array) {
     const parsed = parseCertificate(certificate);
     const { decision, votes } = parsed;
-    if (decision.epoch !== this.#set.epoch) refuse('wrong_validator_set', `a decision for epoch ${decision.epoch}; the validator set is at ${this.#set.epoch}`);
-    if (!Buffer.from(decision.validatorSetHash).equals(Buffer.from(this.#hash))) refuse('wrong_validator_set', 'a decision bound to another validator set');
+    // The slot of set changes is theirs alone, so that two changes in one epoch conflict.
+    if ((decision.kind === 'validator_set_change') !== (decision.slot === VALIDATOR_SET_SLOT)) {
+      refuse('malformed', `the slot "${VALIDATOR_SET_SLOT}" is for validator-set changes, and they use no other`);
+    }
+    const era = this.#eras.get(decision.epoch);
+    if (!era) refuse('wrong_validator_set', `a decision for epoch ${decision.epoch}; the validator set is at ${this.#epoch}`);
+    if (!Buffer.from(decision.validatorSetHash).equals(Buffer.from(era.hash))) refuse('wrong_validator_set', 'a decision bound to another validator set');
     const signers = new Set<string>();
     const keys: PublicKeys[] = [];
     for (const vote of votes) {
       if (signers.has(vote.signer)) refuse('duplicate_signer', `${vote.signer} signed the certificate twice`);
       signers.add(vote.signer);
-      const key = this.#set.validators.find((v) => v.nodeId === vote.signer);
-      if (!key) refuse('unknown_signer', `${vote.signer} is not a validator of epoch ${this.#set.epoch}`);
+      const key = era.set.validators.find((v) => v.nodeId === vote.signer);
+      if (!key) refuse('unknown_signer', `${vote.signer} is not a validator of epoch ${decision.epoch}`);
       keys.push(key);
     }
-    if (votes.length < this.#threshold) refuse('insufficient_quorum', `${votes.length} votes, ${this.#threshold} needed of ${this.#set.validators.length}`);
+    if (votes.length < era.threshold) refuse('insufficient_quorum', `${votes.length} votes, ${era.threshold} needed of ${era.set.validators.length}`);
     const data = voteData(parsed.decisionBytes);
     const valid = await verifyAll(keys.map((key, i) => ({ data, signature: votes[i]!.signature, algorithm: key.sigAlgorithm, publicKey: key.sigPublicKey })));
     const bad = valid.indexOf(false);
@@ -256,17 +275,18 @@ export class QuorumValidator {
     return parsed;
   }
 
-  #nextSet(decision: Decision): { set: ValidatorSet; threshold: number } {
-    if (decision.slot !== VALIDATOR_SET_SLOT) refuse('malformed', `a validator-set change must use the slot "${VALIDATOR_SET_SLOT}"`);
+  #nextSet(decision: Decision): Era {
     const set = parseValidatorSet(decision.payload);
-    if (set.epoch !== this.#set.epoch + 1) refuse('wrong_validator_set', `a new validator set must be for epoch ${this.#set.epoch + 1}`);
-    let threshold: number;
+    if (set.epoch !== this.#epoch + 1) refuse('wrong_validator_set', `a new validator set must be for epoch ${this.#epoch + 1}`);
     try {
-      threshold = this.#thresholdFor(set);
+      return this.#era(set);
     } catch (error) {
-      refuse('wrong_validator_set', (error as Error).message);
+      return refuse('wrong_validator_set', (error as Error).message);
     }
-    return { set, threshold };
+  }
+
+  #era(set: ValidatorSet): Era {
+    return { set, hash: validatorSetHash(set), threshold: this.#thresholdFor(set) };
   }
 
   #thresholdFor(set: ValidatorSet): number {

@@ -168,3 +168,15 @@ describe('gossip edge cases', async () => {
     expect(evidence).toBeDefined();
   });
 });
+
+describe('envelope sizes', async () => {
+  const [a, b] = await members(2, 's');
+  it('carries a certificate of the largest size, and refuses an unknown kind with a PqcError', async () => {
+    const alice = controlPlane(a!, [a!, b!]);
+    const bob = controlPlane(b!, [a!, b!]);
+    const certificate = await alice.publish(EnvelopeKind.Certificate, new Uint8Array(256 * 1024));
+    expect((await bob.receive(certificate)).receipts[0]!.status).toBe('accepted');
+    await expect(alice.publish(EnvelopeKind.Certificate, new Uint8Array(256 * 1024 + 1))).rejects.toMatchObject({ code: 'ERR_PQC_INVALID_INPUT' });
+    await expect(alice.publish(99 as never, new Uint8Array(1))).rejects.toMatchObject({ code: 'ERR_PQC_INVALID_INPUT' });
+  });
+});

@@ -114,16 +114,23 @@ describe('quorum edge cases', async () => {
     expect(await rejection(quorum.accept(await certifyWith(change(a, 'other-slot'), validators.slice(0, 3))))).toBe('malformed');
     const second = await certifyWith(change(b), validators.slice(1, 4));
     await quorum.accept(await certifyWith(change(a), validators.slice(0, 3)));
-    // The set moved to epoch 1, so a second epoch-0 change is refused before it can conflict...
-    expect(await rejection(quorum.accept(second))).toBe('wrong_validator_set');
-    // ...and within one epoch, two certified decisions for one slot conflict, kept once.
+    // The set moved to epoch 1, but the old set is kept: a second epoch-0 change is seen as the conflict it is.
+    expect(await rejection(quorum.accept(second))).toBe('conflict');
+    expect(quorum.conflicts).toHaveLength(1);
+    expect(quorum.validatorSet.validators.map((v) => v.nodeId)).toEqual(['q0', 'q1', 'q2']);
+    // A new decision for a past epoch is refused; other kinds cannot take the set changes' slot.
+    const late = encodeDecision({ kind: 'policy_change', slot: 'policy', epoch: 0, validatorSetHash: validatorSetHash(set), payload: new Uint8Array(1) });
+    expect(await rejection(quorum.accept(await certifyWith(late, validators.slice(0, 3))))).toBe('wrong_validator_set');
+    const squatter = encodeDecision({ kind: 'policy_change', slot: 'validators', epoch: 0, validatorSetHash: validatorSetHash(set), payload: new Uint8Array(1) });
+    expect(await rejection(new QuorumValidator({ validatorSet: set }).accept(await certifyWith(squatter, validators.slice(0, 3))))).toBe('malformed');
+    // Within one epoch, two certified decisions for one slot conflict, kept once however the votes are arranged.
     const other = new QuorumValidator({ validatorSet: set });
     const d1 = encodeDecision({ kind: 'policy_change', slot: 'policy', epoch: 0, validatorSetHash: validatorSetHash(set), payload: new Uint8Array([1]) });
     const d2 = encodeDecision({ kind: 'policy_change', slot: 'policy', epoch: 0, validatorSetHash: validatorSetHash(set), payload: new Uint8Array([2]) });
     await other.accept(await certifyWith(d1, validators.slice(0, 3)));
     const conflicting = await certifyWith(d2, validators.slice(1, 4));
     expect(await rejection(other.accept(conflicting))).toBe('conflict');
-    expect(await rejection(other.accept(conflicting))).toBe('conflict');
+    expect(await rejection(other.accept(await certifyWith(d2, [validators[3]!, validators[1]!, validators[2]!])))).toBe('conflict');
     expect(other.conflicts).toHaveLength(1);
     expect(other.conflicts[0]!.signedBoth.sort()).toEqual(['q1', 'q2']);
     // The evidence is the two certificates: a fresh validator accepts each on its own.
