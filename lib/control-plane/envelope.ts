@@ -74,34 +74,31 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const LABELS: Record<number, Uint8Array> = Object.fromEntries(Object.entries(KIND_NAMES).map(([kind, name]) => [kind, encoder.encode(`x0tta6bl4-cp/1 ${name}\0`)]));
 
-/** What the origin signs: the kind's label, then every field but the hop limit. */
-export function signedContent(fields: Omit<EnvelopeFields, 'hopLimit'>): Uint8Array {
+/**
+ * The fields in wire order, behind `prefix`; the hop limit where the wire has it, when given
+ * (the signed content leaves it out).
+ */
+function writeFields(prefix: Uint8Array, fields: Omit<EnvelopeFields, 'hopLimit'>, hopLimit?: number): WireWriter {
   if (!(fields.kind in KIND_NAMES)) throw new PqcError('ERR_PQC_INVALID_INPUT', `envelope kind ${String(fields.kind)} is unknown`);
-  return new WireWriter()
-    .raw(LABELS[fields.kind]!)
+  const writer = new WireWriter()
+    .raw(prefix)
     .u8(ENVELOPE_VERSION)
     .u8(fields.kind)
     .short(encoder.encode(fields.origin))
     .u64(fields.sequence)
     .u32(fields.epoch)
-    .u64(fields.timestamp)
-    .u32(fields.payload.length)
-    .raw(fields.payload)
-    .finish();
+    .u64(fields.timestamp);
+  if (hopLimit !== undefined) writer.u8(hopLimit);
+  return writer.u32(fields.payload.length).raw(fields.payload);
+}
+
+/** What the origin signs: the kind's label, then every field but the hop limit. */
+export function signedContent(fields: Omit<EnvelopeFields, 'hopLimit'>): Uint8Array {
+  return writeFields(LABELS[fields.kind] ?? new Uint8Array(0), fields).finish();
 }
 
 export function encodeEnvelope(fields: EnvelopeFields, signature: Uint8Array): Uint8Array {
-  const writer = new WireWriter()
-    .u8(ENVELOPE_VERSION)
-    .u8(fields.kind)
-    .short(encoder.encode(fields.origin))
-    .u64(fields.sequence)
-    .u32(fields.epoch)
-    .u64(fields.timestamp)
-    .u8(fields.hopLimit)
-    .u32(fields.payload.length)
-    .raw(fields.payload);
-  return writer.long(signature).finish();
+  return writeFields(new Uint8Array(0), fields, fields.hopLimit).long(signature).finish();
 }
 
 const digestOf = (content: Uint8Array) => createHash('sha256').update(content).digest('hex');
