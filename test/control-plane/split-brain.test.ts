@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ready } from '../../lib/index.js';
-import type { ControlRefusal } from '../../lib/control-plane/index.js';
+import { parseEnvelope, type ControlRefusal } from '../../lib/control-plane/index.js';
 import { counter } from '../mesh/support.js';
 import { environment } from '../support/environment.js';
-import { CONTESTED, PARTITION_AT, runSplitBrain, TICK, WALL_START, WARMUP, type ForgedDelivery, type SplitBrainOptions, type SplitBrainRun } from './simulation.js';
+import { CONTESTED, HonestNode, PARTITION_AT, Random, runSplitBrain, TICK, WALL_START, WARMUP, WINDOW, World, type ForgedDelivery, type SplitBrainOptions, type SplitBrainRun } from './simulation.js';
 import { members } from './support.js';
 
 await ready();
@@ -61,6 +61,49 @@ describe(`split-brain governance on the ${environment.backend} backend`, async (
     const outcome = await run({ seed: 7002, groups: [4, 3], byzantine: 2, late: 1 });
     await assertSplitBrainHolds(outcome, 'seed 7002');
     expect(outcome.world.network.stats.held).toBeGreaterThan(0);
+  });
+
+  it('a Byzantine node cannot give a minority a quorum by replaying the heartbeats it withheld from it', async () => {
+    const world = new World(new Random(7003), { drop: 0, duplicate: 0, delay: [1, 10], reorder: 0, reorderDelay: 1 }, validators, ['v6']);
+    const honest = validators.slice(0, 6).map((m) => new HonestNode(m, world));
+    // v6 keeps one copy of everything it hears and forwards nothing.
+    const withheld = new Map<string, Uint8Array[]>();
+    const heard = new Set<string>();
+    world.network.attach({
+      nodeId: 'v6',
+      deliver: async (batch) => {
+        for (const bytes of batch) {
+          const { origin, digest } = parseEnvelope(bytes);
+          if (!heard.has(digest)) withheld.set(origin, [...(withheld.get(origin) ?? []), bytes]);
+          heard.add(digest);
+        }
+      },
+    });
+    const majority = ['v0', 'v1', 'v2', 'v3'];
+    const minority = honest.filter((node) => ['v4', 'v5'].includes(node.nodeId));
+    const replayed: string[] = [];
+    // First v6 sits with the majority, then the partition moves it to the minority with what it heard.
+    world.network.partition([[...majority, 'v6'], ['v4', 'v5']]);
+    const MOVE = 5;
+    for (let tick = 0; tick < 14; tick++) {
+      await world.scheduler.runUntil(tick * TICK);
+      if (tick === MOVE) world.network.partition([majority, ['v4', 'v5', 'v6']]);
+      if ((tick - MOVE) * TICK > WINDOW) for (const node of minority) expect(node.hasQuorum(), `${node.nodeId} at tick ${tick}`).toBe(false);
+      if (tick >= MOVE) {
+        // One old heartbeat of each majority node per tick, oldest first: each new to the minority.
+        for (const origin of majority) {
+          const next = withheld.get(origin)?.shift();
+          if (!next) continue;
+          replayed.push(parseEnvelope(next).digest);
+          for (const node of minority) world.network.send('v6', node.nodeId, next);
+        }
+      }
+      for (const node of honest) await node.heartbeat();
+    }
+    // Every heartbeat the majority sent before the move was replayed and accepted (genuine and
+    // new), and still none of them counted as the majority being reachable now.
+    expect(replayed).toHaveLength(majority.length * MOVE);
+    for (const node of minority) expect(replayed.filter((digest) => !node.applied.has(digest))).toEqual([]);
   });
 });
 
