@@ -153,7 +153,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     return this.#quarantined;
   }
 
-  /** Origins heard from (any accepted envelope) within `withinMs`, this node included, quarantined ones not. */
+  /**
+   * Origins heard from (any accepted envelope) within `withinMs`, this node included, quarantined
+   * ones not, by when each envelope was signed: `withinMs` must allow for the clock skew between nodes.
+   */
   reachable(withinMs: number): Set<string> {
     const now = this.#clock.now();
     const heard = new Set([this.nodeId]);
@@ -233,7 +236,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     if (envelope.kind === EnvelopeKind.Evidence) await this.#onEvidence(envelope);
     state.window.accept(envelope.sequence);
     state.kept.set(envelope.sequence, envelope);
-    this.#lastHeard.set(envelope.origin, this.#clock.now());
+    // An envelope shows that its origin was there when it signed it, not when it arrived: a late or
+    // replayed one (new to us, so not refused as a duplicate) must not make its origin look reachable now.
+    const heardAt = this.#clock.now() - Math.max(0, this.#wallClock() - envelope.timestamp);
+    if (heardAt > (this.#lastHeard.get(envelope.origin) ?? -Infinity)) this.#lastHeard.set(envelope.origin, heardAt);
     this.#notify('envelope', envelope);
     const next = forwarded(envelope);
     return { outgoing: next ? [next] : [] };
