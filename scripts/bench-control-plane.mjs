@@ -18,11 +18,11 @@
 // environment variable), so that each starts from a fresh heap and pool. Markdown goes to stdout,
 // progress to stderr; --write puts the tables in the "## Control plane" section of BENCHMARKS.md
 // and leaves the other sections alone. Exits 1 when it cannot measure, not when a target is missed.
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { answerParent, failer, forkJob, progress, requireNative } from './bench-support.mjs';
 import * as benchmarksFile from './benchmarks-file.mjs';
 const { CONTROL_PLANE_SECTION } = benchmarksFile;
 
@@ -45,17 +45,7 @@ const USAGE = `usage: node scripts/bench-control-plane.mjs [options]   (npm run 
                      (the results are labelled wasm)
 Load liboqs as the package does, e.g. X0TTA6BL4_LIBOQS_PATH=/opt/liboqs/0.16.0/lib/liboqs.so.`;
 
-function fail(message) {
-  console.error(`bench-control-plane: ${message}`);
-  process.exit(1);
-}
-const progress = (message) => process.stderr.write(`${message}\n`);
-const oneLine = (text) =>
-  String(text)
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .join(' ');
+const fail = failer('bench-control-plane');
 
 function parseArgs(argv) {
   const options = { quick: false, write: false, allowWasm: false, rounds: undefined };
@@ -364,40 +354,14 @@ async function certificatesJob(job) {
 const JOBS = { envelopes: envelopesJob, certificates: certificatesJob };
 
 if (process.env[JOB_ENV]) {
-  const job = JSON.parse(process.env[JOB_ENV]);
-  let message;
-  try {
-    const pkg = await loadPackage();
-    if (pkg.info().backend !== job.backend) throw new Error(`the child uses the ${pkg.info().backend} backend, the parent ${job.backend}`);
-    message = { ok: true, result: await JOBS[job.mode](job) };
-  } catch (error) {
-    message = { ok: false, error: error?.stack ?? String(error) };
-  }
-  if (process.send) process.send(message, () => process.exit(message.ok ? 0 : 1));
-  else {
-    console.log(JSON.stringify(message, null, 2)); // run by hand, without a parent
-    process.exitCode = message.ok ? 0 : 1;
-  }
+  await answerParent(JSON.parse(process.env[JOB_ENV]), loadPackage, JOBS);
 } else {
   await main().catch((error) => fail(error?.message ?? String(error)));
 }
 
 /** Runs `job` in a child process of this script, with the pool at POOL_THREADS threads. */
 function runChild(job) {
-  return new Promise((resolve, reject) => {
-    const child = fork(SCRIPT, [], {
-      execArgv: [...process.execArgv.filter((arg) => arg !== '--expose-gc'), '--expose-gc'],
-      env: { ...process.env, [JOB_ENV]: JSON.stringify(job), UV_THREADPOOL_SIZE: POOL_THREADS },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    let message;
-    child.on('message', (received) => (message = received));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (message?.ok) resolve(message.result);
-      else reject(new Error(`the ${job.mode} run failed (${signal ?? `exit ${code}`}): ${message?.error ?? 'no result'}`));
-    });
-  });
+  return forkJob(SCRIPT, JOB_ENV, job, { UV_THREADPOOL_SIZE: POOL_THREADS });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -408,13 +372,7 @@ async function main() {
   const started = Date.now();
   const pkg = await loadPackage();
   const status = pkg.info();
-  if (status.backend !== 'native' && !options.allowWasm) {
-    fail(
-      `this benchmark measures the native backend, but the ${status.backend} backend is in use` +
-        (status.nativeUnavailable ? ` (${oneLine(status.nativeUnavailable.message)})` : '') +
-        '; load liboqs (e.g. X0TTA6BL4_LIBOQS_PATH=/opt/liboqs/0.16.0/lib/liboqs.so) or pass --allow-wasm to measure it anyway',
-    );
-  }
+  requireNative(status, options.allowWasm, fail);
   const backend = status.backend;
   const backendLabel = backend === 'native' ? `native, liboqs ${status.liboqs?.version}` : `${backend.toUpperCase()} BACKEND (not native)`;
   const quick = options.quick;

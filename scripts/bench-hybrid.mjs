@@ -20,17 +20,14 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { failer, progress } from './bench-support.mjs';
 import { HYBRID_SECTION, writeSection } from './benchmarks-file.mjs';
 import { compileC } from './compile-c.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET = 1.5; // X-Wing time ÷ C floor, at most
 
-function fail(message) {
-  console.error(`bench-hybrid: ${message}`);
-  process.exit(1);
-}
-const progress = (message) => process.stderr.write(`${message}\n`);
+const fail = failer('bench-hybrid');
 
 function parseArgs(argv) {
   const options = { quick: false, rounds: undefined, batch: 64, stat: 'min', write: false };

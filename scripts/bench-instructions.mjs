@@ -14,15 +14,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { failer, progress } from './bench-support.mjs';
 import { INSTRUCTIONS_SECTION, writeSection } from './benchmarks-file.mjs';
 import { compileC } from './compile-c.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const progress = (message) => process.stderr.write(`${message}\n`);
-function fail(message) {
-  console.error(`bench-instructions: ${message}`);
-  process.exit(1);
-}
+const fail = failer('bench-instructions');
 
 const options = { all: false, only: '', write: false };
 const argv = process.argv.slice(2);

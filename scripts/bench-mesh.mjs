@@ -26,11 +26,11 @@
 // an environment variable), so that each starts from a fresh heap and pool. Markdown goes to
 // stdout, progress to stderr; --write puts the tables in the "## Mesh" section of BENCHMARKS.md and
 // leaves the other sections alone. Exits 1 when it cannot measure, not when a target is missed.
-import { fork } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { answerParent, failer, forkJob, progress, requireNative } from './bench-support.mjs';
 import * as benchmarksFile from './benchmarks-file.mjs';
 const { MESH_SECTION } = benchmarksFile;
 
@@ -71,17 +71,7 @@ const USAGE = `usage: node scripts/bench-mesh.mjs [options]   (npm run bench:mes
                      (the results are labelled wasm)
 Load liboqs as the package does, e.g. X0TTA6BL4_LIBOQS_PATH=/opt/liboqs/0.16.0/lib/liboqs.so.`;
 
-function fail(message) {
-  console.error(`bench-mesh: ${message}`);
-  process.exit(1);
-}
-const progress = (message) => process.stderr.write(`${message}\n`);
-const oneLine = (text) =>
-  String(text)
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .join(' ');
+const fail = failer('bench-mesh');
 
 function parseArgs(argv) {
   const options = {
@@ -597,45 +587,14 @@ async function growthJob(job) {
 const JOBS = { handshake: handshakeJob, tcp: tcpJob, channel: channelJob, growth: growthJob };
 
 if (process.env[JOB_ENV]) {
-  const job = JSON.parse(process.env[JOB_ENV]);
-  let message;
-  try {
-    const pkg = await loadPackage();
-    if (pkg.info().backend !== job.backend) throw new Error(`the child uses the ${pkg.info().backend} backend, the parent ${job.backend}`);
-    message = { ok: true, result: await JOBS[job.mode](job) };
-  } catch (error) {
-    message = { ok: false, error: error?.stack ?? String(error) };
-  }
-  if (process.send) process.send(message, () => process.exit(message.ok ? 0 : 1));
-  else {
-    console.log(JSON.stringify(message, null, 2)); // run by hand, without a parent
-    process.exitCode = message.ok ? 0 : 1;
-  }
+  await answerParent(JSON.parse(process.env[JOB_ENV]), loadPackage, JOBS);
 } else {
   await main().catch((error) => fail(error?.message ?? String(error)));
 }
 
 /** Runs `job` in a child process of this script; `env` is added to (or, as undefined, removed from) ours. */
 function runChild(job, env = {}) {
-  return new Promise((resolve, reject) => {
-    const childEnv = { ...process.env, [JOB_ENV]: JSON.stringify(job) };
-    for (const [name, value] of Object.entries(env)) {
-      if (value === undefined) delete childEnv[name];
-      else childEnv[name] = value;
-    }
-    const child = fork(SCRIPT, [], {
-      execArgv: [...process.execArgv.filter((arg) => arg !== '--expose-gc'), '--expose-gc'],
-      env: childEnv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    let message;
-    child.on('message', (received) => (message = received));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (message?.ok) resolve(message.result);
-      else reject(new Error(`the ${job.mode} run failed (${signal ?? `exit ${code}`}): ${message?.error ?? 'no result'}`));
-    });
-  });
+  return forkJob(SCRIPT, JOB_ENV, job, env);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -646,13 +605,7 @@ async function main() {
   const started = Date.now();
   const pkg = await loadPackage();
   const status = pkg.info();
-  if (status.backend !== 'native' && !options.allowWasm) {
-    fail(
-      `this benchmark measures the native backend, but the ${status.backend} backend is in use` +
-        (status.nativeUnavailable ? ` (${oneLine(status.nativeUnavailable.message)})` : '') +
-        '; load liboqs (e.g. X0TTA6BL4_LIBOQS_PATH=/opt/liboqs/0.16.0/lib/liboqs.so) or pass --allow-wasm to measure it anyway',
-    );
-  }
+  requireNative(status, options.allowWasm, fail);
   const backend = status.backend;
   const backendLabel = backend === 'native' ? `native, liboqs ${status.liboqs?.version}` : `${backend.toUpperCase()} BACKEND (not native)`;
   const quick = options.quick;

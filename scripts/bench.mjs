@@ -19,6 +19,7 @@ import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { failer, oneLine, progress } from './bench-support.mjs';
 import { BENCHMARKS_FILE, writeHead } from './benchmarks-file.mjs';
 import { compileC } from './compile-c.mjs';
 
@@ -114,18 +115,7 @@ function parseArgs(argv) {
   return options;
 }
 
-function fail(message) {
-  console.error(`bench: ${message}`);
-  process.exit(1);
-}
-
-const progress = (message) => process.stderr.write(`${message}\n`);
-const oneLine = (text) =>
-  String(text)
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .join(' ');
+const fail = failer('bench');
 
 const options = parseArgs(process.argv.slice(2));
 // The pool size must be set before the package (which reads it) and the pool start; the priority

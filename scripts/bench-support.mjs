@@ -1,0 +1,80 @@
+// Helpers the bench*.mjs scripts share: failing with the script's name, progress lines, one-line
+// error text, the native-backend check, and the child processes that bench-mesh.mjs and
+// bench-control-plane.mjs run each measurement in (the IPC message is { ok, result, error }).
+import { fork } from 'node:child_process';
+
+/** fail(message) for the script named `prefix`: prints "prefix: message" to stderr, exits 1. */
+export function failer(prefix) {
+  return (message) => {
+    console.error(`${prefix}: ${message}`);
+    process.exit(1);
+  };
+}
+
+export const progress = (message) => process.stderr.write(`${message}\n`);
+
+/** `text` on one line: its lines trimmed, the empty ones dropped, joined by spaces. */
+export const oneLine = (text) =>
+  String(text)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ');
+
+/** Calls `fail` unless the native backend is in use or `allowWasm` is set. */
+export function requireNative(status, allowWasm, fail) {
+  if (status.backend !== 'native' && !allowWasm) {
+    fail(
+      `this benchmark measures the native backend, but the ${status.backend} backend is in use` +
+        (status.nativeUnavailable ? ` (${oneLine(status.nativeUnavailable.message)})` : '') +
+        '; load liboqs (e.g. X0TTA6BL4_LIBOQS_PATH=/opt/liboqs/0.16.0/lib/liboqs.so) or pass --allow-wasm to measure it anyway',
+    );
+  }
+}
+
+/**
+ * Runs `job` in a child process of `script` (with --expose-gc), the job as JSON in the
+ * environment variable `jobEnv`; `env` is added to (or, as undefined, removed from) ours.
+ * Resolves to the child's result.
+ */
+export function forkJob(script, jobEnv, job, env = {}) {
+  return new Promise((resolve, reject) => {
+    const childEnv = { ...process.env, [jobEnv]: JSON.stringify(job) };
+    for (const [name, value] of Object.entries(env)) {
+      if (value === undefined) delete childEnv[name];
+      else childEnv[name] = value;
+    }
+    const child = fork(script, [], {
+      execArgv: [...process.execArgv.filter((arg) => arg !== '--expose-gc'), '--expose-gc'],
+      env: childEnv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let message;
+    child.on('message', (received) => (message = received));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (message?.ok) resolve(message.result);
+      else reject(new Error(`the ${job.mode} run failed (${signal ?? `exit ${code}`}): ${message?.error ?? 'no result'}`));
+    });
+  });
+}
+
+/**
+ * In the child: runs `jobs[job.mode]` (after checking that `loadPackage` gives the parent's
+ * backend), sends the result to the parent and exits; run by hand, prints it instead.
+ */
+export async function answerParent(job, loadPackage, jobs) {
+  let message;
+  try {
+    const pkg = await loadPackage();
+    if (pkg.info().backend !== job.backend) throw new Error(`the child uses the ${pkg.info().backend} backend, the parent ${job.backend}`);
+    message = { ok: true, result: await jobs[job.mode](job) };
+  } catch (error) {
+    message = { ok: false, error: error?.stack ?? String(error) };
+  }
+  if (process.send) process.send(message, () => process.exit(message.ok ? 0 : 1));
+  else {
+    console.log(JSON.stringify(message, null, 2)); // run by hand, without a parent
+    process.exitCode = message.ok ? 0 : 1;
+  }
+}
