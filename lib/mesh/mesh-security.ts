@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import type { BackendChoice } from '../backend.js';
+import type { SecretBytes } from '../bytes.js';
 import { PqcError } from '../errors.js';
 import { Kem } from '../kem.js';
 import type { Logger } from '../logger.js';
@@ -279,6 +280,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
 
   /** An ML-DSA signature over the beacon label, this node's id and `data`. */
   signBeacon(data: Uint8Array): Uint8Array {
+    this.#requireOpen();
     return this.#sig.sign(this.#beacon(this.nodeId, data), this.#identity.secretKey);
   }
 
@@ -316,7 +318,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     return [...(this.#channels.get(peerId) ?? [])];
   }
 
-  /** Closes listeners and channels and wipes every half-open handshake. */
+  /** Closes listeners and channels, wipes every half-open handshake and the node's copy of its secret key. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -328,6 +330,8 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     for (const connection of this.#connections) connection.close(new PqcError('ERR_PQC_CHANNEL_CLOSED', `${this.nodeId} closed`));
     this.#host.responder.close();
     await Promise.all([...this.#servers].map((server) => this.#closeServer(server)));
+    // The identity is the node's own copy (create copies a given one), and nothing signs after close.
+    (this.#identity.secretKey as SecretBytes).wipe();
   }
 
   #suites(kind: 'offer' | 'accept'): MeshSuite[] {

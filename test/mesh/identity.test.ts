@@ -27,6 +27,9 @@ describe('node identities', () => {
     const node = await PQMeshSecurity.create({ nodeId: 'n', identity: loaded, logger: silentLogger });
     expect(toHex(node.getPublicKeys().sigPublicKey)).toBe(toHex(identity.publicKey));
     await node.close();
+    // The node signed with its own copy, wiped at close; the caller's identity is untouched.
+    expect(() => node.signBeacon(new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'ERR_PQC_CHANNEL_CLOSED' }));
+    expect(toHex(loaded.secretKey)).toBe(toHex(identity.secretKey));
   });
 
   it('refuses a key file others may read, and files that are not identities', async () => {
