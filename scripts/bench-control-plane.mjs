@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { answerParent, failer, forkJob, progress, requireNative } from './bench-support.mjs';
+import { answerParent, failer, forkJob, median, progress, requireNative, summary } from './bench-support.mjs';
 import * as benchmarksFile from './benchmarks-file.mjs';
 const { CONTROL_PLANE_SECTION } = benchmarksFile;
 
@@ -89,19 +89,6 @@ async function loadPackage() {
 const now = () => performance.now();
 const gc = typeof globalThis.gc === 'function' ? () => globalThis.gc() : () => undefined;
 
-function summary(samples) {
-  const sorted = Float64Array.from(samples).sort();
-  // Nearest rank.
-  const at = (p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-  const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length;
-  return { n: sorted.length, p50: at(50), p95: at(95), p99: at(99), mean, min: sorted[0], max: sorted[sorted.length - 1] };
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 /** `count` ML-DSA-65 identities named `${prefix}${i}`, with their public keys. */
 async function members(pkg, count, prefix) {

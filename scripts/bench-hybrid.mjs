@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { failer, progress } from './bench-support.mjs';
+import { failer, median, progress } from './bench-support.mjs';
 import { HYBRID_SECTION, writeSection } from './benchmarks-file.mjs';
 import { compileC } from './compile-c.mjs';
 
@@ -149,11 +149,6 @@ async function calibrate(timer, ms = settings.warmupMs) {
   return perItem * timer.items;
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 /**
  * ns per item of every timer of every row (best or median round). Each round runs every timer

@@ -19,7 +19,7 @@ import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { failer, oneLine, progress } from './bench-support.mjs';
+import { failer, median, oneLine, progress } from './bench-support.mjs';
 import { BENCHMARKS_FILE, writeHead } from './benchmarks-file.mjs';
 import { compileC } from './compile-c.mjs';
 
@@ -339,11 +339,6 @@ async function calibrate(timer) {
   return perItem * timer.items;
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const summarise = (values) => (options.stat === 'min' ? Math.min(...values) : median(values));
 const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
 
