@@ -308,16 +308,21 @@ async function handshakeJob(job) {
 // ---------------------------------------------------------------------------------------------
 // Child 2: handshakes per second over loopback TCP.
 
-async function tcpJob(job) {
-  const pkg = await loadPackage();
+/** Two nodes on one registry that trust each other, the second listening on loopback. */
+async function nodePair(pkg, first, second) {
   const { Registry } = await import('prom-client');
   const suite = await defaultSuite(pkg);
   const registry = new Registry();
-  const dialler = await meshNode(pkg, registry, suite, 'dialler');
-  const listener = await meshNode(pkg, registry, suite, 'listener');
-  dialler.trustPeer(listener.getPublicKeys());
-  listener.trustPeer(dialler.getPublicKeys());
-  const { port } = await listener.listen({ host: '127.0.0.1' });
+  const a = await meshNode(pkg, registry, suite, first);
+  const b = await meshNode(pkg, registry, suite, second);
+  a.trustPeer(b.getPublicKeys());
+  b.trustPeer(a.getPublicKeys());
+  const { port } = await b.listen({ host: '127.0.0.1' });
+  return { suite, a, b, port };
+}
+
+async function tcpJob(job) {
+  const { suite, a: dialler, b: listener, port } = await nodePair(await loadPackage(), 'dialler', 'listener');
   const errors = {};
 
   async function run(total) {
@@ -371,15 +376,7 @@ async function tcpJob(job) {
 // Child 3: channel records against bare AES-256-GCM.
 
 async function channelJob(job) {
-  const pkg = await loadPackage();
-  const { Registry } = await import('prom-client');
-  const suite = await defaultSuite(pkg);
-  const registry = new Registry();
-  const a = await meshNode(pkg, registry, suite, 'node-a');
-  const b = await meshNode(pkg, registry, suite, 'node-b');
-  a.trustPeer(b.getPublicKeys());
-  b.trustPeer(a.getPublicKeys());
-  const { port } = await b.listen({ host: '127.0.0.1' });
+  const { suite, a, b, port } = await nodePair(await loadPackage(), 'node-a', 'node-b');
   const inbound = new Promise((resolve) => b.once('channel', resolve));
   const outbound = await a.establishSecureChannel('node-b', { host: '127.0.0.1', port });
   await inbound;

@@ -20,7 +20,7 @@ import {
 } from './envelope.js';
 import { encodeEvidence, evidenceSignedData, parseEvidence, type EquivocationEvidence } from './evidence.js';
 import { refusalOf, refuse, type ControlRefusal } from './refusal.js';
-import { sigFor, verifyAll } from './signatures.js';
+import { sigFor, verifyAll } from '../mesh/signatures.js';
 
 export interface ControlPlaneLimits {
   /** Envelopes timestamped further than this from our clock are refused as skewed. Default 120 000 ms. */

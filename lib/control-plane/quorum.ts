@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { PqcError } from '../errors.js';
 import { pqcMetrics, type PqcMetrics } from '../metrics.js';
-import { sigFor, verifyAll } from './signatures.js';
+import { sigFor, verifyAll } from '../mesh/signatures.js';
 import { parsePublicKeys, type MeshIdentity, type PublicKeys } from '../mesh/identity.js';
 import { WireReader, WireWriter } from '../mesh/wire.js';
 import { refuse, refusalOf, ControlPlaneError } from './refusal.js';

@@ -258,8 +258,13 @@ export class Connection {
   /** Counts a refusal, tells the peer which handshake ended and why, and ends a connection that has no channel. */
   #refuse(failure: MeshError, peerId: string | undefined): void {
     this.host.handshakeFailed(failure.reason, peerId, failure);
-    if (failure.sessionI && !this.transport.closed) this.transport.send(encodeAbort({ sessionI: failure.sessionI, reason: failure.reason })).catch(() => undefined);
+    this.#tellPeer(failure);
     if (!this.#channel) this.transport.close(failure);
+  }
+
+  /** Names the ended handshake and its reason to the peer (advisory: it is unauthenticated). */
+  #tellPeer(failure: MeshError): void {
+    if (failure.sessionI && !this.transport.closed) this.transport.send(encodeAbort({ sessionI: failure.sessionI, reason: failure.reason })).catch(() => undefined);
   }
 
   #failDial(failure: MeshError, peerId: string, reason: FailureReason = failure.reason): void {
@@ -269,7 +274,7 @@ export class Connection {
     this.host.clock.clearTimeout(dial.timer);
     dial.handshake.abort();
     this.host.handshakeFailed(reason, peerId, failure);
-    if (failure.sessionI && !this.transport.closed) this.transport.send(encodeAbort({ sessionI: failure.sessionI, reason: failure.reason })).catch(() => undefined);
+    this.#tellPeer(failure);
     dial.reject(failure);
     if (this.#channel) this.#channel.close(failure);
     else this.transport.close(failure);

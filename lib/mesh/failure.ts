@@ -77,6 +77,13 @@ export function reasonOf(error: unknown, kemStep = false): FailureReason {
   return 'liboqs_error';
 }
 
+/** A KEM operation's result, its failure as a MeshError (invalid_key, kem_error). */
+export function kemStep<T>(operation: Promise<T>): Promise<T> {
+  return operation.catch((error: unknown) => {
+    throw asMeshError(error, true);
+  });
+}
+
 /** `error` as a MeshError, keeping a backend error as the cause. */
 export function asMeshError(error: unknown, kemStep = false): MeshError {
   if (error instanceof MeshError) return error;

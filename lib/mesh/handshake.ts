@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { SecretBytes } from '../bytes.js';
 import type { Kem } from '../kem.js';
-import { asMeshError, fail, MeshError } from './failure.js';
+import { asMeshError, fail, kemStep, MeshError } from './failure.js';
 import { concat, derive, HASH_LENGTH, KEY_LENGTH, IV_LENGTH, LABELS, open, seal, split, Transcript, wipeAll } from './key-schedule.js';
 import {
   encodeAuth,
@@ -216,12 +216,7 @@ export class InitiatorHandshake {
 
   async #makeHello(): Promise<void> {
     wipeAll(this.#secretKey);
-    let pair;
-    try {
-      pair = await this.ctx.kem(this.#suite).generateKeyPairAsync();
-    } catch (error) {
-      throw asMeshError(error, true);
-    }
+    const pair = await kemStep(this.ctx.kem(this.#suite).generateKeyPairAsync());
     this.#secretKey = pair.secretKey;
     this.#helloFields = { ...this.#helloFields, retried: this.#retried, shareSuite: this.#suite.id, share: pair.publicKey };
     this.#hello = encodeInitHello(this.#helloFields);
@@ -246,12 +241,7 @@ export class InitiatorHandshake {
     if (resp.selected !== this.#suite.id || bestCommon(this.#helloFields.offer, resp.accepted) !== resp.selected) {
       fail('downgrade', `${this.peer.nodeId} selected suite ${resp.selected}, not the best suite both sides accept`);
     }
-    let sharedSecret: SecretBytes;
-    try {
-      sharedSecret = await this.ctx.kem(this.#suite).decapsulateAsync(resp.ciphertext, this.#secretKey!);
-    } catch (error) {
-      throw asMeshError(error, true);
-    }
+    const sharedSecret = await kemStep(this.ctx.kem(this.#suite).decapsulateAsync(resp.ciphertext, this.#secretKey!));
     wipeAll(this.#secretKey);
     this.#secretKey = undefined;
     const transcript = new Transcript().add(this.#hello).add(bytes);
@@ -445,12 +435,7 @@ export class Responder {
     // Kept while the timestamp could still pass the skew check; from now, so that insertion order is expiry order.
     this.#seen.set(key, this.ctx.wallNow() + 2 * limits.maxClockSkewMs);
 
-    let encapsulation;
-    try {
-      encapsulation = await this.ctx.kem(suite).encapsulateAsync(hello.share);
-    } catch (error) {
-      throw asMeshError(error, true);
-    }
+    const encapsulation = await kemStep(this.ctx.kem(suite).encapsulateAsync(hello.share));
     const sessionR = new Uint8Array(randomBytes(SESSION_ID_LENGTH));
     const accepted = Uint8Array.from(this.#acceptable(peer), (candidate) => candidate.id);
     const respHello = encodeRespHello({ sessionI: hello.sessionI, sessionR, selected: suite.id, offer: hello.offer, accepted, ciphertext: encapsulation.ciphertext });

@@ -10,7 +10,7 @@ import { pqcMetrics, type PqcMetrics } from '../metrics.js';
 import { systemClock, type Clock } from '../policy/clock.js';
 import type { PQCFallbackHandler } from '../policy/fallback-handler.js';
 import { processPolicy } from '../policy/process-policy.js';
-import { Sig } from '../sig.js';
+import type { Sig } from '../sig.js';
 import { Connection, type MeshHost } from './connection.js';
 import { MeshError, type FailureReason } from './failure.js';
 import { DEFAULT_MAX_FRAME, TcpFrameTransport } from './frame-transport.js';
@@ -31,6 +31,7 @@ import { DEFAULT_REKEY_LIMITS, type RekeyLimits } from './record-layer.js';
 import type { SecureChannel } from './secure-channel.js';
 import { CLASSICAL_SUITE, HIGH_SUITE, probeSuite, suiteByName, X25519MLKEM768_SUITE, XWING_SUITE, type MeshSuite } from './suites.js';
 import { TrustStore, type TrustedPeers } from './trust-store.js';
+import { sigFor } from './signatures.js';
 
 export interface PQMeshSecurityOptions {
   nodeId: string;
@@ -108,7 +109,6 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
   readonly metrics: PqcMetrics;
   readonly #identity: MeshIdentity;
   readonly #sig: Sig;
-  readonly #verifiers = new Map<string, Sig>();
   readonly #trust: TrustStore;
   readonly #plans: SuitePlan[];
   readonly #classical: boolean;
@@ -131,8 +131,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     this.nodeId = options.nodeId;
     this.#options = options;
     this.#identity = identity;
-    this.#sig = new Sig(identity.algorithm, { backend: options.backend });
-    this.#verifiers.set(identity.algorithm, this.#sig);
+    this.#sig = sigFor(identity.algorithm, options.backend);
     this.#trust = new TrustStore(options.trustedPeers);
     this.#plans = plans;
     this.#classical = classical;
@@ -348,9 +347,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
   }
 
   #verifier(algorithm: string): Sig {
-    let sig = this.#verifiers.get(algorithm);
-    if (!sig) this.#verifiers.set(algorithm, (sig = new Sig(algorithm, { backend: this.#options.backend })));
-    return sig;
+    return sigFor(algorithm, this.#options.backend);
   }
 
   #beacon(nodeId: string, data: Uint8Array): Uint8Array {

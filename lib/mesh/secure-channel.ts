@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { SecretBytes } from '../bytes.js';
 import { PqcError } from '../errors.js';
 import type { Clock } from '../policy/clock.js';
-import { asMeshError, fail, MeshError, type FailureReason } from './failure.js';
+import { asMeshError, fail, kemStep, MeshError, type FailureReason } from './failure.js';
 import type { HandshakeLimits, Session } from './handshake.js';
 import { concat, wipeAll } from './key-schedule.js';
 import { MessageType } from './messages.js';
@@ -168,10 +168,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     this.#closed = true;
     this.host.clock.clearTimeout(this.#rekeyTimer);
     if (this.#rotation) this.#endRotation(new PqcError('ERR_PQC_CHANNEL_CLOSED', 'the channel closed during a key rotation'));
-    if (this.#resync) {
-      this.host.clock.clearTimeout(this.#resync.timer);
-      this.#resync.resolve();
-    }
+    this.#endResync();
     this.#layer.wipe();
     this.host.closeConnection(error);
     this.host.closed(this);
@@ -219,20 +216,24 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     this.#session = session;
     this.#layer = new RecordLayer(session, this.host.rekeyLimits, () => this.host.clock.now());
     this.#scheduleRekey();
-    if (this.#resync) {
-      this.host.clock.clearTimeout(this.#resync.timer);
-      this.#resync.resolve();
-      this.#resync = undefined;
-    }
+    this.#endResync();
     this.emit('resynchronized', { sessionId: this.sessionId });
   }
 
-  /** Refuses a record: counted, reported; key desync starts a fresh handshake. */
-  #report(error: PqcError): void {
+  /** Lets waiting sends go on (into the new session, or to find the channel closed). */
+  #endResync(): void {
+    if (!this.#resync) return;
+    this.host.clock.clearTimeout(this.#resync.timer);
+    this.#resync.resolve();
+    this.#resync = undefined;
+  }
+
+  /** Refuses a record: counted, reported; key desync within this session starts a fresh handshake. */
+  #report(error: PqcError, sameSession: boolean): void {
     const failure = asMeshError(error);
     this.host.recordRejected(failure.reason);
     // Only this session's epochs out of step call for a fresh handshake; a record of an older session is just refused.
-    if (failure.reason === 'key_desync' && !this.#resync && this.#sameSession && this.host.resynchronize()) {
+    if (failure.reason === 'key_desync' && !this.#resync && sameSession && this.host.resynchronize()) {
       // A record under the epoch a rotation of ours is waiting for means the peer installed it and our answer was lost.
       if (this.#rotation) this.#failRotation(failure);
       if (!this.#resync) this.#startResync();
@@ -241,14 +242,11 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', failure);
   }
 
-  #sameSession = false;
-
   #open(record: Uint8Array) {
-    this.#sameSession = this.ownsRecord(record);
     try {
       return this.#layer.open(record);
     } catch (error) {
-      this.#report(error as PqcError);
+      this.#report(error as PqcError, this.ownsRecord(record));
       throw error;
     }
   }
@@ -298,9 +296,9 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   async #startRotation(rotation: Rotation): Promise<void> {
     let pair;
     try {
-      pair = await this.host.kem(this.#session.suite).generateKeyPairAsync();
+      pair = await kemStep(this.host.kem(this.#session.suite).generateKeyPairAsync());
     } catch (error) {
-      if (this.#rotation === rotation) this.#failRotation(asMeshError(error, true));
+      if (this.#rotation === rotation) this.#failRotation(error as MeshError);
       return;
     }
     if (this.#rotation !== rotation || rotation.abandoned || this.#closed) {
@@ -330,13 +328,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
         wipeAll(mine.secretKey);
         mine.secretKey = undefined;
       }
-      const kem = this.host.kem(this.#session.suite);
-      let encapsulation;
-      try {
-        encapsulation = await kem.encapsulateAsync(publicKey);
-      } catch (error) {
-        throw asMeshError(error, true);
-      }
+      const encapsulation = await kemStep(this.host.kem(this.#session.suite).encapsulateAsync(publicKey));
       if (this.#closed || epoch !== this.#layer.epoch + 1) {
         encapsulation.sharedSecret.wipe();
         return;
@@ -361,12 +353,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
       const epoch = wire.u32();
       const ciphertext = wire.rest();
       if (!rotation?.secretKey || epoch !== rotation.epoch) fail('replay', `a RekeyReply for epoch ${epoch}, which this side did not ask for`);
-      let sharedSecret;
-      try {
-        sharedSecret = await this.host.kem(this.#session.suite).decapsulateAsync(ciphertext, rotation.secretKey);
-      } catch (error) {
-        throw asMeshError(error, true);
-      }
+      const sharedSecret = await kemStep(this.host.kem(this.#session.suite).decapsulateAsync(ciphertext, rotation.secretKey));
       if (this.#rotation !== rotation || this.#closed) {
         sharedSecret.wipe();
         return;

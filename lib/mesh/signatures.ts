@@ -1,12 +1,14 @@
+import type { BackendChoice } from '../backend.js';
 import { Sig } from '../sig.js';
 
-// Sig objects hold no per-use state: one per algorithm serves every control plane and validator
-// of the process (a fresh one per receiver costs its set-up on every first batch).
-const byAlgorithm = new Map<string, Sig>();
+// Sig objects hold no per-use state: one per algorithm and backend serves every node, control
+// plane and validator of the process (a fresh one per receiver costs its set-up on every first batch).
+const shared = new Map<string, Sig>();
 
-export function sigFor(algorithm: string): Sig {
-  let sig = byAlgorithm.get(algorithm);
-  if (!sig) byAlgorithm.set(algorithm, (sig = new Sig(algorithm)));
+export function sigFor(algorithm: string, backend?: BackendChoice): Sig {
+  const key = `${backend ?? 'auto'}\0${algorithm}`;
+  let sig = shared.get(key);
+  if (!sig) shared.set(key, (sig = new Sig(algorithm, { backend })));
   return sig;
 }
 
