@@ -281,7 +281,15 @@ export class Connection {
   }
 
   #onClose(error?: PqcError): void {
-    if (this.#dial) this.#failDial(new MeshError('closed', `the connection closed during the handshake${error ? `: ${error.message}` : ''}`), this.#dial.handshake.peer.nodeId);
+    // A frame over the limit is the peer's malformed input, counted as such; other closes are closes.
+    const oversized = error?.code === 'ERR_PQC_FRAME_TOO_LARGE';
+    if (this.#dial) {
+      const reason = oversized ? 'malformed' : 'closed';
+      this.#failDial(new MeshError(reason, `the connection closed during the handshake${error ? `: ${error.message}` : ''}`), this.#dial.handshake.peer.nodeId);
+    } else if (oversized) {
+      if (this.#channel) this.host.recordRejected('malformed');
+      else this.host.handshakeFailed('malformed', undefined, error);
+    }
     this.#channel?.close(error);
   }
 }

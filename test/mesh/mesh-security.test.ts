@@ -442,7 +442,8 @@ describe(`PQMeshSecurity over loopback TCP on the ${environment.backend} backend
     await send(Buffer.from([0xff, 0xff, 0xff, 0xff])); // a 4 GiB frame header
     await send(Buffer.from([0, 0, 0, 3, 1, MessageType.Data, 0])); // a record before any handshake
     await send(Buffer.from([0, 0, 0, 3, 1, MessageType.Rehandshake, 0])); // a Rehandshake with a trailing byte
-    expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'malformed' })).toBe(3);
+    // Four refusals, the oversized header among them, each counted as malformed.
+    expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'malformed' })).toBe(4);
     // Before a handshake, a frame larger than any handshake message closes the connection at its header.
     const bigNode = closing(await PQMeshSecurity.create({ nodeId: 'node-big', logger: silentLogger }));
     const bigListener = await bigNode.listen();
