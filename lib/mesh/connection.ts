@@ -2,7 +2,7 @@ import { PqcError } from '../errors.js';
 import type { Clock } from '../policy/clock.js';
 import { asMeshError, MeshError, type FailureReason } from './failure.js';
 import type { FrameTransport } from './frame-transport.js';
-import { InitiatorHandshake, type HandshakeContext, type Responder, type Session } from './handshake.js';
+import { InitiatorHandshake, type HandshakeContext, type HandshakeExtension, type Responder, type Session } from './handshake.js';
 import type { PeerIdentity } from './identity.js';
 import {
   encodeAbort,
@@ -31,8 +31,18 @@ export interface MeshHost {
   recordRejected(reason: FailureReason): void;
   rotationSucceeded(channel: SecureChannel): void;
   rotationFailed(channel: SecureChannel, reason: FailureReason): void;
-  channelOpened(channel: SecureChannel, inbound: boolean): void;
+  /** `announce`: an inbound channel nobody waits for (the node's listeners), for the node's 'channel' event. */
+  channelOpened(channel: SecureChannel, announce: boolean): void;
   channelClosed(channel: SecureChannel): void;
+}
+
+export interface ConnectionOptions {
+  /** Runs in every handshake on this connection (the libp2p identity binding). */
+  extension?: HandshakeExtension;
+  /** Inbound: the only node id whose InitHello is taken (refused before any KEM work otherwise). */
+  expectedPeer?: string;
+  /** Called with the connection's first channel, which is then not announced. */
+  opened?: (channel: SecureChannel) => void;
 }
 
 interface Dial {
@@ -62,6 +72,7 @@ export class Connection {
     readonly host: MeshHost,
     readonly transport: FrameTransport,
     readonly inbound: boolean,
+    readonly options: ConnectionOptions = {},
   ) {
     transport.onFrame = (frame) => this.#onFrame(frame);
     transport.onClose = (error) => this.#onClose(error);
@@ -82,7 +93,7 @@ export class Connection {
     if (this.#dial) throw new PqcError('ERR_PQC_RATE_LIMITED', 'a handshake is already running on this connection');
     let handshake: InitiatorHandshake;
     try {
-      handshake = await InitiatorHandshake.start(this.host.handshake, peer);
+      handshake = await InitiatorHandshake.start(this.host.handshake, peer, this.options.extension);
     } catch (error) {
       const failure = asMeshError(error, true);
       this.host.handshakeFailed(failure.reason, peer.nodeId, failure);
@@ -159,11 +170,11 @@ export class Connection {
   async #toResponder(frame: Uint8Array): Promise<void> {
     try {
       // A fresh handshake on a connection repairs its channel; it cannot hand the channel to another node.
-      const channel = this.#channel;
-      if (channel && frame[1] === MessageType.InitHello && peerOf(frame) !== channel.peerId) {
-        throw new MeshError('unknown_peer', `a handshake from another node on the channel with ${channel.peerId}`);
+      const expected = this.#channel?.peerId ?? this.options.expectedPeer;
+      if (expected !== undefined && frame[1] === MessageType.InitHello && peerOf(frame) !== expected) {
+        throw new MeshError('unknown_peer', this.#channel ? `a handshake from another node on the channel with ${expected}` : `a handshake from another node than the expected ${expected}`);
       }
-      const step = await this.host.responder.receive(frame, this);
+      const step = await this.host.responder.receive(frame, this, this.options.extension);
       if (step.session) this.#requireSamePeer(step.session);
       if (step.reply) await this.transport.send(step.reply);
       if (step.session) this.#established(step.session);
@@ -206,7 +217,8 @@ export class Connection {
     });
     this.#channel = channel;
     this.transport.inboundLimit = this.#frameLimit;
-    host.channelOpened(channel, this.inbound);
+    host.channelOpened(channel, this.inbound && !this.options.opened);
+    this.options.opened?.(channel);
     return channel;
   }
 

@@ -15,6 +15,25 @@ export interface FrameTransport {
   inboundLimit: number;
 }
 
+/**
+ * A reliable, ordered byte stream that frames can be cut from: a TCP socket, or a stream of
+ * the caller's (libp2p's connections). `FramedTransport` sets the three handlers.
+ */
+export interface ByteStream {
+  readonly remote: string;
+  /** Queues bytes for sending; false when the writer should wait for `onDrain`. */
+  write(bytes: Uint8Array): boolean;
+  /** Stops (true) or restarts (false) the delivery of received bytes. */
+  setPaused(paused: boolean): void;
+  /** Ends the stream after what was written; `destroy` ends it at once. */
+  end(): void;
+  destroy(): void;
+  onData: (bytes: Uint8Array) => void;
+  onDrain: () => void;
+  /** Called once when the stream is gone; `failed` when it ended in error. */
+  onClose: (failed: boolean) => void;
+}
+
 /** The default largest frame: a 1 MiB record and its header and tag. */
 export const DEFAULT_MAX_FRAME = (1 << 20) + 64;
 const LENGTH_BYTES = 4;
@@ -22,33 +41,36 @@ const LENGTH_BYTES = 4;
 const HIGH_WATER_FRAMES = 64;
 
 /**
- * TCP framing: u32 big-endian length ‖ frame. A length above `maxFrame` closes the connection
- * before any of the frame is buffered. Both directions honour backpressure: `send` waits for
- * 'drain', and reading pauses while frames queue up unprocessed.
+ * Framing over a byte stream: u32 big-endian length ‖ frame. A length above `maxFrame` closes
+ * the connection before any of the frame is buffered. Both directions honour backpressure:
+ * `send` waits for the stream to drain, and reading pauses while frames queue up unprocessed.
  */
-export class TcpFrameTransport implements FrameTransport {
+export class FramedTransport implements FrameTransport {
   onFrame: (frame: Uint8Array) => Promise<void> = async () => undefined;
   onClose: (error?: PqcError) => void = () => undefined;
-  #buffered: Buffer[] = [];
+  #buffered: Uint8Array[] = [];
   #bufferedLength = 0;
   /** The length of the frame being received, once its header is in. */
   #expected: number | undefined;
   #inboundLimit: number;
   #queued = 0;
+  #paused = false;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
-  readonly remote: string;
+  readonly #drainWaiters = new Set<() => void>();
 
   constructor(
-    readonly socket: Socket,
+    readonly stream: ByteStream,
     readonly maxFrame = DEFAULT_MAX_FRAME,
   ) {
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.#inboundLimit = maxFrame;
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', () => undefined); // 'close' follows and reports it
-    socket.on('close', (hadError) => this.#finish(hadError ? new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} failed`) : undefined));
+    stream.onData = (bytes) => this.#onData(bytes);
+    stream.onDrain = () => this.#drained();
+    stream.onClose = (failed) => this.#finish(failed ? new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} failed`) : undefined);
+  }
+
+  get remote(): string {
+    return this.stream.remote;
   }
 
   get closed(): boolean {
@@ -64,41 +86,52 @@ export class TcpFrameTransport implements FrameTransport {
   }
 
   send(frame: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.reject(new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} is closed`));
+    try {
+      if (this.write(frame)) return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.#drainWaiters.delete(done);
+        if (this.#closed) reject(new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} closed`));
+        else resolve();
+      };
+      this.#drainWaiters.add(done);
+    });
+  }
+
+  /** `send` for callers that cannot wait: false when the stream asks the writer to wait for it to drain. */
+  write(frame: Uint8Array): boolean {
+    if (this.#closed) throw new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} is closed`);
     if (frame.length > this.maxFrame) {
-      return Promise.reject(new PqcError('ERR_PQC_FRAME_TOO_LARGE', `a frame of ${frame.length} bytes is larger than the limit of ${this.maxFrame}`));
+      throw new PqcError('ERR_PQC_FRAME_TOO_LARGE', `a frame of ${frame.length} bytes is larger than the limit of ${this.maxFrame}`);
     }
     const out = Buffer.allocUnsafe(LENGTH_BYTES + frame.length);
     out.writeUInt32BE(frame.length);
     out.set(frame, LENGTH_BYTES);
-    if (this.socket.write(out)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        if (this.#closed) reject(new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} closed`));
-        else resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+    return this.stream.write(out);
   }
 
   close(error?: PqcError): void {
     if (this.#closed) return;
-    this.socket.end();
-    this.socket.destroySoon();
+    this.stream.end();
     this.#finish(error);
+  }
+
+  #drained(): void {
+    for (const waiter of [...this.#drainWaiters]) waiter();
   }
 
   #finish(error?: PqcError): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#buffered = [];
+    this.#drained();
     this.onClose(error);
   }
 
-  #onData(chunk: Buffer): void {
+  #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
     this.#buffered.push(chunk);
     this.#bufferedLength += chunk.length;
@@ -107,7 +140,7 @@ export class TcpFrameTransport implements FrameTransport {
         if (this.#bufferedLength < LENGTH_BYTES) return;
         const length = this.#take(LENGTH_BYTES).readUInt32BE(0);
         if (length > this.#inboundLimit) {
-          this.socket.destroy();
+          this.stream.destroy();
           this.#finish(new PqcError('ERR_PQC_FRAME_TOO_LARGE', `${this.remote} sent a frame of ${length} bytes, more than the limit of ${this.#inboundLimit}`));
           return;
         }
@@ -127,7 +160,7 @@ export class TcpFrameTransport implements FrameTransport {
     while (filled < length) {
       const head = this.#buffered[0]!;
       const used = Math.min(head.length, length - filled);
-      head.copy(out, filled, 0, used);
+      out.set(used === head.length ? head : head.subarray(0, used), filled);
       filled += used;
       if (used === head.length) this.#buffered.shift();
       else this.#buffered[0] = head.subarray(used);
@@ -137,7 +170,7 @@ export class TcpFrameTransport implements FrameTransport {
   }
 
   #deliver(frame: Uint8Array): void {
-    if (++this.#queued >= HIGH_WATER_FRAMES) this.socket.pause();
+    if (++this.#queued >= HIGH_WATER_FRAMES && !this.#paused) this.#setPaused(true);
     this.#chain = this.#chain.then(async () => {
       try {
         if (!this.#closed) await this.onFrame(frame);
@@ -145,8 +178,36 @@ export class TcpFrameTransport implements FrameTransport {
         // onFrame handles its own refusals; anything it lets through ends the connection.
         this.close(new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} failed while handling a frame`));
       } finally {
-        if (--this.#queued < HIGH_WATER_FRAMES / 4 && this.socket.isPaused()) this.socket.resume();
+        if (--this.#queued < HIGH_WATER_FRAMES / 4 && this.#paused) this.#setPaused(false);
       }
     });
   }
+
+  #setPaused(paused: boolean): void {
+    this.#paused = paused;
+    if (!this.#closed) this.stream.setPaused(paused);
+  }
+}
+
+/** A TCP socket as a ByteStream (Nagle off). */
+export function socketStream(socket: Socket): ByteStream {
+  const stream: ByteStream = {
+    remote: `${socket.remoteAddress}:${socket.remotePort}`,
+    write: (bytes) => socket.write(bytes),
+    setPaused: (paused) => (paused ? socket.pause() : socket.resume()),
+    end: () => {
+      socket.end();
+      socket.destroySoon();
+    },
+    destroy: () => socket.destroy(),
+    onData: () => undefined,
+    onDrain: () => undefined,
+    onClose: () => undefined,
+  };
+  socket.setNoDelay(true);
+  socket.on('data', (chunk: Buffer) => stream.onData(chunk));
+  socket.on('drain', () => stream.onDrain());
+  socket.on('error', () => undefined); // 'close' follows and reports it
+  socket.on('close', (hadError) => stream.onClose(hadError));
+  return stream;
 }

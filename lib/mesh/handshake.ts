@@ -4,6 +4,7 @@ import type { Kem } from '../kem.js';
 import { asMeshError, fail, kemStep, MeshError } from './failure.js';
 import { concat, derive, HASH_LENGTH, KEY_LENGTH, IV_LENGTH, LABELS, open, seal, split, Transcript, wipeAll } from './key-schedule.js';
 import {
+  MAX_EXTENSION,
   encodeAuth,
   encodeInitHello,
   encodeRespHello,
@@ -20,7 +21,7 @@ import {
   type Auth,
   type InitHello,
 } from './messages.js';
-import type { PeerIdentity } from './identity.js';
+import { SIGNATURE_LENGTH, type PeerIdentity } from './identity.js';
 import { CLASSICAL_SUITE, type MeshSuite } from './suites.js';
 import { BoundedMap, TokenBuckets } from './limits.js';
 
@@ -77,6 +78,33 @@ export interface HandshakeContext {
   readonly limits: HandshakeLimits;
 }
 
+/** Which handshake, and which side's payload, an extension is asked about. */
+export interface ExtensionContext {
+  /** The role of the side whose payload it is. */
+  role: 'initiator' | 'responder';
+  /** The transcript hash that side's signature covers: TH2 for the initiator's payload, TH3 for the responder's. */
+  transcript: Uint8Array;
+  /** The other side of the handshake, as the trust store knows it: for `verify`, the payload's author. */
+  peer: PeerIdentity;
+}
+
+/**
+ * An extension of one connection's handshakes (docs/protocol.md, "Extension payloads"): each
+ * side's Auth message carries a payload sealed after its signature, and that ML-DSA signature
+ * covers it. The payload is made once the transcript it may sign over is known, and checked
+ * only after the peer's signature verified. What a payload means is the extension's: the
+ * libp2p encrypter binds the peer's libp2p key to its ML-DSA identity and the transcript.
+ */
+export interface HandshakeExtension {
+  /** This side's payload, at most MAX_EXTENSION bytes (empty: none). */
+  payload(context: ExtensionContext): Promise<Uint8Array>;
+  /**
+   * Checks the peer's payload (empty when it sent none); throws a MeshError to refuse the
+   * handshake. What it returns is the session's `extension`.
+   */
+  verify(payload: Uint8Array, context: ExtensionContext): Promise<unknown>;
+}
+
 /** An established session: what the channel needs, and nothing of the handshake's secrets. */
 export interface Session {
   role: 'initiator' | 'responder';
@@ -90,6 +118,8 @@ export interface Session {
   transcript: Uint8Array;
   /** When the handshake started (monotonic ms), for its latency. */
   startedAt: number;
+  /** What the connection's HandshakeExtension made of the peer's payload. */
+  extension?: unknown;
 }
 
 export interface Step {
@@ -110,10 +140,28 @@ function nodeIdOf(bytes: Uint8Array): string {
   }
 }
 
-const signedData = (label: Uint8Array, transcript: Uint8Array, peerId: string) => {
+// The payload comes last, so that a handshake without one signs what it always did.
+const signedData = (label: Uint8Array, transcript: Uint8Array, peerId: string, payload: Uint8Array) => {
   const id = nodeIdBytes(peerId);
-  return concat(label, transcript, Uint8Array.of(id.length), id);
+  return concat(label, transcript, Uint8Array.of(id.length), id, payload);
 };
+
+const NO_PAYLOAD = new Uint8Array(0);
+
+/** This side's extension payload for `context`, bounded. */
+async function ownPayload(extension: HandshakeExtension | undefined, context: ExtensionContext): Promise<Uint8Array> {
+  if (!extension) return NO_PAYLOAD;
+  const payload = await extension.payload(context);
+  if (!(payload instanceof Uint8Array) || payload.length > MAX_EXTENSION) fail('malformed', `an extension payload must be a Uint8Array of at most ${MAX_EXTENSION} bytes`);
+  return payload;
+}
+
+/** What a connection without an extension makes of a payload: nothing is accepted unasked. */
+function checkPayload(extension: HandshakeExtension | undefined, payload: Uint8Array, context: ExtensionContext): Promise<unknown> {
+  if (extension) return extension.verify(payload, context);
+  if (payload.length > 0) fail('malformed', 'an extension payload on a connection that takes none');
+  return Promise.resolve(undefined);
+}
 
 function handshakeKeys(sharedSecret: Uint8Array, transcript: Uint8Array) {
   const [initiator, responder] = split(derive(sharedSecret, transcript, LABELS.handshakeKeys, 2 * KEY_LENGTH), KEY_LENGTH, KEY_LENGTH);
@@ -147,6 +195,7 @@ export class InitiatorHandshake {
     readonly ctx: HandshakeContext,
     readonly peer: PeerIdentity,
     offers: readonly MeshSuite[],
+    readonly extension: HandshakeExtension | undefined,
   ) {
     this.#offers = offers;
     this.#suite = offers[0]!;
@@ -164,13 +213,13 @@ export class InitiatorHandshake {
     this.#hello = new Uint8Array(0);
   }
 
-  static async start(ctx: HandshakeContext, peer: PeerIdentity): Promise<InitiatorHandshake> {
+  static async start(ctx: HandshakeContext, peer: PeerIdentity, extension?: HandshakeExtension): Promise<InitiatorHandshake> {
     const pinned = ctx.pinnedToPq(peer.nodeId);
     const offers = ctx.offers().filter((suite) => suite.sig === peer.sigAlgorithm && !(suite.classical && pinned));
     if (offers.length === 0) {
       fail('unsupported_suite', `no suite this node offers signs with ${peer.sigAlgorithm}, the algorithm of ${peer.nodeId}'s identity`);
     }
-    const handshake = new InitiatorHandshake(ctx, peer, offers);
+    const handshake = new InitiatorHandshake(ctx, peer, offers, extension);
     await handshake.#makeHello();
     return handshake;
   }
@@ -249,8 +298,9 @@ export class InitiatorHandshake {
     const keys = handshakeKeys(sharedSecret, th2);
     this.#pending = { sharedSecret, responderKey: keys.responder, transcript, sessionR: resp.sessionR };
     try {
-      const signature = await this.ctx.signer.sign(signedData(LABELS.initiatorSignature, th2, this.peer.nodeId));
-      const auth = encodeAuth(MessageType.InitAuth, this.sessionI, resp.sessionR, (aad) => seal(keys.initiator, ZERO_IV, aad, signature));
+      const payload = await ownPayload(this.extension, { role: 'initiator', transcript: th2, peer: this.peer });
+      const signature = await this.ctx.signer.sign(signedData(LABELS.initiatorSignature, th2, this.peer.nodeId, payload));
+      const auth = encodeAuth(MessageType.InitAuth, this.sessionI, resp.sessionR, (aad) => seal(keys.initiator, ZERO_IV, aad, concat(signature, payload)));
       transcript.add(auth);
       this.#state = 'auth';
       return auth;
@@ -265,7 +315,9 @@ export class InitiatorHandshake {
     const pending = this.#pending!;
     const auth = parseAuth(bytes, MessageType.RespAuth);
     if (!sameBytes(auth.sessionI, this.sessionI) || !sameBytes(auth.sessionR, pending.sessionR)) fail('malformed', 'a RespAuth for another handshake');
-    await confirmAndAuthenticate(this.ctx, this.peer, pending.responderKey, auth, LABELS.responderSignature, pending.transcript.snapshot());
+    const th3 = pending.transcript.snapshot();
+    const payload = await confirmAndAuthenticate(this.ctx, this.peer, pending.responderKey, auth, LABELS.responderSignature, th3);
+    const extension = await checkPayload(this.extension, payload, { role: 'responder', transcript: th3, peer: this.peer });
     const transcript = pending.transcript.add(bytes).snapshot();
     const session: Session = {
       role: 'initiator',
@@ -275,6 +327,7 @@ export class InitiatorHandshake {
       chainKey: derive(pending.sharedSecret, transcript, LABELS.chainKey, HASH_LENGTH),
       transcript,
       startedAt: this.startedAt,
+      extension,
     };
     this.#wipe();
     this.#state = 'done';
@@ -290,8 +343,10 @@ export class InitiatorHandshake {
 
 /**
  * InitAuth or RespAuth: the seal opens under the peer's handshake key (key confirmation), its
- * signature verifies over `label ‖ transcript ‖ our id` with the peer's trusted key, and the
- * trust store still holds that key (it may have changed while the handshake ran).
+ * signature verifies over `label ‖ transcript ‖ our id ‖ payload` with the peer's trusted key,
+ * and the trust store still holds that key (it may have changed while the handshake ran).
+ * Returns the extension payload: what the sealed field holds after the signature, whose
+ * length the peer's ML-DSA parameter set fixes.
  */
 async function confirmAndAuthenticate(
   ctx: HandshakeContext,
@@ -300,13 +355,18 @@ async function confirmAndAuthenticate(
   auth: Auth,
   label: Uint8Array,
   transcript: Uint8Array,
-): Promise<void> {
-  const signature = open(key, ZERO_IV, auth.aad, auth.sealed);
-  if (!signature) fail('decaps_failure', `key confirmation with ${peer.nodeId} failed: the peers derived different keys`);
-  const valid = await ctx.verify(peer.sigAlgorithm, signedData(label, transcript, ctx.nodeId), signature, peer.sigPublicKey);
+): Promise<Uint8Array> {
+  const opened = open(key, ZERO_IV, auth.aad, auth.sealed);
+  if (!opened) fail('decaps_failure', `key confirmation with ${peer.nodeId} failed: the peers derived different keys`);
+  const signatureLength = SIGNATURE_LENGTH[peer.sigAlgorithm]!;
+  if (opened.length < signatureLength) fail('malformed', `${peer.nodeId}'s Auth holds ${opened.length} bytes, less than a ${peer.sigAlgorithm} signature`);
+  const signature = opened.subarray(0, signatureLength);
+  const payload = opened.subarray(signatureLength);
+  const valid = await ctx.verify(peer.sigAlgorithm, signedData(label, transcript, ctx.nodeId, payload), signature, peer.sigPublicKey);
   if (!valid) fail('bad_signature', `${peer.nodeId}'s signature does not verify with its trusted key`);
   const current = await ctx.peer(peer.nodeId);
   if (current?.keyId !== peer.keyId) fail('unknown_peer', `${peer.nodeId}'s trusted key changed during the handshake`);
+  return payload;
 }
 
 interface PendingResponse {
@@ -356,15 +416,15 @@ export class Responder {
 
   /**
    * Handles InitHello and InitAuth (and Abort). `origin` names the connection a message came
-   * on: a half-open handshake continues, or is aborted, only from the connection that began it.
-   * Throws a MeshError for anything refused.
+   * on: a half-open handshake continues, or is aborted, only from the connection that began it;
+   * `extension` is that connection's. Throws a MeshError for anything refused.
    */
-  async receive(bytes: Uint8Array, origin?: unknown): Promise<Step> {
+  async receive(bytes: Uint8Array, origin?: unknown, extension?: HandshakeExtension): Promise<Step> {
     this.sweep();
     const type = messageType(bytes);
     try {
       if (type === MessageType.InitHello) return await this.#onInitHello(bytes, origin);
-      if (type === MessageType.InitAuth) return await this.#onInitAuth(bytes, origin);
+      if (type === MessageType.InitAuth) return await this.#onInitAuth(bytes, origin, extension);
     } catch (error) {
       const failure = asMeshError(error);
       failure.sessionI ??= initiatorSessionOf(bytes);
@@ -464,7 +524,7 @@ export class Responder {
     return { reply: respHello };
   }
 
-  async #onInitAuth(bytes: Uint8Array, origin: unknown): Promise<Step> {
+  async #onInitAuth(bytes: Uint8Array, origin: unknown, extension: HandshakeExtension | undefined): Promise<Step> {
     const auth = parseAuth(bytes, MessageType.InitAuth);
     const key = hex(auth.sessionI);
     const entry = this.#pending.get(key);
@@ -479,10 +539,13 @@ export class Responder {
     if (!sameBytes(auth.sessionR, entry.sessionR)) fail('malformed', 'an InitAuth with another responder session id');
     entry.busy = true;
     try {
-      await confirmAndAuthenticate(this.ctx, entry.peer, entry.keys.initiator, auth, LABELS.initiatorSignature, entry.transcript.snapshot());
+      const th2 = entry.transcript.snapshot();
+      const theirs = await confirmAndAuthenticate(this.ctx, entry.peer, entry.keys.initiator, auth, LABELS.initiatorSignature, th2);
+      const peerExtension = await checkPayload(extension, theirs, { role: 'initiator', transcript: th2, peer: entry.peer });
       const th3 = entry.transcript.add(bytes).snapshot();
-      const ours = await this.ctx.signer.sign(signedData(LABELS.responderSignature, th3, entry.peer.nodeId));
-      const respAuth = encodeAuth(MessageType.RespAuth, auth.sessionI, entry.sessionR, (aad) => seal(entry.keys.responder, ZERO_IV, aad, ours));
+      const payload = await ownPayload(extension, { role: 'responder', transcript: th3, peer: entry.peer });
+      const ours = await this.ctx.signer.sign(signedData(LABELS.responderSignature, th3, entry.peer.nodeId, payload));
+      const respAuth = encodeAuth(MessageType.RespAuth, auth.sessionI, entry.sessionR, (aad) => seal(entry.keys.responder, ZERO_IV, aad, concat(ours, payload)));
       const transcript = entry.transcript.add(respAuth).snapshot();
       const session: Session = {
         role: 'responder',
@@ -492,6 +555,7 @@ export class Responder {
         chainKey: derive(entry.sharedSecret, transcript, LABELS.chainKey, HASH_LENGTH),
         transcript,
         startedAt: entry.startedAt,
+        extension: peerExtension,
       };
       this.#completed.set(key, { origin, initAuth: bytes, respAuth, expiresAt: this.ctx.now() + this.ctx.limits.timeoutMs });
       return { reply: respAuth, session };

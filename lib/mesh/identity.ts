@@ -58,6 +58,8 @@ function requireAlgorithm(value: unknown): string {
 
 const PUBLIC_KEY_LENGTH: Record<string, number> = { 'ML-DSA-44': 1312, 'ML-DSA-65': 1952, 'ML-DSA-87': 2592 };
 const SECRET_KEY_LENGTH: Record<string, number> = { 'ML-DSA-44': 2560, 'ML-DSA-65': 4032, 'ML-DSA-87': 4896 };
+/** FIPS 204 Table 2: an ML-DSA signature has one length per parameter set. */
+export const SIGNATURE_LENGTH: Record<string, number> = { 'ML-DSA-44': 2420, 'ML-DSA-65': 3309, 'ML-DSA-87': 4627 };
 
 /** Public keys, frozen, with `toJSON` giving the hex form. */
 export function publicKeys(nodeId: string, sigAlgorithm: string, sigPublicKey: Uint8Array): PublicKeys {

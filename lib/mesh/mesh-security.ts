@@ -11,10 +11,10 @@ import { systemClock, type Clock } from '../policy/clock.js';
 import type { PQCFallbackHandler } from '../policy/fallback-handler.js';
 import { processPolicy } from '../policy/process-policy.js';
 import type { Sig } from '../sig.js';
-import { Connection, type MeshHost } from './connection.js';
+import { Connection, type ConnectionOptions, type MeshHost } from './connection.js';
 import { MeshError, type FailureReason } from './failure.js';
-import { DEFAULT_MAX_FRAME, TcpFrameTransport } from './frame-transport.js';
-import { DEFAULT_HANDSHAKE_LIMITS, Responder, type HandshakeContext, type HandshakeLimits, type Session } from './handshake.js';
+import { DEFAULT_MAX_FRAME, FramedTransport, socketStream, type FrameTransport } from './frame-transport.js';
+import { DEFAULT_HANDSHAKE_LIMITS, Responder, type HandshakeContext, type HandshakeExtension, type HandshakeLimits, type Session } from './handshake.js';
 import {
   DEFAULT_IDENTITY_ALGORITHM,
   generateIdentity,
@@ -58,6 +58,12 @@ export interface PQMeshSecurityOptions {
   /** Open inbound connections at most (default 1024). */
   maxConnections?: number;
   backend?: BackendChoice;
+}
+
+/** A channel over the caller's own framed transport (`openChannel`, `acceptChannel`). */
+export interface ChannelOptions {
+  /** Runs in the connection's handshakes: carries and checks each side's extension payload. */
+  extension?: HandshakeExtension;
 }
 
 export interface MeshListener {
@@ -174,7 +180,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
         this.metrics.keyRotationFailure.inc({ reason });
         this.#logger.warn({ event: 'pqc_key_rotation_failed', peer: channel.peerId, reason }, `key rotation with ${channel.peerId} failed (${reason})`);
       },
-      channelOpened: (channel, inbound) => this.#channelOpened(channel, inbound),
+      channelOpened: (channel, announce) => this.#channelOpened(channel, announce),
       channelClosed: (channel) => this.#channelClosed(channel),
     };
     this.#onFallbackEnd = () => this.#closeClassicalChannels();
@@ -249,20 +255,47 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
   async establishSecureChannel(peerId: string, address: { host?: string; port: number }): Promise<SecureChannel> {
     this.#requireOpen();
     requireNodeId(peerId, 'peerId');
-    if (peerId === this.nodeId) {
-      const error = new MeshError('reflection', 'a node cannot open a channel to itself');
-      this.#handshakeFailed('reflection', peerId, error);
-      throw error;
-    }
-    const peer = await this.#trust.lookup(peerId);
-    if (!peer) {
-      const error = new MeshError('unknown_peer', `${peerId} is not a trusted peer: trustPeer() it first`);
-      this.#handshakeFailed('unknown_peer', peerId, error);
-      throw error;
-    }
+    const peer = await this.#dialable(peerId);
     const socket = await this.#connect(address);
-    const connection = this.#track(new Connection(this.#host, new TcpFrameTransport(socket, this.#maxFrame()), false));
-    return connection.handshakeWith(peer);
+    return this.#dial(new FramedTransport(socketStream(socket), this.#maxFrame()), peer, {});
+  }
+
+  /**
+   * Runs the handshake as initiator with `peerId` over the caller's framed transport (for
+   * example `FramedTransport` over a stream of another network stack); resolves with the
+   * channel, whose records then travel on that transport. Failures are counted as for TCP.
+   */
+  async openChannel(transport: FrameTransport, peerId: string, options: ChannelOptions = {}): Promise<SecureChannel> {
+    this.#requireOpen();
+    requireNodeId(peerId, 'peerId');
+    const peer = await this.#dialable(peerId);
+    return this.#dial(transport, peer, { extension: options.extension });
+  }
+
+  /**
+   * Takes one handshake as responder on the caller's framed transport; resolves with the
+   * channel (not announced by the 'channel' event, which is for listen()'s connections), or
+   * rejects with the failure. `expectedPeer` refuses an InitHello from any other node id.
+   */
+  acceptChannel(transport: FrameTransport, options: ChannelOptions & { expectedPeer?: string } = {}): Promise<SecureChannel> {
+    this.#requireOpen();
+    if (options.expectedPeer !== undefined) requireNodeId(options.expectedPeer, 'expectedPeer');
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const connection = this.#inbound(transport, {
+        extension: options.extension,
+        expectedPeer: options.expectedPeer,
+        opened: (channel) => {
+          settled = true;
+          resolve(channel);
+        },
+      });
+      const onClose = connection.transport.onClose;
+      connection.transport.onClose = (error) => {
+        onClose(error);
+        if (!settled) reject(error ?? new MeshError('closed', 'the connection closed before a handshake completed'));
+      };
+    });
   }
 
   /** A record for the caller's own transport, sealed by the newest open channel with `peerId`. */
@@ -392,7 +425,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     this.#logger[level]({ event: 'pqc_handshake_failed', reason, peer: peerId ?? null, code: error?.code ?? null }, error?.message ?? `handshake failed (${reason})`);
   }
 
-  #channelOpened(channel: SecureChannel, inbound: boolean): void {
+  #channelOpened(channel: SecureChannel, announce: boolean): void {
     const list = this.#channels.get(channel.peerId) ?? [];
     list.push(channel);
     this.#channels.set(channel.peerId, list);
@@ -400,7 +433,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
       channel.close(new MeshError('fallback_expired', 'fallback mode ended during the handshake'));
       return;
     }
-    if (inbound) this.emit('channel', channel);
+    if (announce) this.emit('channel', channel);
   }
 
   #channelClosed(channel: SecureChannel): void {
@@ -417,16 +450,41 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     }
   }
 
+  /** The trusted identity of a peer we may dial, or the refusal (counted). */
+  async #dialable(peerId: string): Promise<PublicKeys> {
+    if (peerId === this.nodeId) {
+      const error = new MeshError('reflection', 'a node cannot open a channel to itself');
+      this.#handshakeFailed('reflection', peerId, error);
+      throw error;
+    }
+    const peer = await this.#trust.lookup(peerId);
+    if (!peer) {
+      const error = new MeshError('unknown_peer', `${peerId} is not a trusted peer: trustPeer() it first`);
+      this.#handshakeFailed('unknown_peer', peerId, error);
+      throw error;
+    }
+    return peer;
+  }
+
+  #dial(transport: FrameTransport, peer: PublicKeys, options: ConnectionOptions): Promise<SecureChannel> {
+    return this.#track(new Connection(this.#host, transport, false, options)).handshakeWith(peer);
+  }
+
   #accept(socket: Socket): void {
     if (this.#closed) {
       socket.destroy();
       return;
     }
-    const connection = this.#track(new Connection(this.#host, new TcpFrameTransport(socket, this.#maxFrame()), true));
-    // A connection that never completes a handshake must not hold its socket.
+    this.#inbound(new FramedTransport(socketStream(socket), this.#maxFrame()), {});
+  }
+
+  #inbound(transport: FrameTransport, options: ConnectionOptions): Connection {
+    const connection = this.#track(new Connection(this.#host, transport, true, options));
+    // A connection that never completes a handshake must not hold its transport.
     this.#clock.setTimeout(() => {
       if (!connection.channel) connection.close(new MeshError('timeout', 'no handshake in time'));
     }, this.#host.handshake.limits.timeoutMs);
+    return connection;
   }
 
   #track(connection: Connection): Connection {

@@ -24,10 +24,12 @@ export const MAX_NODE_ID = 255;
 export const MAX_SUITES = 8;
 /** Larger than any suite's ephemeral public key or ciphertext (ML-KEM-1024: 1568 bytes). */
 export const MAX_SHARE = 2048;
-/** Larger than any ML-DSA signature (ML-DSA-87: 4627 bytes), plus the AEAD tag. */
-export const MAX_SEALED_SIGNATURE = 4627 + 16;
+/** The largest extension payload an Auth message carries after its signature (handshake.ts `HandshakeExtension`). */
+export const MAX_EXTENSION = 2048;
+/** Larger than any ML-DSA signature (ML-DSA-87: 4627 bytes) and an extension payload, plus the AEAD tag. */
+export const MAX_SEALED_AUTH = 4627 + MAX_EXTENSION + 16;
 /** A bound on every handshake message (InitAuth and RespAuth with ML-DSA-87 are the largest in practice). */
-export const MAX_HANDSHAKE_MESSAGE = 64 + 2 * (MAX_NODE_ID + 1) + MAX_SUITES + MAX_SHARE + MAX_SEALED_SIGNATURE;
+export const MAX_HANDSHAKE_MESSAGE = 64 + 2 * (MAX_NODE_ID + 1) + MAX_SUITES + MAX_SHARE + MAX_SEALED_AUTH;
 
 /** The first two bytes, checked before anything else; the type is returned. */
 export function messageType(bytes: Uint8Array): number {
@@ -145,7 +147,7 @@ export function parseRespHello(bytes: Uint8Array): RespHello {
   return message;
 }
 
-/** InitAuth and RespAuth: both session ids in clear (the AEAD's associated data), the signature sealed. */
+/** InitAuth and RespAuth: both session ids in clear (the AEAD's associated data), the signature and any extension payload sealed. */
 export interface Auth {
   sessionI: Uint8Array;
   sessionR: Uint8Array;
@@ -165,7 +167,7 @@ export function parseAuth(bytes: Uint8Array, type: MessageType): Auth {
   const sessionI = wire.bytesOf(SESSION_ID_LENGTH, 'the session id');
   const sessionR = wire.bytesOf(SESSION_ID_LENGTH, 'the responder session id');
   const aad = bytes.subarray(0, wire.offset);
-  const sealed = wire.long('the sealed signature', 17, MAX_SEALED_SIGNATURE);
+  const sealed = wire.long('the sealed signature', 17, MAX_SEALED_AUTH);
   wire.end();
   return { sessionI, sessionR, aad, sealed };
 }
