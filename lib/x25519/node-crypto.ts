@@ -44,11 +44,25 @@ class KeyObjectX25519Key implements X25519Key {
   wipe(): void {}
 }
 
+/**
+ * A private key from its raw scalar. Node 24 and later take raw keys ('raw-private') and refuse
+ * a JWK without its public part; Node 20 and 22 know no raw format, but take a JWK whose `x` is
+ * an empty string and compute the public key from `d` themselves.
+ */
+const importScalar: (scalar: Uint8Array) => KeyObject = (() => {
+  const raw = (scalar: Uint8Array) => createPrivateKey({ key: Buffer.from(scalar), format: 'raw-private', asymmetricKeyType: 'x25519' } as unknown as Parameters<typeof createPrivateKey>[0]);
+  try {
+    raw(new Uint8Array(32).fill(1));
+    return raw;
+  } catch {
+    return (scalar) => createPrivateKey({ key: { ...JWK, d: base64url(scalar), x: '' }, format: 'jwk' });
+  }
+})();
+
 export const nodeCryptoX25519: X25519 = {
   implementation: 'node:crypto',
   fromScalar(scalar) {
-    // node:crypto requires `x` to be a string but computes the public key from `d` itself.
-    const key = createPrivateKey({ key: { ...JWK, d: base64url(scalar), x: '' }, format: 'jwk' });
+    const key = importScalar(scalar);
     return new KeyObjectX25519Key(key, createPublicKey(key).export({ format: 'jwk' }));
   },
   generate() {
