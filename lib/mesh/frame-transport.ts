@@ -66,7 +66,22 @@ export class FramedTransport implements FrameTransport {
     this.#inboundLimit = maxFrame;
     stream.onData = (bytes) => this.#onData(bytes);
     stream.onDrain = () => this.#drained();
-    stream.onClose = (failed) => this.#finish(failed ? new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} failed`) : undefined);
+    stream.onClose = (failed) => {
+      if (failed) this.#finish(new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} failed`));
+      // A stream that ended cleanly still delivers the frames it brought.
+      else this.afterFrames(() => this.#finish());
+    };
+  }
+
+  /** Runs `task` once every frame received so far has been handled (for end-of-stream signals). */
+  afterFrames(task: () => void): void {
+    this.#chain = this.#chain.then(() => {
+      try {
+        task();
+      } catch {
+        // the task's failure is its own; frames after it are still delivered
+      }
+    });
   }
 
   get remote(): string {

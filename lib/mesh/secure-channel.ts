@@ -117,6 +117,11 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     return this.#session.peer.keyId;
   }
 
+  /** What the connection's HandshakeExtension made of the peer's payload in the current session. */
+  get extension(): unknown {
+    return this.#session.extension;
+  }
+
   /** Whether `record` names this channel's current session. */
   ownsRecord(record: Uint8Array): boolean {
     return this.#layer.ownsRecord(record);

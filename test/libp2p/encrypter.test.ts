@@ -1,0 +1,125 @@
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { StreamMuxerFactory } from '@libp2p/interface';
+import { multiaddrConnectionPair } from '@libp2p/utils';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ready } from '../../lib/index.js';
+import { FramedTransport } from '../../lib/mesh/frame-transport.js';
+import { publicKeys } from '../../lib/mesh/identity.js';
+import { libp2pBinding } from '../../lib/libp2p/binding.js';
+import { MessageStreamBytes } from '../../lib/libp2p/message-stream-bytes.js';
+import { pqMeshEncrypter, PQ_MESH_PROTOCOL } from '../../lib/libp2p/index.js';
+import { counter } from '../mesh/support.js';
+import { environment } from '../support/environment.js';
+import { libp2pPeers, LIBP2P_SKIP, type Libp2pPeer } from './support.js';
+
+await ready();
+
+const muxerFactory = (protocol: string) => ({ protocol, createStreamMuxer: () => { throw new Error('not used'); } }) as unknown as StreamMuxerFactory;
+const upgrader = (...protocols: string[]) => ({ getStreamMuxers: () => new Map(protocols.map((p) => [p, muxerFactory(p)])) });
+
+async function failure(step: Promise<unknown>): Promise<Error & { code?: string; cause?: unknown }> {
+  const error = await step.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(Error);
+  return error as Error;
+}
+
+async function readAll(stream: AsyncIterable<{ subarray(): Uint8Array }>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of stream) parts.push(chunk.subarray());
+  return Buffer.concat(parts);
+}
+
+describe.skipIf(LIBP2P_SKIP !== undefined)(`the libp2p connection encrypter on the ${environment.backend} backend${LIBP2P_SKIP ? ` (skipped: ${LIBP2P_SKIP})` : ''}`, async () => {
+  const { peers, directory, registry } = await libp2pPeers(3);
+  const [alice, bob, carol] = peers as [Libp2pPeer, Libp2pPeer, Libp2pPeer];
+  const encrypter = (peer: Libp2pPeer, muxers: string[] = []) => pqMeshEncrypter({ mesh: peer.mesh })({ privateKey: peer.privateKey, upgrader: upgrader(...muxers) });
+  afterAll(() => Promise.all(peers.map((p) => p.mesh.close())));
+
+  it('secures a connection both ways with a post-quantum suite, and names each side’s PeerId', async () => {
+    const [outboundConn, inboundConn] = multiaddrConnectionPair();
+    const before = await counter(registry, 'pqc_handshake_success_total');
+    const [outbound, inbound] = await Promise.all([encrypter(alice).secureOutbound(outboundConn, { remotePeer: bob.peerId }), encrypter(bob).secureInbound(inboundConn)]);
+    expect(outbound.remotePeer.toString()).toBe(bob.peerId.toString());
+    expect(inbound.remotePeer.toString()).toBe(alice.peerId.toString());
+    expect(await counter(registry, 'pqc_handshake_success_total')).toBe(before + 2);
+    const channel = alice.mesh.channels(bob.peerId.toString()).at(-1)!;
+    expect(channel.suiteInfo.classical).toBe(false);
+    expect(encrypter(alice).protocol).toBe(PQ_MESH_PROTOCOL);
+
+    // What goes in clear on the raw connection is never the plaintext.
+    const raw: Uint8Array[] = [];
+    inboundConn.addEventListener('message', (event) => raw.push(event.data.subarray()));
+    const message = Buffer.from('a post-quantum hello over libp2p '.repeat(1000));
+    const received = readAll(inbound.connection);
+    outbound.connection.send(message);
+    await outbound.connection.close();
+    expect(Buffer.compare(await received, message)).toBe(0);
+    expect(Buffer.concat(raw).includes('post-quantum hello')).toBe(false);
+  });
+
+  it('fails with UnexpectedPeerError when the peer dialled is not the one that answers', async () => {
+    const [outboundConn, inboundConn] = multiaddrConnectionPair();
+    const [outbound, inbound] = await Promise.all([failure(encrypter(alice).secureOutbound(outboundConn, { remotePeer: carol.peerId })), failure(encrypter(bob).secureInbound(inboundConn))]);
+    expect(outbound.name).toBe('UnexpectedPeerError');
+    expect(inbound.name).toBe('UnexpectedPeerError');
+  });
+
+  it('fails an inbound connection from another PeerId than the one expected, before any KEM work', async () => {
+    const [outboundConn, inboundConn] = multiaddrConnectionPair();
+    const [inbound] = await Promise.all([failure(encrypter(bob).secureInbound(inboundConn, { remotePeer: carol.peerId })), failure(encrypter(alice).secureOutbound(outboundConn, { remotePeer: bob.peerId }))]);
+    expect(inbound.name).toBe('UnexpectedPeerError');
+    expect((inbound.cause as { code?: string }).code).toBe('ERR_PQC_UNKNOWN_PEER');
+  });
+
+  it('refuses an ML-DSA identity that comes with another libp2p key than its PeerId’s', async () => {
+    // Alice's ML-DSA key signs, but the libp2p key in her binding is not the one her PeerId names.
+    const impostorKey = await generateKeyPair('Ed25519');
+    const [outboundConn, inboundConn] = multiaddrConnectionPair();
+    const dial = alice.mesh.openChannel(new FramedTransport(new MessageStreamBytes(outboundConn)), bob.peerId.toString(), {
+      extension: libp2pBinding(impostorKey, alice.mesh.getPublicKeys(), []),
+    });
+    const [inbound, outbound] = await Promise.all([failure(encrypter(bob).secureInbound(inboundConn)), failure(dial)]);
+    expect(inbound.name).toBe('UnexpectedPeerError');
+    expect(outbound.code).toBe('ERR_PQC_UNKNOWN_PEER');
+  });
+
+  it('refuses a PeerId without a trusted ML-DSA key, and one whose ML-DSA key is not the trusted one', async () => {
+    const [mallory] = (await libp2pPeers(1)).peers as [Libp2pPeer];
+    mallory.mesh.trustPeer(bob.mesh.getPublicKeys());
+    const dialBob = async () => {
+      const [outboundConn, inboundConn] = multiaddrConnectionPair();
+      const outbound = pqMeshEncrypter({ mesh: mallory.mesh })({ privateKey: mallory.privateKey }).secureOutbound(outboundConn, { remotePeer: bob.peerId });
+      const [inbound] = await Promise.all([failure(encrypter(bob).secureInbound(inboundConn)), failure(outbound)]);
+      return inbound;
+    };
+    // Bob's trust store holds nothing for Mallory's PeerId.
+    expect((await dialBob()).name).toBe('UnexpectedPeerError');
+    // It holds Alice's ML-DSA key for it: Mallory's signature does not verify with it.
+    const aliceKey = alice.mesh.getPublicKeys();
+    directory.set(mallory.peerId.toString(), publicKeys(mallory.peerId.toString(), aliceKey.sigAlgorithm, aliceKey.sigPublicKey));
+    expect((await dialBob()).code).toBe('ERR_PQC_BAD_SIGNATURE');
+    directory.delete(mallory.peerId.toString());
+    await mallory.mesh.close();
+  });
+
+  it('negotiates the stream muxer inside the handshake: the initiator’s first choice the responder offers', async () => {
+    const [outboundConn, inboundConn] = multiaddrConnectionPair();
+    const [outbound, inbound] = await Promise.all([
+      encrypter(alice, ['/mplex/6.7.0', '/yamux/1.0.0']).secureOutbound(outboundConn, { remotePeer: bob.peerId }),
+      encrypter(bob, ['/yamux/1.0.0', '/mplex/6.7.0']).secureInbound(inboundConn),
+    ]);
+    expect([outbound.streamMuxer?.protocol, inbound.streamMuxer?.protocol]).toEqual(['/mplex/6.7.0', '/mplex/6.7.0']);
+    const [skipOut, skipIn] = multiaddrConnectionPair();
+    const [skipped, other] = await Promise.all([
+      encrypter(alice, ['/yamux/1.0.0']).secureOutbound(skipOut, { remotePeer: bob.peerId, skipStreamMuxerNegotiation: true }),
+      encrypter(bob, ['/yamux/1.0.0']).secureInbound(skipIn),
+    ]);
+    expect([skipped.streamMuxer, other.streamMuxer]).toEqual([undefined, undefined]);
+  });
+
+  it('refuses to dial without the remote PeerId, and a mesh whose node id is not the PeerId', async () => {
+    const [outboundConn] = multiaddrConnectionPair();
+    expect((await failure(encrypter(alice).secureOutbound(outboundConn))).code).toBe('ERR_PQC_INVALID_INPUT');
+    expect(() => pqMeshEncrypter({ mesh: alice.mesh })({ privateKey: bob.privateKey })).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_CONFIGURATION' }));
+  });
+});
