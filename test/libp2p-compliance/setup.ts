@@ -1,0 +1,3 @@
+import { afterAll, beforeAll } from 'vitest';
+
+Object.assign(globalThis, { before: beforeAll, after: afterAll });
