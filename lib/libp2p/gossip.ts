@@ -55,11 +55,43 @@ export function envelopeMessageId(message: Pick<Message, 'data'>): Uint8Array {
 /**
  * The gossipsub options the control plane needs: gossipsub's own signing off (our ML-DSA
  * envelope is the authentication, and a libp2p signature would tie each message to a
- * classical key), message ids from the envelope, and publishing with no peer on the topic (a
- * node cut off by a partition still heartbeats). Spread them into `gossipsub({...})`.
+ * classical key), message ids from the envelope, publishing with no peer on the topic (a node
+ * cut off by a partition still heartbeats), and peer scores for `topic` in which each message
+ * our validator rejects costs its sender 100 (squared per repeat: one forgery takes a peer past
+ * gossipsub's default graylist threshold of -80), while a quiet topic costs nobody anything (a
+ * control plane is quiet between heartbeats). Spread them into `gossipsub({...})`.
  */
-export function controlPlaneGossipsubOptions(): Pick<GossipsubOpts, 'globalSignaturePolicy' | 'msgIdFn' | 'allowPublishToZeroTopicPeers'> {
-  return { globalSignaturePolicy: 'StrictNoSign', msgIdFn: envelopeMessageId, allowPublishToZeroTopicPeers: true };
+export function controlPlaneGossipsubOptions(topic = CONTROL_PLANE_TOPIC): Pick<GossipsubOpts, 'globalSignaturePolicy' | 'msgIdFn' | 'allowPublishToZeroTopicPeers'> & {
+  scoreParams: Partial<GossipsubOpts['scoreParams']>;
+} {
+  return {
+    globalSignaturePolicy: 'StrictNoSign',
+    msgIdFn: envelopeMessageId,
+    allowPublishToZeroTopicPeers: true,
+    scoreParams: {
+      topics: {
+        [topic]: {
+          topicWeight: 1,
+          timeInMeshWeight: 0.01,
+          timeInMeshQuantum: 1000,
+          timeInMeshCap: 3600,
+          firstMessageDeliveriesWeight: 1,
+          firstMessageDeliveriesDecay: 0.5,
+          firstMessageDeliveriesCap: 100,
+          meshMessageDeliveriesWeight: 0,
+          meshMessageDeliveriesDecay: 0.5,
+          meshMessageDeliveriesCap: 100,
+          meshMessageDeliveriesThreshold: 1,
+          meshMessageDeliveriesWindow: 10,
+          meshMessageDeliveriesActivation: 5000,
+          meshFailurePenaltyWeight: 0,
+          meshFailurePenaltyDecay: 0.5,
+          invalidMessageDeliveriesWeight: -100,
+          invalidMessageDeliveriesDecay: 0.5,
+        },
+      },
+    },
+  };
 }
 
 export interface ControlPlaneGossipOptions {
