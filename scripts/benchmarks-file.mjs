@@ -1,6 +1,6 @@
-// BENCHMARKS.md is written by five scripts, each owning its sections: bench.mjs the head (up to
-// the first section named here), bench-hybrid.mjs, bench-instructions.mjs, bench-mesh.mjs and
-// bench-control-plane.mjs one section each.
+// BENCHMARKS.md is written by six scripts, each owning its sections: bench.mjs the head (up to
+// the first section named here), bench-hybrid.mjs, bench-instructions.mjs, bench-mesh.mjs,
+// bench-control-plane.mjs and bench-libp2p.mjs one section each.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,8 @@ export const HYBRID_SECTION = '## Hybrid KEMs';
 export const INSTRUCTIONS_SECTION = '## Instructions per operation';
 export const MESH_SECTION = '## Mesh';
 export const CONTROL_PLANE_SECTION = '## Control plane';
-const SECTIONS = [HYBRID_SECTION, INSTRUCTIONS_SECTION, MESH_SECTION, CONTROL_PLANE_SECTION];
+export const LIBP2P_SECTION = '## libp2p';
+const SECTIONS = [HYBRID_SECTION, INSTRUCTIONS_SECTION, MESH_SECTION, CONTROL_PLANE_SECTION, LIBP2P_SECTION];
 
 function read() {
   return fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '';
