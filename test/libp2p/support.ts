@@ -29,7 +29,16 @@ export async function libp2pPeers(count: number, options: Partial<PQMeshSecurity
     const privateKey = await generateKeyPair('Ed25519');
     const peerId = peerIdFromPrivateKey(privateKey);
     const identity = await generateIdentity();
-    const mesh = await PQMeshSecurity.create({ logger: silentLogger, registry, trustedPeers: (id) => directory.get(id), identity, ...options, nodeId: peerId.toString() });
+    const mesh = await PQMeshSecurity.create({
+      logger: silentLogger,
+      registry,
+      trustedPeers: (id) => directory.get(id),
+      identity,
+      // As the libp2p upgrade timeouts below: slow handshakes on a loaded machine are not what is under test.
+      limits: { timeoutMs: 30_000 },
+      ...options,
+      nodeId: peerId.toString(),
+    });
     directory.set(peerId.toString(), mesh.getPublicKeys());
     peers.push({ privateKey, peerId, identity, mesh });
   }
@@ -66,6 +75,8 @@ export async function startNode(peer: Libp2pPeer, options: NodeOptions = {}) {
     streamMuxers: [yamux()],
     // The gater is asked once the remote peer is known (libp2p does not close open connections for it).
     connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
+    // Handshakes on the WebAssembly backend of a loaded 2-core machine can take seconds.
+    connectionManager: { dialTimeout: 30_000, addressDialTimeout: 30_000, inboundUpgradeTimeout: 30_000 },
     services: { identify: identify(), ping: ping(), ...options.services } as never,
   });
 }
