@@ -37,6 +37,8 @@ let node;
 try {
   node = installNode(NODE_RELEASE);
   installCompliance();
+  // The README example runs against dist/, as a reader's code would.
+  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 } catch (error) {
   fail(error.message);
 }
