@@ -12,7 +12,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { PqcError } from '../errors.js';
 import { MeshError } from '../mesh/failure.js';
 import { DEFAULT_MAX_FRAME, FramedTransport } from '../mesh/frame-transport.js';
-import type { PQMeshSecurity } from '../mesh/mesh-security.js';
+import type { ChannelOptions, PQMeshSecurity } from '../mesh/mesh-security.js';
 import type { SecureChannel } from '../mesh/secure-channel.js';
 import { libp2pBinding, type ProvenPeer } from './binding.js';
 import { MessageStreamBytes } from './message-stream-bytes.js';
@@ -73,21 +73,21 @@ class PQMeshEncrypter implements ConnectionEncrypter {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `${this.protocol} dials known peers only: dial a multiaddr that ends in /p2p/<PeerId>, or the PeerId`);
     }
     const muxers = this.#muxers(options);
-    const { channel, transport, bytes } = await this.#secure(connection, muxers, options, (transport, extension) =>
-      this.#mesh.openChannel(transport, remotePeer.toString(), { extension }),
+    const { channel, secured } = await this.#secure(connection, muxers, options, (transport, channelOptions) =>
+      this.#mesh.openChannel(transport, remotePeer.toString(), channelOptions),
     );
     const proven = channel.extension as ProvenPeer;
-    return this.#secured(channel, transport, bytes, proven, chooseMuxer(muxers, proven.muxers));
+    return this.#secured(secured, proven, chooseMuxer(muxers, proven.muxers));
   }
 
   async secureInbound(connection: MessageStream, options: SecureConnectionOptions = {}): Promise<SecuredConnection> {
     const muxers = this.#muxers(options);
     const expectedPeer = options.remotePeer?.toString();
-    const { channel, transport, bytes } = await this.#secure(connection, muxers, options, (transport, extension) =>
-      this.#mesh.acceptChannel(transport, { extension, expectedPeer }),
+    const { channel, secured } = await this.#secure(connection, muxers, options, (transport, channelOptions) =>
+      this.#mesh.acceptChannel(transport, { ...channelOptions, expectedPeer }),
     );
     const proven = channel.extension as ProvenPeer;
-    return this.#secured(channel, transport, bytes, proven, chooseMuxer(proven.muxers, muxers));
+    return this.#secured(secured, proven, chooseMuxer(proven.muxers, muxers));
   }
 
   /** The stream muxers this side offers: none when libp2p negotiates them itself. */
@@ -100,17 +100,22 @@ class PQMeshEncrypter implements ConnectionEncrypter {
     connection: MessageStream,
     muxers: string[],
     options: SecureConnectionOptions,
-    handshake: (transport: FramedTransport, extension: ReturnType<typeof libp2pBinding>) => Promise<SecureChannel>,
-  ) {
+    handshake: (transport: FramedTransport, options: ChannelOptions) => Promise<SecureChannel>,
+  ): Promise<{ channel: SecureChannel; secured: SecuredStream }> {
     const bytes = new MessageStreamBytes(connection);
     const transport = new FramedTransport(bytes, DEFAULT_MAX_FRAME);
     const extension = libp2pBinding(this.#components.privateKey, this.#mesh.getPublicKeys(), muxers);
+    // Made as the channel opens: what the peer sends right after the handshake (often in the
+    // same TCP segment as its last handshake message) is buffered for libp2p, not missed.
+    let secured: SecuredStream | undefined;
+    const opened = (channel: SecureChannel) => (secured = new SecuredStream(channel, transport, bytes));
     const signal = options.signal;
     signal?.throwIfAborted();
     const onAbort = () => transport.close(new MeshError('closed', 'the handshake was aborted'));
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return { channel: await handshake(transport, extension), transport, bytes };
+      const channel = await handshake(transport, { extension, opened });
+      return { channel, secured: secured! };
     } catch (error) {
       signal?.throwIfAborted();
       throw libp2pError(error);
@@ -119,9 +124,9 @@ class PQMeshEncrypter implements ConnectionEncrypter {
     }
   }
 
-  #secured(channel: SecureChannel, transport: FramedTransport, bytes: MessageStreamBytes, proven: ProvenPeer, muxer: string | undefined): SecuredConnection {
+  #secured(secured: SecuredStream, proven: ProvenPeer, muxer: string | undefined): SecuredConnection {
     return {
-      connection: new SecuredStream(channel, transport, bytes),
+      connection: secured,
       remotePeer: proven.peerId,
       streamMuxer: muxer === undefined ? undefined : this.#components.upgrader?.getStreamMuxers().get(muxer),
     };

@@ -64,6 +64,11 @@ export interface PQMeshSecurityOptions {
 export interface ChannelOptions {
   /** Runs in the connection's handshakes: carries and checks each side's extension payload. */
   extension?: HandshakeExtension;
+  /**
+   * Called with the channel the moment it opens, before any record on it is delivered: a
+   * 'message' listener attached here misses nothing that the peer sent right after the handshake.
+   */
+  opened?: (channel: SecureChannel) => void;
 }
 
 export interface MeshListener {
@@ -269,7 +274,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     this.#requireOpen();
     requireNodeId(peerId, 'peerId');
     const peer = await this.#dialable(peerId);
-    return this.#dial(transport, peer, { extension: options.extension });
+    return this.#dial(transport, peer, { extension: options.extension, opened: options.opened });
   }
 
   /**
@@ -287,6 +292,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
         expectedPeer: options.expectedPeer,
         opened: (channel) => {
           settled = true;
+          options.opened?.(channel);
           resolve(channel);
         },
       });

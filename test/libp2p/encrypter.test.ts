@@ -38,7 +38,15 @@ describe.skipIf(LIBP2P_SKIP !== undefined)(`the libp2p connection encrypter on t
   it('secures a connection both ways with a post-quantum suite, and names each side’s PeerId', async () => {
     const [outboundConn, inboundConn] = multiaddrConnectionPair();
     const before = await counter(registry, 'pqc_handshake_success_total');
-    const [outbound, inbound] = await Promise.all([encrypter(alice).secureOutbound(outboundConn, { remotePeer: bob.peerId }), encrypter(bob).secureInbound(inboundConn)]);
+    // The responder writes the moment its side is secured, which can be before the initiator has
+    // even read RespAuth: nothing of it may be lost.
+    const early = Buffer.from('sent by the responder right after the handshake');
+    const [outbound, inbound] = await Promise.all([
+      encrypter(alice).secureOutbound(outboundConn, { remotePeer: bob.peerId }),
+      encrypter(bob).secureInbound(inboundConn).then((secured) => (secured.connection.send(early), secured)),
+    ]);
+    const first = await new Promise<Uint8Array>((resolve) => outbound.connection.addEventListener('message', (event) => resolve(event.data.subarray()), { once: true }));
+    expect(Buffer.from(first).toString()).toBe(early.toString());
     expect(outbound.remotePeer.toString()).toBe(bob.peerId.toString());
     expect(inbound.remotePeer.toString()).toBe(alice.peerId.toString());
     expect(await counter(registry, 'pqc_handshake_success_total')).toBe(before + 2);
