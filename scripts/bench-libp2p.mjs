@@ -194,7 +194,7 @@ async function main() {
     '',
     '| encrypter | MB/s |',
     '|---|---:|',
-    `| x0tta6bl4-pq (AES-256-GCM records of up to 64 KiB) | ${pqMBs.toFixed(0)} |`,
+    `| x0tta6bl4-pq (AES-256-GCM records of up to 64 KiB with their framing) | ${pqMBs.toFixed(0)} |`,
     `| noise (ChaCha20-Poly1305 messages of up to 64 KiB) | ${noiseMBs.toFixed(0)} |`,
     `| ratio x0tta6bl4-pq ÷ noise | ${(pqMBs / noiseMBs).toFixed(2)} |`,
     '',

@@ -6,8 +6,11 @@ import type { FramedTransport } from '../mesh/frame-transport.js';
 import type { SecureChannel } from '../mesh/secure-channel.js';
 import type { MessageStreamBytes } from './message-stream-bytes.js';
 
-/** The most plaintext one record carries: libp2p's writes are cut into records of this size. */
-export const MAX_RECORD_PLAINTEXT = 64 * 1024;
+/**
+ * The most plaintext one record carries: libp2p's writes are cut into records of this size,
+ * so that a record's frame (4 + 18 + plaintext + 16 bytes) fits in 64 KiB, as a TCP read is.
+ */
+export const MAX_RECORD_PLAINTEXT = 64 * 1024 - 38;
 /** `encrypt` cannot seal now, but `send` will once the channel is repaired or its keys rotated. */
 const WAITING_CODES = new Set(['ERR_PQC_KEY_DESYNC', 'ERR_PQC_KEYS_EXPIRED']);
 

@@ -153,7 +153,8 @@ export class FramedTransport implements FrameTransport {
     for (;;) {
       if (this.#expected === undefined) {
         if (this.#bufferedLength < LENGTH_BYTES) return;
-        const length = this.#take(LENGTH_BYTES).readUInt32BE(0);
+        const header = this.#take(LENGTH_BYTES);
+        const length = ((header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!) >>> 0;
         if (length > this.#inboundLimit) {
           this.stream.destroy();
           this.#finish(new PqcError('ERR_PQC_FRAME_TOO_LARGE', `${this.remote} sent a frame of ${length} bytes, more than the limit of ${this.#inboundLimit}`));
@@ -164,13 +165,23 @@ export class FramedTransport implements FrameTransport {
       if (this.#bufferedLength < this.#expected) return;
       const frame = this.#take(this.#expected);
       this.#expected = undefined;
-      this.#deliver(new Uint8Array(frame.buffer, frame.byteOffset, frame.length));
+      this.#deliver(frame);
     }
   }
 
-  /** The first `length` buffered bytes, removed from the buffer; each byte is copied at most once. */
-  #take(length: number): Buffer {
-    const out = Buffer.allocUnsafe(length);
+  /**
+   * The first `length` buffered bytes, removed from the buffer: a view of the chunk that holds
+   * them all (the usual case, no copy), else a copy in which each byte is copied once.
+   */
+  #take(length: number): Uint8Array {
+    const first = this.#buffered[0]!;
+    if (first.length >= length) {
+      if (first.length === length) this.#buffered.shift();
+      else this.#buffered[0] = first.subarray(length);
+      this.#bufferedLength -= length;
+      return first.subarray(0, length);
+    }
+    const out = new Uint8Array(length);
     let filled = 0;
     while (filled < length) {
       const head = this.#buffered[0]!;
