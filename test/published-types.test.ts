@@ -13,6 +13,7 @@ import { projectRoot } from './support/environment.js';
 const CONSUMER = `
 import { Registry } from 'prom-client';
 import { Kem, PQMeshSecurity, pqcMetrics, SecretBytes, Sig, startup, type PqcMetrics, type SecureChannel } from 'x0tta6bl4-pqc';
+import { pqMeshEncrypter, controlPlaneGossipsubOptions, type PQMeshEncrypterComponents } from 'x0tta6bl4-pqc/libp2p';
 
 const kem = new Kem('ML-KEM-768');
 const { publicKey, secretKey } = kem.generateKeyPair();
@@ -37,13 +38,20 @@ mesh.on('channel', (channel: SecureChannel) => channel.close());
 const listener = await mesh.listen({ port: 0 });
 await listener.close();
 
+// The libp2p subpath, with its peer dependencies installed beside it.
+const encrypter = pqMeshEncrypter({ mesh });
+const protocol: string = encrypter({} as PQMeshEncrypterComponents).protocol;
+const signing: string | undefined = controlPlaneGossipsubOptions().globalSignaturePolicy;
+
 // Proof that the types are ours and not \`any\`: each line must be an error.
 // @ts-expect-error an algorithm name is a string
 new Kem(768);
 // @ts-expect-error a shared secret is bytes
 const text: string = kem.decapsulate(ciphertext, secretKey);
+// @ts-expect-error the encrypter takes a PQMeshSecurity
+pqMeshEncrypter({ mesh: 'node-1' });
 
-export const used = [copy, verified, warnings, text];
+export const used = [copy, verified, warnings, text, protocol, signing];
 `;
 
 const TSCONFIG = {
@@ -71,9 +79,10 @@ beforeAll(() => {
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', consumer], { cwd: projectRoot, env: cleanEnv, encoding: 'utf8' })) as [{ filename: string }];
   execFileSync('tar', ['-xzf', path.join(consumer, packed.filename), '-C', installed, '--strip-components=1']);
 
-  // What npm would install beside it: the package's dependencies, and the consumer's @types/node.
-  const { dependencies } = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  for (const name of [...Object.keys(dependencies), '@types/node']) {
+  // What npm would install beside it: the package's dependencies, the libp2p peer dependencies
+  // (a consumer of x0tta6bl4-pqc/libp2p installs them), and the consumer's @types/node.
+  const { dependencies, peerDependencies } = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+  for (const name of [...Object.keys({ ...dependencies, ...peerDependencies }), '@types/node']) {
     const link = path.join(consumer, 'node_modules', name);
     fs.mkdirSync(path.dirname(link), { recursive: true });
     fs.symlinkSync(path.join(projectRoot, 'node_modules', name), link, 'dir');
