@@ -7,6 +7,7 @@ import { FramedTransport } from '../../lib/mesh/frame-transport.js';
 import { publicKeys } from '../../lib/mesh/identity.js';
 import { libp2pBinding } from '../../lib/libp2p/binding.js';
 import { MessageStreamBytes } from '../../lib/libp2p/message-stream-bytes.js';
+import { MAX_RECORD_PLAINTEXT } from '../../lib/libp2p/secured-stream.js';
 import { pqMeshEncrypter, PQ_MESH_PROTOCOL } from '../../lib/libp2p/index.js';
 import { counter } from '../mesh/support.js';
 import { environment } from '../support/environment.js';
@@ -63,6 +64,24 @@ describe.skipIf(LIBP2P_SKIP !== undefined)(`the libp2p connection encrypter on t
     await outbound.connection.close();
     expect(Buffer.compare(await received, message)).toBe(0);
     expect(Buffer.concat(raw).includes('post-quantum hello')).toBe(false);
+  });
+
+  it('rotates keys inside the connection as libp2p writes, waiting where the keys may no longer seal', async () => {
+    // Keys that must rotate every 4 records and may seal no more than 8: libp2p's writes outrun them.
+    const rekey = { rekeyAfterMessages: 4, rejectAfterMessages: 8 };
+    const { peers: [carl, dora] } = (await libp2pPeers(2, { rekey })) as unknown as { peers: [Libp2pPeer, Libp2pPeer] };
+    const [outboundConn, inboundConn] = multiaddrConnectionPair();
+    const [outbound, inbound] = await Promise.all([encrypter(carl).secureOutbound(outboundConn, { remotePeer: dora.peerId }), encrypter(dora).secureInbound(inboundConn)]);
+    const [channel] = carl.mesh.channels(dora.peerId.toString());
+    expect(channel!.epoch).toBe(0);
+    // 40 writes of a full record each: at most 8 records per epoch make at least 4 rotations.
+    const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(MAX_RECORD_PLAINTEXT, i));
+    const received = readAll(inbound.connection);
+    for (const chunk of chunks) if (!outbound.connection.send(chunk)) await outbound.connection.onDrain();
+    await outbound.connection.close();
+    expect(Buffer.compare(await received, Buffer.concat(chunks))).toBe(0);
+    expect(channel!.epoch).toBeGreaterThanOrEqual(4);
+    await Promise.all([carl.mesh.close(), dora.mesh.close()]);
   });
 
   it('fails with UnexpectedPeerError when the peer dialled is not the one that answers', async () => {
