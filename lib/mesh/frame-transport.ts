@@ -170,17 +170,11 @@ export class FramedTransport implements FrameTransport {
   }
 
   /**
-   * The first `length` buffered bytes, removed from the buffer: a view of the chunk that holds
-   * them all (the usual case, no copy), else a copy in which each byte is copied once.
+   * The first `length` buffered bytes, removed from the buffer, as a copy in which each byte is
+   * copied once. Never a view of a received chunk: a stream may reuse a chunk's memory once its
+   * 'data' or 'message' event returns (libp2p's TCP connections do), while a frame waits its turn.
    */
   #take(length: number): Uint8Array {
-    const first = this.#buffered[0]!;
-    if (first.length >= length) {
-      if (first.length === length) this.#buffered.shift();
-      else this.#buffered[0] = first.subarray(length);
-      this.#bufferedLength -= length;
-      return first.subarray(0, length);
-    }
     const out = new Uint8Array(length);
     let filled = 0;
     while (filled < length) {
