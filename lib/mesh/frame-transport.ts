@@ -171,8 +171,9 @@ export class FramedTransport implements FrameTransport {
 
   /**
    * The first `length` buffered bytes, removed from the buffer, as a copy in which each byte is
-   * copied once. Never a view of a received chunk: a stream may reuse a chunk's memory once its
-   * 'data' or 'message' event returns (libp2p's TCP connections do), while a frame waits its turn.
+   * copied once. Never a view of a received chunk: the stream may reuse that memory once its
+   * event returns, while the frame still waits its turn (with views, a 64 MiB stream over libp2p's
+   * TCP connections was reset).
    */
   #take(length: number): Uint8Array {
     const out = new Uint8Array(length);
