@@ -33,10 +33,12 @@ interface Pubsub {
 
 const TOPIC = '/x0tta6bl4/control-plane/1';
 /** A bound on every wait: the run must end, quorum or not. */
-const DEADLINE_MS = 30_000;
-const HEARTBEAT_MS = 300;
+const DEADLINE_MS = 60_000;
+// Seven nodes in one process verify each other's heartbeats (WebAssembly ML-DSA on CI): a rate a
+// loaded 2-core machine keeps up with.
+const HEARTBEAT_MS = 1000;
 /** Heard within this long counts as reachable (several heartbeats and gossipsub's hops). */
-const WINDOW_MS = 2000;
+const WINDOW_MS = 5000;
 
 async function until(what: string, condition: () => boolean, deadline = DEADLINE_MS): Promise<void> {
   const start = performance.now();
@@ -256,5 +258,5 @@ describe.skipIf(LIBP2P_SKIP !== undefined)(`the control plane over gossipsub on 
     // Every connection of the run was ours.
     for (const v of nodes) for (const connection of v.node.getConnections()) expect(connection.encryption).toBe('/x0tta6bl4-pq/1.0.0');
     console.log(`[libp2p] split brain over 7 libp2p nodes: partition, certify, heal and converge in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  }, 240_000);
+  }, 400_000);
 });

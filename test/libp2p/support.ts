@@ -77,6 +77,8 @@ export async function startNode(peer: Libp2pPeer, options: NodeOptions = {}) {
     connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
     // Handshakes on the WebAssembly backend of a loaded 2-core machine can take seconds.
     connectionManager: { dialTimeout: 30_000, addressDialTimeout: 30_000, inboundUpgradeTimeout: 30_000 },
+    // libp2p's own pings of each connection would race the tests' (one ping stream per connection).
+    connectionMonitor: { enabled: false },
     services: { identify: identify(), ping: ping(), ...options.services } as never,
   });
 }
