@@ -213,5 +213,5 @@ async function main() {
 
 main().then(
   () => process.exit(0),
-  (error) => fail(error?.stack ?? String(error)),
+  (error) => fail(error?.stack ?? (error instanceof Event ? `a stream closed: ${error.type} ${error.error?.stack ?? error.error ?? ""}` : String(error))),
 );
