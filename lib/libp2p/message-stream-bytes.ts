@@ -52,8 +52,10 @@ export class MessageStreamBytes implements ByteStream {
     this.stream.abort(new Error(`the connection to ${this.remote} was ended: it broke the framing`));
   }
 
+  // pause() and resume() throw once the readable end is closing: then there is nothing to hold.
   #apply(): void {
-    if (this.stream.status !== 'open') return;
+    const status = (this.stream as { readStatus?: string }).readStatus;
+    if (this.stream.status !== 'open' || (status !== undefined && status !== 'readable' && status !== 'paused')) return;
     if (this.#framesPaused || this.#readerPaused) this.stream.pause();
     else this.stream.resume();
   }

@@ -206,7 +206,11 @@ export class FramedTransport implements FrameTransport {
 
   #setPaused(paused: boolean): void {
     this.#paused = paused;
-    if (!this.#closed) this.stream.setPaused(paused);
+    try {
+      if (!this.#closed) this.stream.setPaused(paused);
+    } catch {
+      // a stream that can no longer pause or resume is ending; its close is reported on its own
+    }
   }
 }
 
