@@ -76,7 +76,8 @@ export async function startNode(peer: Libp2pPeer, options: NodeOptions = {}) {
     // The gater is asked once the remote peer is known (libp2p does not close open connections for it).
     connectionGater: { denyDialPeer: deny, denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
     // Handshakes on the WebAssembly backend of a loaded 2-core machine can take seconds.
-    connectionManager: { dialTimeout: 30_000, addressDialTimeout: 30_000, inboundUpgradeTimeout: 30_000 },
+    // Every node is on 127.0.0.1, which libp2p would let open only 5 inbound connections a second.
+    connectionManager: { dialTimeout: 30_000, addressDialTimeout: 30_000, inboundUpgradeTimeout: 30_000, inboundConnectionThreshold: 1e6 },
     // libp2p's own pings of each connection would race the tests' (one ping stream per connection).
     connectionMonitor: { enabled: false },
     services: { identify: identify(), ping: ping(), ...options.services } as never,
