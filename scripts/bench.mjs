@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -271,26 +272,48 @@ function syncTimer(fn) {
   };
 }
 
-function asyncTimer(fn) {
+/**
+ * The longest stall of the event loop (perf_hooks.monitorEventLoopDelay at 1 ms resolution, so
+ * never under about 1 ms) in each measurement of a timer, kept in `stalls`.
+ */
+function stallWatched(timer) {
+  const stalls = [];
   return {
+    ...timer,
+    stalls,
+    async measure(calls) {
+      const histogram = monitorEventLoopDelay({ resolution: 1 });
+      histogram.enable();
+      try {
+        return await timer.measure(calls);
+      } finally {
+        histogram.disable();
+        stalls.push(histogram.max / 1e6);
+      }
+    },
+  };
+}
+
+function asyncTimer(fn) {
+  return stallWatched({
     items: 1,
     async measure(calls) {
       const start = now();
       for (let i = 0; i < calls; i++) sink = await fn();
       return Number(now() - start) / calls;
     },
-  };
+  });
 }
 
 function batchTimer(fn, items) {
-  return {
+  return stallWatched({
     items,
     async measure(calls) {
       const start = now();
       for (let i = 0; i < calls; i++) sink = await fn();
       return Number(now() - start) / (calls * items);
     },
-  };
+  });
 }
 
 function harnessTimer(algorithm, op, threads) {
@@ -354,13 +377,16 @@ async function measureRow(timers, weight) {
     calls.set(key, Math.max(timer.items > 1 ? 1 : 3, Math.min(wanted, 1 << 22)));
   }
   const samples = new Map(timers.map(([key]) => [key, []]));
+  // The warm-up's stalls do not count.
+  for (const [, timer] of timers) timer.stalls?.splice(0);
   for (let round = 0; round < settings.rounds; round++) {
     for (const [key, timer] of timers) {
       freshHeap();
       samples.get(key).push(await timer.measure(calls.get(key)));
     }
   }
-  return samples;
+  const stalls = new Map(timers.filter(([, timer]) => timer.stalls).map(([key, timer]) => [key, median(timer.stalls)]));
+  return { samples, stalls };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,7 +527,7 @@ progress(
 for (const row of rows) {
   const t0 = Date.now();
   try {
-    row.samples = await measureRow(row.timers(), row.op === 'sign' ? 3 : 1);
+    ({ samples: row.samples, stalls: row.stalls } = await measureRow(row.timers(), row.op === 'sign' ? 3 : 1));
   } catch (error) {
     fail(`${row.name} ${row.op}: ${error.message}`);
   }
@@ -547,9 +573,10 @@ function table(headers, body) {
 }
 
 const nativeCell = (row, key) => (nativeReason ? 'skipped' : micros(row.time[key]));
+const stallCell = (row, key) => (nativeReason ? 'skipped' : row.stalls.has(key) ? row.stalls.get(key).toFixed(1) : '—');
 
 const timesTable = table(
-  ['Algorithm', 'Operation', 'liboqs C', `liboqs C, ${batchThreads} threads`, `liboqs C, ${batchThreads} threads, ${settings.batch}-op runs`, 'native sync', 'native sync, …Into', 'native async', 'native batch', 'wasm', 'noble'],
+  ['Algorithm', 'Operation', 'liboqs C', `liboqs C, ${batchThreads} threads`, `liboqs C, ${batchThreads} threads, ${settings.batch}-op runs`, 'native sync', 'native sync, …Into', 'native async', 'async: longest stall, ms', 'native batch', 'batch: longest stall, ms', 'wasm', 'noble'],
   rows.map((r) => [
     r.name,
     r.op,
@@ -559,7 +586,9 @@ const timesTable = table(
     nativeCell(r, 'sync'),
     r.time.into === undefined ? '—' : nativeCell(r, 'into'),
     nativeCell(r, 'async'),
+    stallCell(r, 'async'),
     nativeCell(r, 'batch'),
+    stallCell(r, 'batch'),
     micros(r.time.wasm),
     micros(r.time.noble),
   ]),
@@ -723,6 +752,10 @@ three ways, beside liboqs's own C speed measured in the same run:
   \`kem.decapsulateInto(ct, sk, ss)\`: the same calls writing into reused buffers, as the C
   harness does (KEMs only).
 - **native async**: the \`…Async\` methods, awaited one at a time.
+- **longest stall**: beside the async and batch columns, the longest the event loop went
+  without a turn while they ran (\`perf_hooks.monitorEventLoopDelay\` at 1 ms resolution, so
+  never much under 1 ms; the median over the rounds). Larger batches, and many concurrent
+  \`…Async\` calls, are in the section \`npm run bench:throughput\` writes (below).
 - **native batch**: \`generateKeyPairMany(${settings.batch})\`, \`encapsulateMany(pks)\`,
   \`decapsulateMany(cts, sk)\`, \`signMany(msgs, sk)\`, \`verifyMany(msgs, sigs, pk)\` with
   ${settings.batch} items, wall time ÷ items.

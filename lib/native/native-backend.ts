@@ -64,12 +64,12 @@ const workersFor = (count: number) => Math.min(count, parallelThreads);
  * the parts in flight hold copies of their inputs.
  *
  * Parts hold at most PART_LIMIT items (their calling-thread share is about a microsecond an
- * item), at least MIN_PART (a trip through the pool costs tens of microseconds), and a batch
+ * item on an idle core, more on a busy one), at least MIN_PART (a trip through the pool costs tens of microseconds), and a batch
  * of fewer than PIPELINE_DEPTH parts per thread is cut finer, so that every thread has work
  * queued behind the part it is on. A batch too small for two parts is one call whose
  * workers share out its items. At most IN_FLIGHT parts are queued at once.
  */
-export const PART_LIMIT = 1024;
+export const PART_LIMIT = 512;
 const PIPELINE_DEPTH = 4;
 const MIN_PART = 16;
 const IN_FLIGHT = parallelThreads * PIPELINE_DEPTH;
