@@ -3,7 +3,7 @@
  * in slices of SLICE_ITEMS between which the event loop turns: a batch of a million items must
  * not stall every other request a service is handling. A batch of one slice runs at once.
  */
-export const SLICE_ITEMS = 2048;
+export const SLICE_ITEMS = 1024;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -294,6 +294,31 @@ function outputBytes(pqc, { name, op }) {
   return { keypair: sig.publicKeyLength + sig.secretKeyLength, sign: sig.signatureLength, verify: 1 }[op];
 }
 
+/** What makes a row miss, for the misses a run shows (each found while building this bench). */
+const MISS_CAUSES = [
+  [
+    'rate',
+    'rate misses: a batch of 256 pays the pool\'s wake-up for every run (the like-for-like C ceiling, ' +
+      'liboqs C in 256-op runs on the pool\'s threads, is 1.69–1.94× in the section above); larger ones ' +
+      'pay the calling thread\'s share, about a microsecond an item (copying inputs, one ArrayBuffer per ' +
+      'secret, the result objects), on a core the pool\'s threads would otherwise have; and on a machine ' +
+      'whose cores are busy with other work the pool gets less than two of them',
+  ],
+  [
+    'stall',
+    'stall misses: on a machine whose cores are busy with other work, the calling thread waits for a ' +
+      'core between its turns, and that wait counts as stall; with hundreds of thousands of result ' +
+      'objects alive, V8\'s full garbage collections pause the thread too (longer when its concurrent ' +
+      'marking threads get no core)',
+  ],
+  [
+    'memory',
+    'memory misses: each secret item lives in an ArrayBuffer of its own (the secret-memory rule), and ' +
+      'each item has a view and a result object: about 300 bytes of V8 objects an item beside a ' +
+      '32-byte shared secret, which outweighs its own bytes when the outputs are small (decapsulation)',
+  ],
+];
+
 function render(results, skipped, run) {
   const mark = (ok) => (ok ? '✓' : '✗');
   const us = (ns) => (ns / 1000 < 10 ? (ns / 1000).toFixed(2) : (ns / 1000).toFixed(1));
@@ -315,6 +340,7 @@ function render(results, skipped, run) {
     '',
     `- stall ≤ ${TARGETS.stallMs} ms: ${count('stall')} of ${results.length} rows; rate target: ${count('rate')} of ${results.length}; memory ≤ ${TARGETS.memory}×: ${batches.filter((r) => !r.misses.includes('memory')).length} of ${batches.length} batches`,
     ...skipped.map((line) => `- not run: ${line} (over ${MAX_OUTPUT_BYTES / 2 ** 30} GiB)`),
+    ...MISS_CAUSES.filter(([what]) => results.some((r) => r.misses.includes(what))).map(([, why]) => `- ${why}`),
     `- liboqs ${run.status.liboqs.version} (${run.status.liboqs.path}); ${os.availableParallelism()} cores, libuv pool of ${Number(process.env.UV_THREADPOOL_SIZE) || 4} threads; Node ${process.version}`,
     '- longest stall: the largest gap between turns of the event loop while the call ran (wall time, the 1 ms timer interval included); on a machine whose cores are busy with other work it includes the time the calling thread waited for one',
     `- inputs cycle through ${DISTINCT} distinct values; batches of up to 4,096 items: best time and median stall of several rounds, larger ones one round; each measurement in a fresh child process`,
