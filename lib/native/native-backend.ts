@@ -58,16 +58,16 @@ const workersFor = (count: number) => Math.min(count, parallelThreads);
 
 /**
  * A batch goes to the pool as a pipeline of parts, one worker each: the pool works on the parts
- * already queued while the calling thread hands out the outputs of the last one back and copies
- * the inputs of the next. The calling thread does that for one part per turn of the event loop,
- * so the longest stall a batch causes is that of one part, whatever the batch's size, and only
- * the parts in flight hold copies of their inputs.
+ * queued while the calling thread hands out the outputs of a part that is back and copies the
+ * inputs of the next. The calling thread does that for one part per turn of the event loop, so
+ * the longest stall a batch causes is that of one part, whatever the batch's size, and only the
+ * parts in flight hold copies of their inputs.
  *
- * Parts hold at most PART_LIMIT items (their calling-thread share is about a microsecond an
- * item on an idle core, more on a busy one), at least MIN_PART (a trip through the pool costs tens of microseconds), and a batch
- * of fewer than PIPELINE_DEPTH parts per thread is cut finer, so that every thread has work
- * queued behind the part it is on. A batch too small for two parts is one call whose
- * workers share out its items. At most IN_FLIGHT parts are queued at once.
+ * Parts hold at most PART_LIMIT items (their calling-thread share is about a microsecond an item
+ * on an idle core, more on a busy one) and at least MIN_PART (a trip through the pool costs tens
+ * of microseconds); a batch of fewer than PIPELINE_DEPTH parts per thread is cut finer, so that
+ * every thread has work queued behind the part it is on. A batch too small for two parts is one
+ * call whose workers share out its items. At most IN_FLIGHT parts are queued at once.
  */
 export const PART_LIMIT = 512;
 const PIPELINE_DEPTH = 4;
@@ -153,6 +153,7 @@ abstract class NativeEngine {
           setImmediate(turn);
         }
       };
+      const canQueue = () => failure === undefined && queued < parts && inFlight < IN_FLIGHT;
       // One part handed out and one queued per turn of the event loop.
       const turn = () => {
         scheduled = false;
@@ -164,8 +165,8 @@ abstract class NativeEngine {
         } else if (part) {
           wipeOutputs(part[1]);
         }
-        if (failure === undefined && queued < parts && inFlight < IN_FLIGHT) queue();
-        if (back.length > 0 || (failure === undefined && queued < parts && inFlight < IN_FLIGHT)) {
+        if (canQueue()) queue();
+        if (back.length > 0 || canQueue()) {
           scheduled = true;
           setImmediate(turn);
         } else if (inFlight === 0 && failure !== undefined) {
@@ -177,7 +178,8 @@ abstract class NativeEngine {
         }
       };
 
-      for (let part = 0; part < Math.min(parts, workers === 1 ? parallelThreads : 1) && failure === undefined; part++) queue();
+      // A part for each thread at once; the rest of the pipeline fills one part per turn.
+      for (let part = 0; part < Math.min(parts, parallelThreads) && failure === undefined; part++) queue();
       if (inFlight === 0) turn();
     });
   }
