@@ -42,7 +42,7 @@ const SIG_OPS = ['keypair', 'sign', 'verify'];
 const USAGE = `usage: node scripts/bench-throughput.mjs [options]   (npm run bench:throughput -- [options])
   --quick        batches of 256 and 4,096 only, 1,000 concurrent calls, fewer rounds
   --write        also write the "${THROUGHPUT_SECTION}" section of BENCHMARKS.md (only that section)
-  --only TEXT    only the algorithms whose name contains TEXT
+  --only TEXT    only the algorithms whose name contains TEXT (or one of TEXT,TEXT,…)
   --sizes LIST   batch sizes, comma-separated (default ${SIZES.join(',')})
   --nice N       run at this scheduling priority (children too); negative needs root
 Load liboqs as the package does, e.g. LD_LIBRARY_PATH=/opt/liboqs/0.16.0/lib.`;
@@ -243,7 +243,7 @@ async function main() {
   const rows = [
     ...KEMS.flatMap((name) => KEM_OPS.map((op) => ({ name, op }))),
     ...SIGS.flatMap((name) => SIG_OPS.map((op) => ({ name, op }))),
-  ].filter((row) => row.name.includes(options.only));
+  ].filter((row) => options.only.split(',').some((text) => row.name.includes(text)));
   if (rows.length === 0) fail(`no algorithm matches --only ${options.only}`);
 
   const loadBefore = os.loadavg()[0];
