@@ -802,6 +802,7 @@ npm run bench -- --write                                # also rewrite this file
 npm run bench -- --only ML-KEM-768 --threads 2          # one algorithm, a 2-thread pool, no hybrids
 npm run bench -- --nice -10                             # as root: less skew on a shared machine
 npm run bench:hybrid                                    # the hybrids alone
+npm run bench:throughput -- --write                     # batches up to 10^6, concurrent …Async calls: their section below
 npm run bench:instructions -- --write                   # instructions per operation (valgrind), their section below
 \`\`\`
 
