@@ -222,13 +222,6 @@ async function measureJob(job) {
   };
 }
 
-if (process.env[JOB_ENV]) {
-  const job = JSON.parse(process.env[JOB_ENV]);
-  await answerParent(job, loadPackage, { many: measureJob, single: measureJob });
-} else {
-  await main();
-}
-
 // ---------------------------------------------------------------------------------------------
 // In the parent.
 
@@ -346,4 +339,12 @@ function render(results, skipped, run) {
     `- inputs cycle through ${DISTINCT} distinct values; batches of up to 4,096 items: best time and median stall of several rounds, larger ones one round; each measurement in a fresh child process`,
     `- load average ${run.loadBefore.toFixed(2)} before, ${run.loadAfter.toFixed(2)} after; ${run.elapsed.toFixed(0)} s in all${run.nice !== undefined ? `; priority ${run.nice}` : ''}; ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: \`npm run bench:throughput${run.command ? ` -- ${run.command}` : ''}\``,
   ].join('\n');
+}
+
+// Last, once every constant above is initialised.
+if (process.env[JOB_ENV]) {
+  const job = JSON.parse(process.env[JOB_ENV]);
+  await answerParent(job, loadPackage, { many: measureJob, single: measureJob });
+} else {
+  await main();
 }
