@@ -331,6 +331,9 @@ function render(results, skipped, run) {
     '|---|---|---|---:|---:|---:|---:|---:|',
     ...lines,
     '',
+    ...(run.loadBefore > 2 * os.availableParallelism()
+      ? [`- ⚠ the machine was busy (load average ${run.loadBefore.toFixed(1)} on ${os.availableParallelism()} cores): the sync times, ratios and stalls here are the machine's, not the package's; rerun on an idle machine to judge the targets`]
+      : []),
     `- stall ≤ ${TARGETS.stallMs} ms: ${count('stall')} of ${results.length} rows; rate target: ${count('rate')} of ${results.length}; memory ≤ ${TARGETS.memory}×: ${batches.filter((r) => !r.misses.includes('memory')).length} of ${batches.length} batches`,
     ...skipped.map((line) => `- not run: ${line} (over ${MAX_OUTPUT_BYTES / 2 ** 30} GiB)`),
     ...MISS_CAUSES.filter(([what]) => results.some((r) => r.misses.includes(what))).map(([, why]) => `- ${why}`),
