@@ -4,6 +4,48 @@ import { Op } from '../lib/engine.js';
 import { native, NATIVE_SKIP, nativeChildEnv, runInChild } from './support/environment.js';
 import { rawAlgorithm } from './support/freed-memory.js';
 
+// The addon loads wherever it was built, liboqs or not (X25519 needs none).
+const addonMissing = (() => {
+  try {
+    loadAddon();
+    return '';
+  } catch (error) {
+    return (error as Error).message.split('\n')[0]!;
+  }
+})();
+
+describe('the addon in a process without a liboqs', () => {
+  it.skipIf(addonMissing !== '')(`reports none, refuses what needs one, and refuses libraries that are not one${addonMissing ? ` (skipped: ${addonMissing})` : ''}`, () => {
+    const { status, stdout, stderr } = runInChild(
+      `const { loadAddon } = await import(${JSON.stringify(new URL('../dist/native/addon.js', import.meta.url).href)});
+       const addon = loadAddon();
+       const code = (fn) => { try { fn(); return 'no error'; } catch (error) { return error.code; } };
+       console.log(JSON.stringify({
+         status: addon.status(),
+         algorithms: code(() => addon.algorithms()),
+         algorithm: code(() => new addon.Algorithm('kem', 'ML-KEM-512')),
+         noPath: code(() => addon.load()),
+         notAString: code(() => addon.load(7)),
+         missing: code(() => addon.load('/nonexistent/liboqs.so')),
+         notLiboqs: code(() => addon.load('libc.so.6')),
+         stillNone: addon.status(),
+       }));`,
+      { LD_LIBRARY_PATH: '' },
+    );
+    expect(status, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      status: null,
+      algorithms: 'ERR_PQC_LIBOQS_NOT_LOADED',
+      algorithm: 'ERR_PQC_LIBOQS_NOT_LOADED',
+      noPath: 'ERR_PQC_INVALID_INPUT',
+      notAString: 'ERR_PQC_INVALID_INPUT',
+      missing: 'ERR_PQC_LIBOQS_NOT_FOUND',
+      notLiboqs: 'ERR_PQC_LIBOQS_NOT_FOUND',
+      stillNone: null,
+    });
+  });
+});
+
 /**
  * The addon is callable directly (it is in the package); a wrong call must raise a typed
  * error, never crash or read out of bounds. This file calls it with no TypeScript checks.
