@@ -1,6 +1,6 @@
-// What test-asan.mjs and test-valgrind.mjs share: the package's paths, running a step with its
-// output shown, the CPU time that children used, and the built package's view of the backend
-// as a child process with a given environment sees it.
+// What test-asan.mjs and test-valgrind.mjs share: the package's root, running a step with its
+// output shown, the CPU time that children used, and (test:asan) the built package's view of the
+// backend as a child process with a given environment sees it.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,7 +29,7 @@ export function childCpuSeconds() {
  * What the built package (dist/) does in a child with `env`: its backend, the liboqs it loaded
  * and the shared objects mapped into it whose path matches `mapped` (the addon, a runtime).
  */
-export function probe(env, mapped, launcher = []) {
+export function probe(env, mapped) {
   const script = `const pqc = await import(${JSON.stringify(path.join(root, 'dist/index.js'))});
     const { readFileSync } = await import('node:fs');
     const info = pqc.info();
@@ -37,8 +37,7 @@ export function probe(env, mapped, launcher = []) {
     console.log(JSON.stringify({ backend: info.backend, liboqs: info.liboqs?.version ?? null,
       why: info.nativeUnavailable?.code ?? null,
       mapped: [...new Set(maps.filter((file) => ${mapped}.test(file)))] }));`;
-  const [command, ...args] = [...launcher, process.execPath, '--input-type=module', '-e', script];
-  const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env, encoding: 'utf8' });
   const line = result.stdout?.trim().split('\n').pop();
   if (result.status !== 0 || !line) {
     throw new Error(`the package did not load (exit ${result.status ?? result.signal}): ${result.stderr?.trim()}`);
