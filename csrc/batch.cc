@@ -37,12 +37,18 @@ struct CopiedInput {
   std::vector<size_t> offsets;  // count + 1 entries, empty when shared
 };
 
+// Made once its inputs are copied and its outputs allocated: a promise made before a refusal
+// would never be settled, and Node-API frees a promise's handle only when it is settled.
 struct Batch {
-  Batch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op, uint32_t count)
+  Batch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op, uint32_t count,
+        std::vector<CopiedInput> inputs, std::vector<uint8_t*> outputs, Napi::ObjectReference result)
       : algorithm(std::move(algorithm)),
         op(op),
         count(count),
+        inputs(std::move(inputs)),
+        outputs(std::move(outputs)),
         values(count, 0),
+        result(std::move(result)),
         deferred(Napi::Promise::Deferred::New(env)) {}
 
   void WipeSecretOutputs() {
@@ -204,11 +210,11 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
                             " bytes per output; split it");
     }
   }
-  auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count);
+  std::vector<CopiedInput> copies;
   size_t copied = 0;
   try {
     for (int k = 0; k < shape.inputs; k++) {
-      CopyInput(env, inputs[k], shape.in[k], count, &copied, &batch->inputs);
+      CopyInput(env, inputs[k], shape.in[k], count, &copied, &copies);
     }
   } catch (const std::bad_alloc&) {
     ThrowPqc(env, "ERR_PQC_OPERATION_FAILED", "out of memory copying the batch's inputs");
@@ -218,14 +224,16 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
   // one allocation per operand instead of one per item keeps the main thread's share small.
   Napi::Array result = Napi::Array::New(env, kMaxOutputs + 2);
   Napi::Array secret = Napi::Array::New(env, shape.outputs);
+  std::vector<uint8_t*> outputs;
   for (int k = 0; k < shape.outputs; k++) {
     Napi::Uint8Array items = Napi::Uint8Array::New(env, shape.out[k].length * count);
-    batch->outputs.push_back(items.Data());
+    outputs.push_back(items.Data());
     result.Set(k, items);
     secret.Set(k, Napi::Boolean::New(env, shape.out[k].secret));
   }
   result.Set(kMaxOutputs + 1, secret);
-  batch->result = Napi::Persistent(result.As<Napi::Object>());
+  auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count, std::move(copies),
+                                       std::move(outputs), Napi::Persistent(result.As<Napi::Object>()));
 
   workers = std::min(workers, count);
   batch->pending = workers;
