@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createJsonLogger } from '../logger.js';
+import { UsageError } from '../usage-error.js';
 import { runMeshDemo, type MeshDemoProgress, type MeshDemoSummary } from './mesh-demo.js';
 
 export const MESH_DEMO_USAGE = `usage: x0tta6bl4-pqc mesh-demo [--nodes N] [--duration S] [--metrics-port P] [--suite NAME] [--intruders K] [--json]
@@ -16,8 +17,6 @@ function integer(value: string | undefined, name: string): number | undefined {
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
   return Number(value);
 }
-
-export class UsageError extends Error {}
 
 function formatSummary(s: MeshDemoSummary): string {
   const reasons = Object.entries(s.handshakes.byReason).map(([reason, n]) => `${reason} ${n}`).join(', ');
