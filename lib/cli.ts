@@ -12,9 +12,9 @@ import { REQUIRED_ALGORITHMS } from './policy/readiness.js';
 import { startup } from './policy/startup.js';
 import { Sig } from './sig.js';
 import { BENCH_USAGE, benchCommand } from './bench/bench-command.js';
+import { UsageError } from './command-options.js';
 import { MESH_DEMO_USAGE, meshDemoCommand } from './demo/mesh-demo-command.js';
 import { suiteSupport } from './mesh/suites.js';
-import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: x0tta6bl4-pqc [selftest]
        x0tta6bl4-pqc doctor [--json]

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { UsageError } from '../usage-error.js';
+import { usageErrorOf, UsageError } from '../command-options.js';
 import { runBench, type BenchReport } from './run-bench.js';
 import { figure, markdownTable, ratioFigure } from './table.js';
 
@@ -21,11 +21,15 @@ export async function benchCommand(args: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args,
-      options: { quick: { type: 'boolean' }, smoke: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        quick: { type: 'boolean' },
+        smoke: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (error) {
-    const option = /'([^']+)'/.exec((error as Error).message)?.[1];
-    throw new UsageError(option ? `bench does not take ${option}` : 'bench takes options only');
+    throw usageErrorOf('bench', error);
   }
   if (values.help) {
     console.log(BENCH_USAGE);
@@ -45,6 +49,30 @@ export async function benchCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+const rounds = (n: number) => `${n} round${n === 1 ? '' : 's'}`;
+
+type PrimitiveRow = BenchReport['primitives']['rows'][number];
+
+/** The ML-KEM/ML-DSA table's figures after the algorithm and operation; one with no figure in any row (wasm on the wasm backend) is left out. */
+const PRIMITIVE_TABLE: [header: string, value: (row: PrimitiveRow) => number | null, format: (value: number | null) => string][] = [
+  ['sync', (row) => row.us.sync, figure],
+  ['sync, …Into', (row) => row.us.into, figure],
+  ['async', (row) => row.us.async, figure],
+  ['batch', (row) => row.us.batch, figure],
+  ['wasm', (row) => row.us.wasm, figure],
+  ['batch ÷ sync', (row) => row.ratios.batchOverSync, ratioFigure],
+  ['async ÷ sync', (row) => row.ratios.asyncOverSync, ratioFigure],
+  ['native ÷ wasm', (row) => row.ratios.nativeOverWasm, ratioFigure],
+];
+
+function primitivesTable(rows: PrimitiveRow[]): string {
+  const columns = PRIMITIVE_TABLE.filter(([, value]) => rows.some((row) => value(row) !== null));
+  return markdownTable(
+    ['Algorithm', 'Operation', ...columns.map(([header]) => header)],
+    rows.map((row) => [row.algorithm, row.operation, ...columns.map(([, value, format]) => format(value(row)))]),
+  );
+}
+
 export function formatReport(r: BenchReport): string {
   const backend = r.backend === 'native' ? `native backend (liboqs ${r.liboqs})` : `WebAssembly backend (@oqs/liboqs-js ${r.wasm}; no native liboqs in use)`;
   const on = r.backend === 'native' ? 'native' : 'wasm';
@@ -53,25 +81,11 @@ export function formatReport(r: BenchReport): string {
     ...r.absent.map((what) => `not measured here: ${what}`),
     'Every ratio is between figures of this run; in the µs and ms tables, below 1 means the first is faster.',
     '',
-    `ML-KEM and ML-DSA on the ${on} backend, µs per operation (best of ${r.primitives.rounds} rounds; batches of ${r.primitives.batch}, per item):`,
+    `ML-KEM and ML-DSA on the ${on} backend, µs per operation (best of ${rounds(r.primitives.rounds)}; batches of ${r.primitives.batch}, per item):`,
     '',
-    markdownTable(
-      ['Algorithm', 'Operation', 'sync', 'sync, …Into', 'async', 'batch', 'wasm', 'batch ÷ sync', 'async ÷ sync', 'native ÷ wasm'],
-      r.primitives.rows.map((row) => [
-        row.algorithm,
-        row.operation,
-        figure(row.us.sync),
-        figure(row.us.into),
-        figure(row.us.async),
-        figure(row.us.batch),
-        figure(row.us.wasm),
-        ratioFigure(row.ratios.batchOverSync),
-        ratioFigure(row.ratios.asyncOverSync),
-        ratioFigure(row.ratios.nativeOverWasm),
-      ]),
-    ),
+    primitivesTable(r.primitives.rows),
     '',
-    `Hybrid KEMs on the ${on} backend, µs per operation (best of ${r.hybrids.rounds} rounds; batches of ${r.hybrids.batch}, per item), beside ML-KEM-768 doing its part alone:`,
+    `Hybrid KEMs on the ${on} backend, µs per operation (best of ${rounds(r.hybrids.rounds)}; batches of ${r.hybrids.batch}, per item), beside ML-KEM-768 doing its part alone:`,
     '',
     markdownTable(
       ['Operation', 'sync', 'batch', 'ML-KEM-768 part', '÷ ML-KEM part', 'batch ÷ sync'],

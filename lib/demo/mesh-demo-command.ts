@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { createJsonLogger } from '../logger.js';
-import { UsageError } from '../usage-error.js';
+import { parseArgs } from 'node:util';
+import { usageErrorOf, UsageError } from '../command-options.js';
 import { runMeshDemo, type MeshDemoProgress, type MeshDemoSummary } from './mesh-demo.js';
 
 export const MESH_DEMO_USAGE = `usage: x0tta6bl4-pqc mesh-demo [--nodes N] [--duration S] [--metrics-port P] [--suite NAME] [--intruders K] [--json]
@@ -51,8 +51,7 @@ export async function meshDemoCommand(args: string[]): Promise<number> {
       },
     }));
   } catch (error) {
-    const option = /'([^']+)'/.exec((error as Error).message)?.[1];
-    throw new UsageError(option ? `mesh-demo does not take ${option}` : 'mesh-demo takes options only');
+    throw usageErrorOf('mesh-demo', error);
   }
   if (values.help) {
     console.log(MESH_DEMO_USAGE);
