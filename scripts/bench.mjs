@@ -567,11 +567,15 @@ npm run bench -- --only ML-KEM-768 --threads 2          # one algorithm, a 2-thr
 npm run bench -- --nice -10                             # as root: less skew on a shared machine
 npm run bench:hybrid                                    # the hybrids alone
 npm run bench:instructions -- --write                   # instructions per operation (valgrind), their section below
+npx x0tta6bl4-pqc bench --quick                         # the package's own columns and ratios, from the installed package
 \`\`\`
 
 \`npm run bench\` measures the hybrids too (scripts/bench-hybrid.mjs, after this table, with
 \`--quick\`, \`--rounds\`, \`--stat\` and \`--write\` passed on; not with \`--only\`); \`--write\` puts
 them in the section below.
+
+The rows, the package's columns and the timing are \`lib/bench/\` (shipped in the package as
+\`dist/bench/\`): \`x0tta6bl4-pqc bench\` runs the same code without the liboqs C and noble columns.
 
 Needs a C compiler (\`cc\`, or \`CC=…\`) for the liboqs C column. Without a loadable liboqs the
 native and C columns are skipped (the reason is printed) and the wasm and noble rows still run.
