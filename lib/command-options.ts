@@ -2,10 +2,18 @@
 export class UsageError extends Error {}
 
 /**
- * parseArgs' error for `command` (one that takes options only) in our words: its own suggest
- * `--` for what is almost always a typo.
+ * `parse()` (parseArgs for `command`, one that takes options only), with its errors as usage
+ * errors in our words: parseArgs' own suggest `--` for what is almost always a typo.
  */
-export function usageErrorOf(command: string, error: unknown): UsageError {
+export function parseCommandLine<T>(command: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw usageErrorOf(command, error);
+  }
+}
+
+function usageErrorOf(command: string, error: unknown): UsageError {
   const { code, message } = error as { code?: string; message?: string };
   const quoted = /'([^']+)'/.exec(message ?? '')?.[1] ?? '';
   const name = quoted.split(' ')[0];

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { usageErrorOf, UsageError } from '../command-options.js';
+import { parseCommandLine, UsageError } from '../command-options.js';
 import { runBench, type BenchReport } from './run-bench.js';
 import { figure, markdownTable, ratioFigure } from './table.js';
 
@@ -17,9 +17,8 @@ export const BENCH_USAGE = `usage: x0tta6bl4-pqc bench [--quick] [--json]
 
 /** `x0tta6bl4-pqc bench …`: the exit code. */
 export async function benchCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine('bench', () =>
+    parseArgs({
       args,
       options: {
         quick: { type: 'boolean' },
@@ -27,10 +26,8 @@ export async function benchCommand(args: string[]): Promise<number> {
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
-  } catch (error) {
-    throw usageErrorOf('bench', error);
-  }
+    }),
+  );
   if (values.help) {
     console.log(BENCH_USAGE);
     return 0;

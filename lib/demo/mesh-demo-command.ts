@@ -1,6 +1,6 @@
 import { createJsonLogger } from '../logger.js';
 import { parseArgs } from 'node:util';
-import { usageErrorOf, UsageError } from '../command-options.js';
+import { parseCommandLine, UsageError } from '../command-options.js';
 import { runMeshDemo, type MeshDemoProgress, type MeshDemoSummary } from './mesh-demo.js';
 
 export const MESH_DEMO_USAGE = `usage: x0tta6bl4-pqc mesh-demo [--nodes N] [--duration S] [--metrics-port P] [--suite NAME] [--intruders K] [--json]
@@ -36,9 +36,8 @@ function formatSummary(s: MeshDemoSummary): string {
 
 /** `x0tta6bl4-pqc mesh-demo …`: the exit code. */
 export async function meshDemoCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine('mesh-demo', () =>
+    parseArgs({
       args,
       options: {
         nodes: { type: 'string' },
@@ -49,10 +48,8 @@ export async function meshDemoCommand(args: string[]): Promise<number> {
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
-  } catch (error) {
-    throw usageErrorOf('mesh-demo', error);
-  }
+    }),
+  );
   if (values.help) {
     console.log(MESH_DEMO_USAGE);
     return 0;
