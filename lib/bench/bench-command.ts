@@ -3,7 +3,7 @@ import { parseCommandLine, UsageError } from '../command-options.js';
 import { runBench, type BenchReport } from './run-bench.js';
 import { figure, markdownTable, ratioFigure } from './table.js';
 
-export const BENCH_USAGE = `usage: x0tta6bl4-pqc bench [--quick] [--json]
+export const BENCH_USAGE = `usage: x0tta6bl4-pqc bench [--quick | --smoke] [--json]
 
   The package's speed on this machine, on the backend in use, with ratios between figures of the
   same run: ML-KEM-512/768/1024 and ML-DSA-44/65/87 (sync, …Into, async, batch; beside the

@@ -110,7 +110,7 @@ describe(`x0tta6bl4-pqc bench on the ${environment.backend} backend`, { timeout:
   it('--help prints the usage and exits 0', () => {
     const { status, stdout, stderr } = bench(['--help']);
     expect(status).toBe(0);
-    expect(stdout).toMatch(/^usage: x0tta6bl4-pqc bench \[--quick\] \[--json\]$/m);
+    expect(stdout).toMatch(/^usage: x0tta6bl4-pqc bench \[--quick \| --smoke\] \[--json\]$/m);
     expect(stderr).toBe('');
   });
 
