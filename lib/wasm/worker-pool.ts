@@ -63,6 +63,12 @@ interface Thread {
   error?: Error;
 }
 
+/**
+ * A worker thread takes the process's options (loaders, --require hooks), as Node's default
+ * does, but --input-type (of `node --input-type=module -e …`), with which it refuses to start.
+ */
+const WORKER_EXEC_ARGV = process.execArgv.filter((arg, i, all) => !arg.startsWith('--input-type') && all[i - 1] !== '--input-type');
+
 const partBounds = (batch: Batch, part: number) => [Math.floor((batch.count * part) / batch.parts), Math.floor((batch.count * (part + 1)) / batch.parts)] as const;
 
 export class WasmWorkerPool {
@@ -133,7 +139,7 @@ export class WasmWorkerPool {
   }
 
   #start(): Thread {
-    const worker = new Worker(this.entry);
+    const worker = new Worker(this.entry, { execArgv: WORKER_EXEC_ARGV });
     const thread: Thread = { worker, sent: new Map(), items: 0 };
     worker.unref();
     worker.on('message', (reply: PartReply) => this.#answered(thread, reply));
