@@ -65,9 +65,10 @@ interface Thread {
 
 /**
  * A worker thread takes the process's options (loaders, --require hooks), as Node's default
- * does, but --input-type (of `node --input-type=module -e …`), with which it refuses to start.
+ * does, unless the process was started with --input-type (`node --input-type=module -e …`),
+ * with which a worker given a file refuses to start: it then takes none.
  */
-const WORKER_EXEC_ARGV = process.execArgv.filter((arg, i, all) => !arg.startsWith('--input-type') && all[i - 1] !== '--input-type');
+const WORKER_OPTIONS = process.execArgv.some((arg) => arg.startsWith('--input-type')) ? { execArgv: [] } : {};
 
 const partBounds = (batch: Batch, part: number) => [Math.floor((batch.count * part) / batch.parts), Math.floor((batch.count * (part + 1)) / batch.parts)] as const;
 
@@ -121,7 +122,16 @@ export class WasmWorkerPool {
 
   #dispatch(): void {
     while (this.#waiting.length > 0) {
-      const thread = this.#threadWithRoom();
+      let thread: Thread | undefined;
+      try {
+        thread = this.#threadWithRoom();
+      } catch (error) {
+        // No thread could be made (out of memory, too many threads): the call next in turn fails.
+        const batch = this.#waiting[0]!;
+        this.#fail(batch, batch.next, new PqcError('ERR_PQC_WORKER_FAILED', `no WebAssembly worker thread could be started: ${(error as Error).message}`));
+        this.#settleIfDone(batch);
+        continue;
+      }
       if (!thread) return;
       const batch = this.#waiting.shift()!;
       const part = batch.next++;
@@ -139,7 +149,7 @@ export class WasmWorkerPool {
   }
 
   #start(): Thread {
-    const worker = new Worker(this.entry, { execArgv: WORKER_EXEC_ARGV });
+    const worker = new Worker(this.entry, WORKER_OPTIONS);
     const thread: Thread = { worker, sent: new Map(), items: 0 };
     worker.unref();
     worker.on('message', (reply: PartReply) => this.#answered(thread, reply));
@@ -174,8 +184,14 @@ export class WasmWorkerPool {
     this.#unsend(thread, reply.id);
     const { batch, part } = sent;
     if ('error' in reply) this.#fail(batch, part, new PqcError(reply.error.code, reply.error.message));
-    else if (batch.failure) for (const buffer of reply.outputs) new Uint8Array(buffer).fill(0);
-    else this.#collect(batch, part, reply);
+    else if (!batch.failure) {
+      try {
+        this.#collect(batch, part, reply);
+      } catch (error) {
+        this.#fail(batch, part, PqcError.from(error));
+      }
+    }
+    if ('outputs' in reply && batch.failure) for (const buffer of reply.outputs) new Uint8Array(buffer).fill(0);
     this.#settleIfDone(batch);
     this.#dispatch();
     this.#endIfIdle();
