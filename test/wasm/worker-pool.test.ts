@@ -1,7 +1,10 @@
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { closeWasmWorkers, Kem, SecretBytes, Sig } from '../../lib/index.js';
+import { Op } from '../../lib/engine.js';
+import { packInputs, type PartReply, type PartRequest } from '../../lib/wasm/batch-part.js';
 import { POOL_SIZE } from '../../lib/wasm/worker-pool.js';
 import { hex, readVectors, runInChild, toHex } from '../support/environment.js';
 import { expectRejectCode } from '../support/errors.js';
@@ -229,6 +232,27 @@ describe('secrets crossing threads', () => {
       expect(publicBytes.every((bytes) => bytes.some((byte) => byte !== 0))).toBe(true);
     } finally {
       process.off('worker', listen);
+    }
+  });
+  it('a worker thread wipes the inputs it was sent, secret keys among them, once it has run them', async () => {
+    const { publicKey, secretKey } = kem.generateKeyPair();
+    const encapsulations = [kem.encapsulate(publicKey), kem.encapsulate(publicKey)];
+    const packed = packInputs([encapsulations.map((e) => e.ciphertext), secretKey], 0, 2);
+    // Shared instead of transferred, so that this thread sees what the worker leaves in it.
+    const shared = new SharedArrayBuffer(packed.bytes.byteLength);
+    new Uint8Array(shared).set(new Uint8Array(packed.bytes));
+    const worker = new Worker(new URL('../../lib/wasm/wasm-worker.js', import.meta.url));
+    try {
+      const request = { id: 1, name: kem.name, op: Op.KemDecaps, count: 2, layout: packed.layout, outputLengths: [32], bytes: shared };
+      worker.postMessage(request as unknown as PartRequest);
+      const [reply] = (await once(worker, 'message')) as [PartReply];
+      if (!('outputs' in reply)) throw new Error(`the worker failed: ${reply.error.message}`);
+      const secrets = new Uint8Array(reply.outputs[0]!);
+      expect(toHex(secrets.subarray(0, 32))).toBe(toHex(encapsulations[0]!.sharedSecret));
+      expect(toHex(secrets.subarray(32))).toBe(toHex(encapsulations[1]!.sharedSecret));
+      expect(new Uint8Array(shared).every((byte) => byte === 0)).toBe(true);
+    } finally {
+      await worker.terminate();
     }
   });
 });
