@@ -11,6 +11,7 @@
 // Every measurement runs once per round, the rounds alternating between them; times are the best
 // round, stalls the median round's longest. Markdown to stdout, progress to stderr; --write puts
 // the section into BENCHMARKS.md. Exits 1 when it cannot measure, not when a target is missed.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -112,22 +113,41 @@ async function sigCalls(name, op) {
   }[op];
 }
 
+/** CPU time this thread has run, in ns (Linux's schedstat), or undefined where there is none. */
+function threadCpuNs() {
+  try {
+    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * ns per item of `run` (which does `items` items), and the longest stall of the loop meanwhile,
- * in ms. The monitor runs a little before and after, so that a stall at either end is caught:
- * it records an interval when its timer next fires.
+ * ns per item of `run` (which does `items` items), the longest stall of the loop meanwhile and
+ * how long `run` took to return its promise (ms), and the calling thread's CPU time per item
+ * (ns). The monitor runs a little before and after, so that a stall at either end is caught: it
+ * records an interval when its timer next fires.
  */
 async function timed(run, items) {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
   await sleep(3 * RESOLUTION_MS);
   histogram.reset();
+  const cpu = threadCpuNs();
   const start = process.hrtime.bigint();
-  await run();
+  const pending = run();
+  const returned = process.hrtime.bigint();
+  await pending;
   const ns = Number(process.hrtime.bigint() - start);
+  const cpuNs = cpu === undefined ? undefined : threadCpuNs() - cpu;
   await sleep(3 * RESOLUTION_MS);
   histogram.disable();
-  return { perItem: ns / items, stallMs: Math.max(0, histogram.max / 1e6 - RESOLUTION_MS) };
+  return {
+    perItem: ns / items,
+    stallMs: Math.max(0, histogram.max / 1e6 - RESOLUTION_MS),
+    callMs: Number(returned - start) / 1e6,
+    cpuPerItem: cpuNs === undefined ? undefined : cpuNs / items,
+  };
 }
 
 /** The measurements of one row, each a function giving { perItem, stallMs }. */
@@ -197,8 +217,9 @@ for (const row of rows) {
     fail(`${row.name} ${row.op}: ${error.stack ?? error}`);
   }
   const best = (key) => Math.min(...row.samples.get(key).map((s) => s.perItem));
-  const stall = (key) => median(row.samples.get(key).map((s) => s.stallMs));
-  row.result = Object.fromEntries([...row.samples.keys()].map((key) => [key, { perItem: best(key), stallMs: stall(key) }]));
+  // The median round's, with what was measured in that round beside it.
+  const middle = (key) => [...row.samples.get(key)].sort((a, b) => a.stallMs - b.stallMs)[(row.samples.get(key).length - 1) >> 1];
+  row.result = Object.fromEntries([...row.samples.keys()].map((key) => [key, { ...middle(key), perItem: best(key) }]));
   progress(`  ${row.name} ${row.op}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 await closeWasmWorkers();
@@ -258,17 +279,35 @@ function verdict() {
   const lines = [];
   const cells = rows.flatMap((row) => batchKeys.filter((key) => row.result[key]).map((key) => ({ row, key, ratio: row.result.sync.perItem / row.result[key].perItem })));
   const slow = cells.filter((c) => c.ratio < BATCH_TARGET);
-  lines.push(`- batch rate ≥ ${BATCH_TARGET}× sync: ${cells.length - slow.length} of ${cells.length} cells` + (slow.length ? ` (missed: ${slow.map((c) => `${c.row.name} ${c.row.op} ${c.key.replace('batch ', '')} at ${c.ratio.toFixed(2)}×`).join(', ')})` : ''));
-  const stalls = rows.flatMap((row) => ['async', 'concurrent', ...batchKeys].filter((key) => row.result[key]).map((key) => ({ row, key, ms: row.result[key].stallMs })));
-  const long = stalls.filter((s) => s.ms > STALL_TARGET_MS);
-  lines.push(`- longest stall ≤ ${STALL_TARGET_MS} ms: ${stalls.length - long.length} of ${stalls.length} cells` + (long.length ? ` (missed: ${long.map((s) => `${s.row.name} ${s.row.op} ${s.key} ${s.ms.toFixed(1)} ms`).join(', ')})` : ''));
+  // On `threads` cores a batch can go at most threads × sync ÷ (sync + the calling thread's CPU per item).
+  const ceiling = (c) => {
+    const cpu = c.row.result[c.key].cpuPerItem;
+    return cpu === undefined ? '' : `; the calling thread spent ${micros(cpu)} µs of CPU per item, which caps ${threads} cores at ${((threads * c.row.result.sync.perItem) / (c.row.result.sync.perItem + cpu)).toFixed(2)}×`;
+  };
+  lines.push(`- batch rate ≥ ${BATCH_TARGET}× sync: ${cells.length - slow.length} of ${cells.length} cells`);
+  for (const c of slow) lines.push(`  - missed: ${c.row.name} ${c.row.op}, ${c.key.replace('batch ', '')} items: ${c.ratio.toFixed(2)}×${ceiling(c)}`);
+  const stalls = rows.flatMap((row) => ['async', 'concurrent', ...batchKeys].filter((key) => row.result[key]).map((key) => ({ row, key, ...row.result[key] })));
+  const long = stalls.filter((s) => s.stallMs > STALL_TARGET_MS);
+  lines.push(`- longest stall ≤ ${STALL_TARGET_MS} ms: ${stalls.length - long.length} of ${stalls.length} cells`);
+  for (const s of long) {
+    // A stall no longer than the idle loop's is the machine's; one as long as the call's own return is the argument checks and set-up before the pool.
+    const idle = s.row.result.idle.stallMs;
+    const why =
+      s.stallMs <= idle + RESOLUTION_MS
+        ? `no longer than the idle loop's ${idle.toFixed(1)} ms: the machine's`
+        : s.callMs >= s.stallMs - idle - RESOLUTION_MS
+          ? `the call took ${s.callMs.toFixed(1)} ms to return: ${s.key === 'concurrent' ? `making ${CONCURRENT} calls in one turn of the loop` : 'the checks of its arguments (Kem/Sig) and the set-up before any thread is reached'}`
+          : `the call returned in ${s.callMs.toFixed(1)} ms; idle loop ${idle.toFixed(1)} ms`;
+    lines.push(`  - missed: ${s.row.name} ${s.row.op}, ${s.key}: ${s.stallMs.toFixed(1)} ms (${why})`);
+  }
   const idle = median(rows.map((row) => row.result.idle.stallMs));
   if (idle > 1) lines.push(`- ⚠ the machine was busy: an idle loop itself stalled for ${idle.toFixed(1)} ms (median over the rows), which every stall above includes`);
   return lines;
 }
 
+const threads = Math.min(Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4), os.availableParallelism());
 const machine = [
-  `- ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores available to Node; worker threads: ${Math.min(Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4), os.availableParallelism())} (UV_THREADPOOL_SIZE${process.env.UV_THREADPOOL_SIZE ? `=${process.env.UV_THREADPOOL_SIZE}` : ' unset, default 4'}, at most the cores)`,
+  `- ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores available to Node; worker threads: ${threads} (UV_THREADPOOL_SIZE${process.env.UV_THREADPOOL_SIZE ? `=${process.env.UV_THREADPOOL_SIZE}` : ' unset, default 4'}, at most the cores)`,
   `- Node ${process.version}; @oqs/liboqs-js ${pqc.info().wasm?.version ?? '?'}; ${rounds} rounds; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; ${elapsed.toFixed(0)} s in all`,
   `- ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: \`npm run bench:wasm${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``,
 ];

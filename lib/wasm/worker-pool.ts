@@ -154,6 +154,11 @@ export class WasmWorkerPool {
     worker.unref();
     worker.on('message', (reply: PartReply) => this.#answered(thread, reply));
     worker.on('error', (error) => (thread.error = error));
+    // A reply that cannot be received would leave its call waiting for ever: the thread is ended instead.
+    worker.on('messageerror', (error) => {
+      thread.error = error;
+      void worker.terminate();
+    });
     worker.on('exit', (code) => this.#exited(thread, code));
     this.#threads.add(thread);
     return thread;
