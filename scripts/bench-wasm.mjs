@@ -296,12 +296,16 @@ function verdict() {
       s.stallMs <= idle + RESOLUTION_MS
         ? `no longer than the idle loop's ${idle.toFixed(1)} ms: the machine's`
         : s.callMs >= s.stallMs - idle - RESOLUTION_MS
-          ? `the call took ${s.callMs.toFixed(1)} ms to return: ${s.key === 'concurrent' ? `making ${CONCURRENT} calls in one turn of the loop` : 'the checks of its arguments (Kem/Sig) and the set-up before any thread is reached'}`
+          ? `the call took ${s.callMs.toFixed(1)} ms to return: ${s.key === 'concurrent' ? `making ${CONCURRENT} calls in one turn of the loop` : 'its own synchronous part: the argument checks in Kem/Sig and the set-up before any thread is reached'}`
           : `the call returned in ${s.callMs.toFixed(1)} ms; idle loop ${idle.toFixed(1)} ms`;
     lines.push(`  - missed: ${s.row.name} ${s.row.op}, ${s.key}: ${s.stallMs.toFixed(1)} ms (${why})`);
   }
   const idle = median(rows.map((row) => row.result.idle.stallMs));
   if (idle > 1) lines.push(`- ⚠ the machine was busy: an idle loop itself stalled for ${idle.toFixed(1)} ms (median over the rows), which every stall above includes`);
+  const cores = os.availableParallelism();
+  if (loadBefore > 2 * cores) {
+    lines.push(`- ⚠ load average ${loadBefore.toFixed(1)} on ${cores} cores: the worker threads and the calling thread shared the cores with other work, so the ratios and stalls measure the machine rather than the package; run again on a quiet one`);
+  }
   return lines;
 }
 
