@@ -482,19 +482,21 @@ if (options.write) {
   progress(`bench: wrote ${path.relative(process.cwd(), BENCHMARKS_FILE) || BENCHMARKS_FILE}`);
 }
 
-// `npm run bench` is this script: the hybrids follow, with the options that apply to them.
+// `npm run bench` is this script: the hybrids follow, with the options that apply to them, then
+// the WebAssembly backend's worker threads.
 if (!options.only) {
-  const hybridArgs = [
+  const shared = [
     ...(options.quick ? ['--quick'] : []),
     ...(options.write ? ['--write'] : []),
-    ...(options.rounds !== undefined ? ['--rounds', String(options.rounds)] : []),
-    '--stat',
-    options.stat,
   ];
-  const hybrid = spawnSync(process.execPath, [path.join(root, 'scripts', 'bench-hybrid.mjs'), ...hybridArgs], {
-    stdio: 'inherit',
-  });
-  if (hybrid.status !== 0) process.exitCode = hybrid.status ?? 1;
+  const rounds = options.rounds !== undefined ? ['--rounds', String(options.rounds)] : [];
+  for (const [script, args] of [
+    ['bench-hybrid.mjs', [...shared, ...rounds, '--stat', options.stat]],
+    ['bench-wasm.mjs', shared],
+  ]) {
+    const child = spawnSync(process.execPath, [path.join(root, 'scripts', script), ...args], { stdio: 'inherit' });
+    if (child.status !== 0) process.exitCode = child.status ?? 1;
+  }
 }
 
 function benchmarksMarkdown() {
@@ -566,13 +568,15 @@ npm run bench -- --write                                # also rewrite this file
 npm run bench -- --only ML-KEM-768 --threads 2          # one algorithm, a 2-thread pool, no hybrids
 npm run bench -- --nice -10                             # as root: less skew on a shared machine
 npm run bench:hybrid                                    # the hybrids alone
+npm run bench:wasm                                      # the WebAssembly backend's worker threads alone
 npm run bench:instructions -- --write                   # instructions per operation (valgrind), their section below
 npx x0tta6bl4-pqc bench --quick                         # the package's own columns and ratios, from the installed package
 \`\`\`
 
 \`npm run bench\` measures the hybrids too (scripts/bench-hybrid.mjs, after this table, with
-\`--quick\`, \`--rounds\`, \`--stat\` and \`--write\` passed on; not with \`--only\`); \`--write\` puts
-them in the section below.
+\`--quick\`, \`--rounds\`, \`--stat\` and \`--write\` passed on; not with \`--only\`), and the
+WebAssembly backend's async and batch calls (scripts/bench-wasm.mjs, \`--quick\` and \`--write\`
+passed on); \`--write\` puts them in the sections below.
 
 The rows, the package's columns and the timing are \`lib/bench/\` (shipped in the package as
 \`dist/bench/\`): \`x0tta6bl4-pqc bench\` runs the same code without the liboqs C and noble columns.

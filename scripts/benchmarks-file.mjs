@@ -1,16 +1,17 @@
-// BENCHMARKS.md is written by five scripts, each owning its sections: bench.mjs the head (up to
-// the first section named here), bench-hybrid.mjs, bench-instructions.mjs, bench-mesh.mjs and
-// bench-control-plane.mjs one section each.
+// BENCHMARKS.md is written by six scripts, each owning its sections: bench.mjs the head (up to
+// the first section named here), bench-wasm.mjs, bench-hybrid.mjs, bench-instructions.mjs,
+// bench-mesh.mjs and bench-control-plane.mjs one section each.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BENCHMARKS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md');
+export const WASM_SECTION = '## WebAssembly backend';
 export const HYBRID_SECTION = '## Hybrid KEMs';
 export const INSTRUCTIONS_SECTION = '## Instructions per operation';
 export const MESH_SECTION = '## Mesh';
 export const CONTROL_PLANE_SECTION = '## Control plane';
-const SECTIONS = [HYBRID_SECTION, INSTRUCTIONS_SECTION, MESH_SECTION, CONTROL_PLANE_SECTION];
+const SECTIONS = [WASM_SECTION, HYBRID_SECTION, INSTRUCTIONS_SECTION, MESH_SECTION, CONTROL_PLANE_SECTION];
 
 function read() {
   return fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '';

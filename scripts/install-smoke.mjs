@@ -43,6 +43,11 @@ const forged = Uint8Array.from(signature);
 forged[forged.length >> 1] ^= 0x01;
 assert.equal(sig.verify(message, forged, keys.publicKey), false, 'ML-DSA-65 accepts a flipped byte');
 
+// The pooled calls: on the WebAssembly backend they run on worker threads loaded from the
+// installed package's own files.
+const [pooled] = await kem.encapsulateMany([publicKey]);
+assert.ok(same(await kem.decapsulateAsync(pooled.ciphertext, secretKey), pooled.sharedSecret), 'ML-KEM-768 batch and async secrets differ');
+
 // The installed package finds its policy files, and its example config is compliant, the rule
 // file it names included (found, so nothing unchecked). Imported rather than run as the CLI, so
 // that this works under --emulator too, where starting another node needs binfmt_misc.
@@ -64,4 +69,4 @@ const source = about.liboqs
   ? `liboqs ${about.liboqs.version} at ${about.liboqs.path}`
   : `${about.wasm?.package} ${about.wasm?.version}; native: ${about.nativeUnavailable?.code}`;
 console.log(`ok ${process.arch} node ${process.version}: ${addonPath}, backend ${about.backend} (${source}); ` +
-  `ML-KEM-768 round trip, ML-DSA-65 sign/verify/forgery, policy example compliant, bench --smoke in ${bench.seconds} s`);
+  `ML-KEM-768 round trip (sync, batch, async), ML-DSA-65 sign/verify/forgery, policy example compliant, bench --smoke in ${bench.seconds} s`);
