@@ -51,12 +51,18 @@ struct Output {
   }
 };
 
+// Made once its inputs are copied and its outputs allocated: a promise made before a refusal
+// would never be settled, and Node-API frees a promise's handle only when it is settled.
 struct Batch {
-  Batch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op, uint32_t count)
+  Batch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op, uint32_t count,
+        std::vector<CopiedInput> inputs, std::vector<Output> outputs, Napi::ObjectReference result)
       : algorithm(std::move(algorithm)),
         op(op),
         count(count),
+        inputs(std::move(inputs)),
+        outputs(std::move(outputs)),
         values(count, 0),
+        result(std::move(result)),
         deferred(Napi::Promise::Deferred::New(env)) {}
 
   void WipeSecretOutputs() {
@@ -215,11 +221,11 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
                             " bytes per output; split it");
     }
   }
-  auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count);
+  std::vector<CopiedInput> copies;
   size_t copied = 0;
   try {
     for (int k = 0; k < shape.inputs; k++) {
-      CopyInput(env, inputs[k], shape.in[k], count, &copied, &batch->inputs);
+      CopyInput(env, inputs[k], shape.in[k], count, &copied, &copies);
     }
   } catch (const std::bad_alloc&) {
     ThrowPqc(env, "ERR_PQC_OPERATION_FAILED", "out of memory copying the batch's inputs");
@@ -228,9 +234,10 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
   // to end, a secret one an Array of `count` ArrayBuffers. A public output is one allocation
   // instead of one per item: the calling thread's share of a batch is what bounds its rate.
   Napi::Array result = Napi::Array::New(env, kMaxOutputs + 1);
+  std::vector<Output> outputs;
   try {
     for (int k = 0; k < shape.outputs; k++) {
-      Output& output = batch->outputs.emplace_back();
+      Output& output = outputs.emplace_back();
       output.length = shape.out[k].length;
       if (!shape.out[k].secret) {
         Napi::Uint8Array items = Napi::Uint8Array::New(env, output.length * count);
@@ -250,7 +257,8 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
   } catch (const std::bad_alloc&) {
     ThrowPqc(env, "ERR_PQC_OPERATION_FAILED", "out of memory making the batch's outputs");
   }
-  batch->result = Napi::Persistent(result.As<Napi::Object>());
+  auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count, std::move(copies),
+                                       std::move(outputs), Napi::Persistent(result.As<Napi::Object>()));
 
   workers = std::min(workers, count);
   batch->pending = workers;

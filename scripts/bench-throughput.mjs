@@ -20,10 +20,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { answerParent, failer, forkJob, median, oneLine, progress, requireNative } from './bench-support.mjs';
+import { answerParent, failer, forkJob, oneLine, progress, requireNative } from './bench-support.mjs';
 import { THROUGHPUT_SECTION, writeSection } from './benchmarks-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The bench scripts' statistics are the package's (lib/bench/timing.ts), built into dist/.
+const { median } = await import(pathToFileURL(path.join(root, 'dist', 'bench', 'timing.js')).href);
 const SCRIPT = fileURLToPath(import.meta.url);
 const JOB_ENV = 'X0TTA6BL4_BENCH_THROUGHPUT_JOB';
 

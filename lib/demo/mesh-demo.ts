@@ -153,9 +153,12 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
 
     const encoder = new TextEncoder();
     let rotationIndex = 0;
+    // The duration is the mesh's time up, so that slow set-up (a loaded machine, the WebAssembly
+    // backend) never leaves it without traffic; rotations come often enough for several in it.
+    const rotationInterval = Math.min(ROTATION_INTERVAL_MS, (durationSeconds * 1000) / 3);
     let lastRotation = performance.now();
-    const deadline = started + durationSeconds * 1000;
-    while (performance.now() < deadline) {
+    const deadline = lastRotation + durationSeconds * 1000;
+    do {
       const open = channels.filter((channel) => channel.isOpen);
       await Promise.all(
         planes.map(async (plane, i) => {
@@ -164,7 +167,7 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
           await Promise.all(ownChannels[i]!.filter((c) => c.isOpen).map((channel) => channel.send(envelope).catch(() => undefined)));
         }),
       );
-      if (performance.now() - lastRotation >= ROTATION_INTERVAL_MS && open.length > 0) {
+      if (performance.now() - lastRotation >= rotationInterval && open.length > 0) {
         lastRotation = performance.now();
         follow(open[rotationIndex++ % open.length]!.rotateKeys().catch(() => undefined));
       }
@@ -176,7 +179,7 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
         failures: await counterValue('pqc_handshake_failure_total'),
       });
       await new Promise((resolve) => setTimeout(resolve, MESSAGE_INTERVAL_MS));
-    }
+    } while (performance.now() < deadline);
     // What is still on the wire, being verified or rotating belongs in the summary: closing at
     // once would count envelopes as published that no node got to accept, and lose rotations.
     const drainEnds = performance.now() + DRAIN_LIMIT_MS;

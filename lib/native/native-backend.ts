@@ -20,16 +20,27 @@ let loaded: NativeBackend | undefined;
 export function loadNativeBackend(env: Record<string, string | undefined> = process.env): NativeBackend {
   if (loaded) return loaded;
   const addon = loadAddon();
+  return (loaded = { addon, liboqs: loadLiboqs(addon, liboqsCandidates({ env, platform: process.platform })) });
+}
+
+/**
+ * The liboqs the process already has (loaded by another thread: each worker_thread loads the
+ * package for itself), else the first of `candidates` that loads.
+ */
+export function loadLiboqs(addon: Pick<Addon, 'load' | 'status'>, candidates: Iterable<string>): LiboqsStatus {
   const already = addon.status();
-  if (already) return (loaded = { addon, liboqs: already });
+  if (already) return already;
 
   const attempts: string[] = [];
   let tooOld: string | undefined;
-  for (const candidate of liboqsCandidates({ env, platform: process.platform })) {
+  for (const candidate of candidates) {
     try {
-      return (loaded = { addon, liboqs: addon.load(candidate) });
+      return addon.load(candidate);
     } catch (error) {
       const { code, message } = error as PqcError;
+      // Another thread loaded one since status() was asked: the process's liboqs is that one.
+      const winner = code === 'ERR_PQC_LIBOQS_ALREADY_LOADED' ? addon.status() : null;
+      if (winner) return winner;
       if (code === 'ERR_PQC_LIBOQS_TOO_OLD') tooOld ??= `${candidate}: ${message}`;
       attempts.push(`  ${candidate}: ${message}`);
     }
