@@ -1,13 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createKemEngine } from '../../lib/backend.js';
 import { SecretBytes } from '../../lib/bytes.js';
-import { Op, type BatchInput, type KemEngine } from '../../lib/engine.js';
+import { Op, type KemEngine } from '../../lib/engine.js';
 import { X25519MlKem768Engine } from '../../lib/hybrid/x25519-mlkem768.js';
 import { XWingEngine } from '../../lib/hybrid/xwing.js';
 import { ready } from '../../lib/index.js';
 import type { X25519, X25519Key } from '../../lib/x25519/index.js';
 import { itWith } from '../support/capability.js';
 import { hex, readVectors } from '../support/environment.js';
+import { recordingMlKem768 } from '../support/recording-kem.js';
 
 /**
  * A hybrid operation that succeeds leaves no secret behind but its outputs and the expanded key
@@ -33,35 +33,6 @@ await ready();
 
 const zero = (bytes: Uint8Array) => bytes.every((byte) => byte === 0);
 const nonZero = (bytes: Uint8Array) => bytes.some((byte) => byte !== 0);
-
-/** ML-KEM-768 on the default backend, recording the inputs and outputs of every call. */
-function recordingPq() {
-  const real = createKemEngine('ML-KEM-768');
-  const calls: { op: Op; inputs: Uint8Array[]; outputs: Uint8Array[] }[] = [];
-  const inputCount = (op: Op) => ({ [Op.KemKeypair]: 0, [Op.KemKeypairDerand]: 1, [Op.KemEncaps]: 1, [Op.KemEncapsDerand]: 2 })[op as number] ?? 2;
-  const engine: KemEngine = {
-    backend: real.backend,
-    name: real.name,
-    lengths: real.lengths,
-    seedUnsupportedReason: real.seedUnsupportedReason,
-    checksMlKemKeys: real.checksMlKemKeys,
-    isReady: () => real.isReady(),
-    ready: () => real.ready(),
-    run(op: Op, ...operands: Uint8Array[]) {
-      const result = real.run(op, ...operands);
-      calls.push({ op, inputs: operands.slice(0, inputCount(op)), outputs: operands.slice(inputCount(op)) });
-      return result;
-    },
-    async runAsync(op: Op, count: number, inputs: BatchInput[]) {
-      const result = await real.runAsync(op, count, inputs);
-      for (let i = 0; i < count; i++) {
-        calls.push({ op, inputs: inputs.map((input) => (Array.isArray(input) ? input[i]! : input)), outputs: result.outputs.map((items) => items[i]!) });
-      }
-      return result;
-    },
-  };
-  return { engine, calls };
-}
 
 /** Wraps an X25519 so that every key it makes counts its wipes. */
 function recordingX25519(real: X25519) {
@@ -90,7 +61,7 @@ type Combine = (ssM: Uint8Array, ssX: Uint8Array, ctX: Uint8Array, pkX: Uint8Arr
 
 /** The engine `Base` over a recording ML-KEM-768 and X25519, recording what it combines. */
 function recording<E extends X25519MlKem768Engine | XWingEngine>(Base: new (name: string, pq: KemEngine) => E, name: string) {
-  const pq = recordingPq();
+  const pq = recordingMlKem768();
   const combined: { ssM: Uint8Array; ssX: Uint8Array; out: Uint8Array }[] = [];
   const engine = new Base(name, pq.engine);
   const inner = engine as unknown as { x25519: X25519; combine: Combine };
