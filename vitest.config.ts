@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Worker threads started by the code under test load lib/ from its TypeScript sources.
+    execArgv: ['--import', new URL('./test/setup/typescript-in-workers.mjs', import.meta.url).href],
     globalSetup: ['test/setup/prometheus.ts'],
   },
 });

@@ -37,28 +37,45 @@ struct CopiedInput {
   std::vector<size_t> offsets;  // count + 1 entries, empty when shared
 };
 
+// Where the workers write output operand k: public items end to end in one buffer, each secret
+// item straight into an ArrayBuffer of its own, the memory a SecretBytes needs (lib/bytes.ts),
+// so that the calling thread neither copies secrets out of a shared buffer nor wipes one.
+struct Output {
+  size_t length = 0;
+  uint8_t* items = nullptr;        // a public operand's `count` items
+  std::vector<uint8_t*> secrets;  // a secret operand's, one per item
+
+  uint8_t* Item(uint32_t i) const { return items != nullptr ? items + size_t{i} * length : secrets[i]; }
+  void WipeSecrets() const {
+    for (uint8_t* secret : secrets) ActiveLiboqs()->mem_cleanse(secret, length);
+  }
+};
+
+// Made once its inputs are copied and its outputs allocated: a promise made before a refusal
+// would never be settled, and Node-API frees a promise's handle only when it is settled.
 struct Batch {
-  Batch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op, uint32_t count)
+  Batch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op, uint32_t count,
+        std::vector<CopiedInput> inputs, std::vector<Output> outputs, Napi::ObjectReference result)
       : algorithm(std::move(algorithm)),
         op(op),
         count(count),
+        inputs(std::move(inputs)),
+        outputs(std::move(outputs)),
         values(count, 0),
+        result(std::move(result)),
         deferred(Napi::Promise::Deferred::New(env)) {}
 
   void WipeSecretOutputs() {
-    const OpShape& shape = algorithm->Shape(op);
-    for (int k = 0; k < shape.outputs; k++) {
-      if (shape.out[k].secret) ActiveLiboqs()->mem_cleanse(outputs[k], shape.out[k].length * count);
-    }
+    for (const Output& output : outputs) output.WipeSecrets();
   }
 
   std::shared_ptr<const Algorithm> algorithm;
   int op;
   uint32_t count;
   std::vector<CopiedInput> inputs;
-  // Per output operand, `count` items end to end in one ArrayBuffer that JS sees only once the
-  // batch has settled (`result` holds it until then, so nothing can detach it under a worker).
-  std::vector<uint8_t*> outputs;
+  // JS sees the outputs only once the batch has settled (`result` holds them until then, so
+  // nothing can detach one under a worker).
+  std::vector<Output> outputs;
   std::vector<int64_t> values;
   // Keeps the output ArrayBuffers alive while workers write, until the last worker is destroyed
   // right after settling.
@@ -132,7 +149,7 @@ class BatchWorker final : public Napi::AsyncWorker {
     uint8_t* out[kMaxOutputs] = {};
     for (uint32_t i; (i = batch.next.fetch_add(1, std::memory_order_relaxed)) < batch.count;) {
       for (int k = 0; k < shape.inputs; k++) in[k] = batch.inputs[k].Item(i);
-      for (int k = 0; k < shape.outputs; k++) out[k] = batch.outputs[k] + size_t{i} * shape.out[k].length;
+      for (int k = 0; k < shape.outputs; k++) out[k] = batch.outputs[k].Item(i);
       batch.values[i] = batch.algorithm->Execute(batch.op, in, out);
     }
   }
@@ -204,28 +221,44 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
                             " bytes per output; split it");
     }
   }
-  auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count);
+  std::vector<CopiedInput> copies;
   size_t copied = 0;
   try {
     for (int k = 0; k < shape.inputs; k++) {
-      CopyInput(env, inputs[k], shape.in[k], count, &copied, &batch->inputs);
+      CopyInput(env, inputs[k], shape.in[k], count, &copied, &copies);
     }
   } catch (const std::bad_alloc&) {
     ThrowPqc(env, "ERR_PQC_OPERATION_FAILED", "out of memory copying the batch's inputs");
   }
-  // [outputs[0], outputs[1], values, secret]: secret[k] tells the JS layer to copy each item of
-  // outputs[k] into memory of its own and wipe the shared buffer (lib/native/native-backend.ts);
-  // one allocation per operand instead of one per item keeps the main thread's share small.
-  Napi::Array result = Napi::Array::New(env, kMaxOutputs + 2);
-  Napi::Array secret = Napi::Array::New(env, shape.outputs);
-  for (int k = 0; k < shape.outputs; k++) {
-    Napi::Uint8Array items = Napi::Uint8Array::New(env, shape.out[k].length * count);
-    batch->outputs.push_back(items.Data());
-    result.Set(k, items);
-    secret.Set(k, Napi::Boolean::New(env, shape.out[k].secret));
+  // [outputs[0], outputs[1], values]: a public output is one Uint8Array of the `count` items end
+  // to end, a secret one an Array of `count` ArrayBuffers. A public output is one allocation
+  // instead of one per item: the calling thread's share of a batch is what bounds its rate.
+  Napi::Array result = Napi::Array::New(env, kMaxOutputs + 1);
+  std::vector<Output> outputs;
+  try {
+    for (int k = 0; k < shape.outputs; k++) {
+      Output& output = outputs.emplace_back();
+      output.length = shape.out[k].length;
+      if (!shape.out[k].secret) {
+        Napi::Uint8Array items = Napi::Uint8Array::New(env, output.length * count);
+        output.items = items.Data();
+        result.Set(k, items);
+        continue;
+      }
+      output.secrets.reserve(count);
+      Napi::Array items = Napi::Array::New(env, count);
+      for (uint32_t i = 0; i < count; i++) {
+        Napi::ArrayBuffer item = Napi::ArrayBuffer::New(env, output.length);
+        output.secrets.push_back(static_cast<uint8_t*>(item.Data()));
+        items.Set(i, item);
+      }
+      result.Set(k, items);
+    }
+  } catch (const std::bad_alloc&) {
+    ThrowPqc(env, "ERR_PQC_OPERATION_FAILED", "out of memory making the batch's outputs");
   }
-  result.Set(kMaxOutputs + 1, secret);
-  batch->result = Napi::Persistent(result.As<Napi::Object>());
+  auto batch = std::make_shared<Batch>(env, std::move(algorithm), op, count, std::move(copies),
+                                       std::move(outputs), Napi::Persistent(result.As<Napi::Object>()));
 
   workers = std::min(workers, count);
   batch->pending = workers;

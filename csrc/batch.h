@@ -12,8 +12,8 @@
 namespace pqc {
 
 // `inputs[i]` is either one Uint8Array used by every item or an Array of `count` of them.
-// Resolves with [outputs[0]: Uint8Array, outputs[1]: Uint8Array, values: Float64Array,
-// secret: boolean[]], output k holding the `count` items end to end.
+// Resolves with [outputs[0], outputs[1], values: Float64Array]: a public output is a Uint8Array
+// holding the `count` items end to end, a secret one an Array of `count` ArrayBuffers.
 Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm, int op,
                        uint32_t count, uint32_t workers, const std::vector<Napi::Value>& inputs);
 

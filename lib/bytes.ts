@@ -1,5 +1,6 @@
 import { inspect, types } from 'node:util';
 import { PqcError } from './errors.js';
+import { mapInSlices } from './slices.js';
 
 const wipeListeners: ((secret: Uint8Array) => void)[] = [];
 
@@ -169,17 +170,21 @@ export function ownedBytes(length: number): Uint8Array {
   return new Uint8Array(new ArrayBuffer(length));
 }
 
-/** Checks `value` is a Uint8Array, not detached, of `length` bytes when given. */
-export function requireBytes(value: unknown, name: string, length?: number, what?: string): Uint8Array {
+/**
+ * Checks `value` is a Uint8Array, not detached, of `length` bytes when given. `index` names an
+ * item of a batch (`name[index]`); the name is made only for the error.
+ */
+export function requireBytes(value: unknown, name: string, length?: number, what?: string, index?: number): Uint8Array {
+  const label = () => (index === undefined ? name : `${name}[${index}]`);
   if (!types.isUint8Array(value) || !(value instanceof Uint8Array)) {
-    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be a Uint8Array, got ${describe(value)}`);
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${label()} must be a Uint8Array, got ${describe(value)}`);
   }
   const byteLength = typedArrayByteLength.call(value);
   if (byteLength === 0 && isDetached(value)) {
-    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} is a detached buffer`);
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${label()} is a detached buffer`);
   }
   if (length !== undefined && byteLength !== length) {
-    throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be ${length} bytes${what ? ` (${what})` : ''}, got ${byteLength}`);
+    throw new PqcError('ERR_PQC_INVALID_INPUT', `${label()} must be ${length} bytes${what ? ` (${what})` : ''}, got ${byteLength}`);
   }
   return value;
 }
@@ -202,23 +207,20 @@ export function isArray(value: unknown): value is unknown[] {
 }
 
 /**
- * A copy of the array `value`, each item read once by index: a hole is an undefined item (which
- * the item checks then refuse), and what was checked is what runs, whatever the array does later.
+ * `check(item, i)` of each item of the array `value`, each read once by index, in slices
+ * (lib/slices.ts): a hole is an undefined item (which the checks then refuse), and what was
+ * checked is what runs, whatever the array does later.
  */
-export function requireArray(value: unknown, name: string): unknown[] {
+export function requireArray<T>(value: unknown, name: string, check: (item: unknown, i: number) => T): Promise<T[]> {
   const length = isArray(value) ? value.length : undefined;
   if (!Number.isInteger(length) || length! < 1 || length! > MAX_BATCH) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be an array of 1 to ${MAX_BATCH} Uint8Array, got ${describe(value)}`);
   }
-  const items = new Array<unknown>(length!);
-  for (let i = 0; i < length!; i++) items[i] = (value as unknown[])[i];
-  return items;
+  return mapInSlices(length!, (i) => check((value as unknown[])[i], i));
 }
 
-export function requireByteArray(value: unknown, name: string, length?: number, what?: string): Uint8Array[] {
-  const items = requireArray(value, name);
-  for (let i = 0; i < items.length; i++) requireBytes(items[i], `${name}[${i}]`, length, what);
-  return items as Uint8Array[];
+export function requireByteArray(value: unknown, name: string, length?: number, what?: string): Promise<Uint8Array[]> {
+  return requireArray(value, name, (item, i) => requireBytes(item, name, length, what, i));
 }
 
 // Node 20 has no ArrayBuffer.prototype.detached; a view over a detached buffer cannot be made.

@@ -11,7 +11,9 @@ import { checkDeployment, formatPolicyReport, readDeploymentConfig } from './pol
 import { REQUIRED_ALGORITHMS } from './policy/readiness.js';
 import { startup } from './policy/startup.js';
 import { Sig } from './sig.js';
-import { MESH_DEMO_USAGE, meshDemoCommand, UsageError } from './demo/mesh-demo-command.js';
+import { BENCH_USAGE, benchCommand } from './bench/bench-command.js';
+import { UsageError } from './command-options.js';
+import { MESH_DEMO_USAGE, meshDemoCommand } from './demo/mesh-demo-command.js';
 import { suiteSupport } from './mesh/suites.js';
 
 const USAGE = `usage: x0tta6bl4-pqc [selftest]
@@ -29,18 +31,20 @@ const USAGE = `usage: x0tta6bl4-pqc [selftest]
             one finding per violated rule; exit 0 compliant, 1 not, 2 unreadable or not JSON
             --json: one JSON object with config, policy, compliant, findings, unchecked
   mesh-demo a local mesh of nodes with real handshakes, serving /metrics (mesh-demo --help)
+  bench     the package's speed on this machine, with ratios (bench --help)
   help      this text; --version prints the package's version`;
 
 /**
  * Each command, the options it takes and the operands it needs; --help and --version go with
- * any. A two-word command (`policy check`) is matched on the first two words. mesh-demo parses
- * its own.
+ * any. A two-word command (`policy check`) is matched on the first two words. mesh-demo and
+ * bench parse their own.
  */
 const COMMANDS: Record<string, { options: readonly string[]; operands: readonly string[] }> = {
   selftest: { options: [], operands: [] },
   doctor: { options: ['--json'], operands: [] },
   'policy check': { options: ['--json'], operands: ['<config.json>'] },
   'mesh-demo': { options: [], operands: [] },
+  bench: { options: [], operands: [] },
   help: { options: [], operands: [] },
 };
 
@@ -120,13 +124,20 @@ function policyCheck(file: string, json: boolean): number {
   return report.compliant ? 0 : 1;
 }
 
+/** The commands that parse their own options, each with its usage. */
+const OWN_PARSERS: Record<string, { run: (args: string[]) => Promise<number>; usage: string }> = {
+  'mesh-demo': { run: meshDemoCommand, usage: MESH_DEMO_USAGE },
+  bench: { run: benchCommand, usage: BENCH_USAGE },
+};
+
 async function main(args: string[]): Promise<number> {
-  if (args[0] === 'mesh-demo') {
+  const own = args[0] !== undefined && Object.hasOwn(OWN_PARSERS, args[0]) ? OWN_PARSERS[args[0]]! : undefined;
+  if (own) {
     try {
-      return await meshDemoCommand(args.slice(1));
+      return await own.run(args.slice(1));
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
-      console.error(`x0tta6bl4-pqc mesh-demo: ${error.message}\n\n${MESH_DEMO_USAGE}`);
+      console.error(`x0tta6bl4-pqc ${args[0]}: ${error.message}\n\n${own.usage}`);
       return 2;
     }
   }

@@ -69,6 +69,11 @@ export interface Engine {
   run(op: Op, ...operands: Uint8Array[]): number;
   /** Runs `op` for `count` items off the calling thread where the backend can. */
   runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult>;
+  /**
+   * How many pooled runs the backend works on at once, when concurrent single `…Async` calls
+   * are worth gathering into shared runs (lib/coalesced-calls.ts); unset, each call runs alone.
+   */
+  readonly parallelism?: number;
 }
 
 export interface KemEngine extends Engine {

@@ -7,6 +7,7 @@ export { Kem, type KemKeyPair, type Encapsulation, type KemOptions } from './kem
 export { Sig, type SigKeyPair, type SignOptions } from './sig.js';
 export { PqcError, type PqcErrorCode } from './errors.js';
 export { SecretBytes } from './bytes.js';
+export { closeWasmWorkers } from './wasm/worker-pool.js';
 export { createJsonLogger, type Logger, type LogFn, type LogLevel, type JsonLoggerOptions } from './logger.js';
 export { pqcMetrics, HANDSHAKE_LATENCY_BUCKETS, type PqcMetrics } from './metrics.js';
 export { startup, type Startup, type StartupOptions } from './policy/startup.js';

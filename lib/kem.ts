@@ -1,11 +1,13 @@
 import { createKemEngine, type BackendChoice } from './backend.js';
 import { isArray, requireArray, requireByteArray, requireBytes, requireCount, requireDisjoint, requireOptions, requireOutputObject, SecretBytes } from './bytes.js';
+import { CoalescedCalls } from './coalesced-calls.js';
 import { Op, type KemEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
 import type { PQCFallbackHandler } from './policy/fallback-handler.js';
 import type { MockKemFaults } from './policy/mock-kem.js';
 import { hasConsistentDecapsulationKey, isReducedEncapsulationKey, mlKemRank } from './ml-kem-input-checks.js';
+import { mapInSlices } from './slices.js';
 
 export interface KemKeyPair {
   publicKey: Uint8Array;
@@ -28,7 +30,8 @@ export interface KemOptions {
 
 /**
  * A key encapsulation mechanism: `new Kem('ML-KEM-768')`. Sync methods run on the calling
- * thread; `…Async` and `…Many` run on the libuv pool with the native backend.
+ * thread; `…Async` and `…Many` run on the libuv pool with the native backend, concurrent
+ * `…Async` calls of one kind gathered into shared runs (lib/coalesced-calls.ts).
  */
 export class Kem {
   readonly name: string;
@@ -38,6 +41,7 @@ export class Kem {
   readonly ciphertextLength: number;
   readonly sharedSecretLength: number;
   readonly #engine: KemEngine;
+  readonly #calls: CoalescedCalls;
   /** ML-KEM's k, for key checks the backend does not make itself; 0 when not needed. */
   readonly #checkRank: number;
   readonly #mlKem: boolean;
@@ -48,6 +52,7 @@ export class Kem {
     }
     const given = requireOptions(options);
     this.#engine = createKemEngine(name, given.backend, given);
+    this.#calls = new CoalescedCalls(this.#engine);
     this.name = name;
     this.backend = this.#engine.backend;
     const lengths = this.#engine.lengths;
@@ -159,27 +164,37 @@ export class Kem {
 
   async generateKeyPairAsync(options: { seed?: Uint8Array } = {}): Promise<KemKeyPair> {
     const { seed } = requireOptions(options);
-    const [pair] = await this.#generateKeyPairs(1, seed === undefined ? undefined : [this.#seed(seed, 'keypair')]);
-    return pair!;
+    const { outputs } = await (seed === undefined
+      ? this.#calls.run(Op.KemKeypair, [])
+      : this.#calls.run(Op.KemKeypairDerand, [this.#seed(seed, 'keypair')]));
+    return { publicKey: outputs[0]!, secretKey: SecretBytes.view(outputs[1]!) };
   }
 
   async encapsulateAsync(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Promise<Encapsulation> {
     const pk = this.#publicKey(publicKey);
-    const { seed } = requireOptions(options);
-    const [result] = await this.#encapsulations([pk], seed === undefined ? undefined : [this.#seed(seed, 'encaps')], 'publicKey');
-    return result!;
+    const given = requireOptions(options).seed;
+    const seed = given === undefined ? undefined : this.#seed(given, 'encaps');
+    const { outputs } = await (seed ? this.#calls.run(Op.KemEncapsDerand, [pk, seed]) : this.#calls.run(Op.KemEncaps, [pk])).catch(
+      (error: unknown) => {
+        throw this.#keyError(error, 'publicKey');
+      },
+    );
+    return { ciphertext: outputs[0]!, sharedSecret: SecretBytes.view(outputs[1]!) };
   }
 
   async decapsulateAsync(ciphertext: Uint8Array, secretKey: Uint8Array): Promise<SecretBytes> {
-    const [sharedSecret] = await this.#decapsulations([this.#ciphertext(ciphertext)], this.#secretKey(secretKey));
-    return sharedSecret!;
+    const inputs = [this.#ciphertext(ciphertext), this.#secretKey(secretKey)];
+    const { outputs } = await this.#calls.run(Op.KemDecaps, inputs).catch((error: unknown) => {
+      throw this.#keyError(error, 'secretKey');
+    });
+    return SecretBytes.view(outputs[0]!);
   }
 
   /** `count` key pairs generated across the pool (from `seeds`, one per pair, when given). */
   async generateKeyPairMany(count: number, options: { seeds?: Uint8Array[] } = {}): Promise<KemKeyPair[]> {
     const given = requireOptions(options).seeds;
     const n = requireCount(count);
-    const seeds = given === undefined ? undefined : this.#seeds(given, 'keypair');
+    const seeds = given === undefined ? undefined : await this.#seeds(given, 'keypair');
     if (seeds && seeds.length !== n) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `seeds must hold one seed per key pair (${n}), got ${seeds.length}`);
     }
@@ -188,9 +203,9 @@ export class Kem {
 
   /** One encapsulation per public key, across the pool. */
   async encapsulateMany(publicKeys: Uint8Array[], options: { seeds?: Uint8Array[] } = {}): Promise<Encapsulation[]> {
-    const pks = requireArray(publicKeys, 'publicKeys').map((key, i) => this.#publicKey(key, `publicKeys[${i}]`));
+    const pks = await requireArray(publicKeys, 'publicKeys', (key, i) => this.#publicKey(key, 'publicKeys', i));
     const given = requireOptions(options).seeds;
-    const seeds = given === undefined ? undefined : this.#seeds(given, 'encaps');
+    const seeds = given === undefined ? undefined : await this.#seeds(given, 'encaps');
     if (seeds && seeds.length !== pks.length) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `seeds must hold one seed per public key (${pks.length})`);
     }
@@ -199,9 +214,9 @@ export class Kem {
 
   /** Decapsulates each ciphertext with one secret key, or with `secretKey[i]` when given an array. */
   async decapsulateMany(ciphertexts: Uint8Array[], secretKey: Uint8Array | Uint8Array[]): Promise<SecretBytes[]> {
-    const cts = requireByteArray(ciphertexts, 'ciphertexts', this.ciphertextLength, `${this.name} ciphertext`);
+    const cts = await requireByteArray(ciphertexts, 'ciphertexts', this.ciphertextLength, `${this.name} ciphertext`);
     const sk = isArray(secretKey)
-      ? requireArray(secretKey, 'secretKey').map((key, i) => this.#secretKey(key, `secretKey[${i}]`))
+      ? await requireArray(secretKey, 'secretKey', (key, i) => this.#secretKey(key, 'secretKey', i))
       : this.#secretKey(secretKey);
     if (Array.isArray(sk) && sk.length !== cts.length) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `secretKey must hold one key per ciphertext (${cts.length})`);
@@ -209,13 +224,13 @@ export class Kem {
     return this.#decapsulations(cts, sk);
   }
 
-  // The pooled runs, on checked inputs: the …Async calls are batches of one that name their own arguments.
+  // The pooled runs of the …Many calls, on checked inputs; their results are made in slices.
 
   async #generateKeyPairs(count: number, seeds: Uint8Array[] | undefined): Promise<KemKeyPair[]> {
     const { outputs } = seeds
       ? await this.#engine.runAsync(Op.KemKeypairDerand, count, [seeds])
       : await this.#engine.runAsync(Op.KemKeypair, count, []);
-    return outputs[0]!.map((publicKey, i) => ({ publicKey, secretKey: SecretBytes.view(outputs[1]![i]!) }));
+    return mapInSlices(count, (i) => ({ publicKey: outputs[0]![i]!, secretKey: SecretBytes.view(outputs[1]![i]!) }));
   }
 
   async #encapsulations(pks: Uint8Array[], seeds: Uint8Array[] | undefined, name: string): Promise<Encapsulation[]> {
@@ -226,25 +241,26 @@ export class Kem {
     ).catch((error: unknown) => {
       throw this.#keyError(error, name);
     });
-    return outputs[0]!.map((ciphertext, i) => ({ ciphertext, sharedSecret: SecretBytes.view(outputs[1]![i]!) }));
+    return mapInSlices(pks.length, (i) => ({ ciphertext: outputs[0]![i]!, sharedSecret: SecretBytes.view(outputs[1]![i]!) }));
   }
 
   async #decapsulations(cts: Uint8Array[], sk: Uint8Array | Uint8Array[]): Promise<SecretBytes[]> {
     const { outputs } = await this.#engine.runAsync(Op.KemDecaps, cts.length, [cts, sk]).catch((error: unknown) => {
       throw this.#keyError(error, 'secretKey');
     });
-    return outputs[0]!.map((sharedSecret) => SecretBytes.view(sharedSecret));
+    return mapInSlices(cts.length, (i) => SecretBytes.view(outputs[0]![i]!));
   }
 
-  #publicKey(value: unknown, name = 'publicKey'): Uint8Array {
-    const key = requireBytes(value, name, this.publicKeyLength, `${this.name} public key`);
-    if (this.#checkRank && !isReducedEncapsulationKey(key, this.#checkRank)) throw this.#badKey(name);
+  /** `index` names an item of a batch, as requireBytes does. */
+  #publicKey(value: unknown, name = 'publicKey', index?: number): Uint8Array {
+    const key = requireBytes(value, name, this.publicKeyLength, `${this.name} public key`, index);
+    if (this.#checkRank && !isReducedEncapsulationKey(key, this.#checkRank)) throw this.#badKey(itemName(name, index));
     return key;
   }
 
-  #secretKey(value: unknown, name = 'secretKey'): Uint8Array {
-    const key = requireBytes(value, name, this.secretKeyLength, `${this.name} secret key`);
-    if (this.#checkRank && !hasConsistentDecapsulationKey(key, this.#checkRank)) throw this.#badKey(name);
+  #secretKey(value: unknown, name = 'secretKey', index?: number): Uint8Array {
+    const key = requireBytes(value, name, this.secretKeyLength, `${this.name} secret key`, index);
+    if (this.#checkRank && !hasConsistentDecapsulationKey(key, this.#checkRank)) throw this.#badKey(itemName(name, index));
     return key;
   }
 
@@ -281,7 +297,9 @@ export class Kem {
     return requireBytes(value, 'seed', this.#seedLength(kind), `${this.name} ${kind} seed`);
   }
 
-  #seeds(value: unknown, kind: 'keypair' | 'encaps'): Uint8Array[] {
+  #seeds(value: unknown, kind: 'keypair' | 'encaps'): Promise<Uint8Array[]> {
     return requireByteArray(value, 'seeds', this.#seedLength(kind), `${this.name} ${kind} seed`);
   }
 }
+
+const itemName = (name: string, index: number | undefined) => (index === undefined ? name : `${name}[${index}]`);

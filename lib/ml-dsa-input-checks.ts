@@ -37,6 +37,9 @@ export function hasBoundedResponse(signature: Uint8Array, p: Parameters): boolea
   let buffer = 0;
   let buffered = 0;
   for (let i = 0; i < count; i++) {
+    // `<=` here would read one byte more when exactly `bits` are buffered: it lands above them
+    // (bits 20 to 27 at most) and is shifted out unused; after the last coefficient it is a hint byte.
+    // Stryker disable next-line EqualityOperator: equivalent (see above)
     while (buffered < bits) {
       buffer |= signature[offset++]! << buffered;
       buffered += 8;

@@ -1,9 +1,11 @@
 import { createSigEngine, type BackendChoice } from './backend.js';
 import { isArray, requireByteArray, requireBytes, requireCount, requireOptions, SecretBytes } from './bytes.js';
+import { CoalescedCalls } from './coalesced-calls.js';
 import { Op, type SigEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
 import { hasBoundedResponse, mlDsaParameters } from './ml-dsa-input-checks.js';
+import { mapInSlices } from './slices.js';
 
 export interface SigKeyPair {
   publicKey: Uint8Array;
@@ -32,6 +34,7 @@ export class Sig {
   /** Whether this scheme takes a context string on this backend (ML-DSA on native liboqs does; Falcon never does). */
   readonly contextSupported: boolean;
   readonly #engine: SigEngine;
+  readonly #calls: CoalescedCalls;
   /** Set when verification must apply FIPS 204's bound on z before the backend does the rest. */
   readonly #boundCheck: ReturnType<typeof mlDsaParameters>;
 
@@ -40,6 +43,7 @@ export class Sig {
       throw new PqcError('ERR_PQC_INVALID_INPUT', 'the algorithm name must be a non-empty string');
     }
     this.#engine = createSigEngine(name, requireOptions(options).backend);
+    this.#calls = new CoalescedCalls(this.#engine);
     this.name = name;
     this.backend = this.#engine.backend;
     this.publicKeyLength = this.#engine.lengths.publicKey;
@@ -81,12 +85,14 @@ export class Sig {
   }
 
   async generateKeyPairAsync(): Promise<SigKeyPair> {
-    return (await this.generateKeyPairMany(1))[0]!;
+    const { outputs } = await this.#calls.run(Op.SigKeypair, []);
+    return { publicKey: outputs[0]!, secretKey: SecretBytes.view(outputs[1]!) };
   }
 
   async signAsync(message: Uint8Array, secretKey: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
-    const msg = requireBytes(message, 'message');
-    return (await this.#signatures([msg], this.#secretKey(secretKey), this.#context(options)))[0]!;
+    const inputs = [requireBytes(message, 'message'), this.#secretKey(secretKey), this.#context(options)];
+    const { outputs, value } = await this.#calls.run(Op.SigSign, inputs);
+    return trimmed(outputs[0]!, value);
   }
 
   async verifyAsync(
@@ -97,17 +103,19 @@ export class Sig {
   ): Promise<boolean> {
     const msg = requireBytes(message, 'message');
     const sig = requireBytes(signature, 'signature');
-    return (await this.#verifications([msg], [sig], this.#publicKey(publicKey), this.#context(options)))[0]!;
+    const { value } = await this.#calls.run(Op.SigVerify, [msg, sig, this.#publicKey(publicKey), this.#context(options)]);
+    return value === 1 && this.#inBounds(sig);
   }
 
   async generateKeyPairMany(count: number): Promise<SigKeyPair[]> {
-    const { outputs } = await this.#engine.runAsync(Op.SigKeypair, requireCount(count), []);
-    return outputs[0]!.map((publicKey, i) => ({ publicKey, secretKey: SecretBytes.view(outputs[1]![i]!) }));
+    const n = requireCount(count);
+    const { outputs } = await this.#engine.runAsync(Op.SigKeypair, n, []);
+    return mapInSlices(n, (i) => ({ publicKey: outputs[0]![i]!, secretKey: SecretBytes.view(outputs[1]![i]!) }));
   }
 
   /** Signs every message with one key, across the pool. */
   async signMany(messages: Uint8Array[], secretKey: Uint8Array, options: SignOptions = {}): Promise<Uint8Array[]> {
-    const msgs = requireByteArray(messages, 'messages');
+    const msgs = await requireByteArray(messages, 'messages');
     return this.#signatures(msgs, this.#secretKey(secretKey), this.#context(options));
   }
 
@@ -118,10 +126,10 @@ export class Sig {
     publicKey: Uint8Array | Uint8Array[],
     options: SignOptions = {},
   ): Promise<boolean[]> {
-    const msgs = requireByteArray(messages, 'messages');
-    const sigs = requireByteArray(signatures, 'signatures');
+    const msgs = await requireByteArray(messages, 'messages');
+    const sigs = await requireByteArray(signatures, 'signatures');
     const pk = isArray(publicKey)
-      ? requireByteArray(publicKey, 'publicKey', this.publicKeyLength, `${this.name} public key`)
+      ? await requireByteArray(publicKey, 'publicKey', this.publicKeyLength, `${this.name} public key`)
       : this.#publicKey(publicKey);
     if (sigs.length !== msgs.length || (Array.isArray(pk) && pk.length !== msgs.length)) {
       throw new PqcError('ERR_PQC_INVALID_INPUT', `messages, signatures and public keys must have the same count`);
@@ -129,16 +137,16 @@ export class Sig {
     return this.#verifications(msgs, sigs, pk, this.#context(options));
   }
 
-  // The pooled runs, on checked inputs: the …Async calls are batches of one that name their own arguments.
+  // The pooled runs of the …Many calls, on checked inputs; their results are made in slices.
 
   async #signatures(msgs: Uint8Array[], sk: Uint8Array, context: Uint8Array): Promise<Uint8Array[]> {
     const { outputs, values } = await this.#engine.runAsync(Op.SigSign, msgs.length, [msgs, sk, context]);
-    return outputs[0]!.map((signature, i) => (values[i] === signature.length ? signature : signature.slice(0, values[i])));
+    return mapInSlices(msgs.length, (i) => trimmed(outputs[0]![i]!, values[i]!));
   }
 
   async #verifications(msgs: Uint8Array[], sigs: Uint8Array[], pk: Uint8Array | Uint8Array[], context: Uint8Array): Promise<boolean[]> {
     const { values } = await this.#engine.runAsync(Op.SigVerify, msgs.length, [msgs, sigs, pk, context]);
-    return Array.from(values, (value, i) => value === 1 && this.#inBounds(sigs[i]!));
+    return mapInSlices(msgs.length, (i) => values[i] === 1 && this.#inBounds(sigs[i]!));
   }
 
   #inBounds(signature: Uint8Array): boolean {
@@ -169,3 +177,6 @@ export class Sig {
     return context;
   }
 }
+
+/** A signature of `length` bytes written into the scheme's longest. */
+const trimmed = (signature: Uint8Array, length: number) => (length === signature.length ? signature : signature.slice(0, length));

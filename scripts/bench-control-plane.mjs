@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { answerParent, failer, forkJob, median, progress, requireNative, summary } from './bench-support.mjs';
+import { answerParent, failer, forkJob, progress, requireNative } from './bench-support.mjs';
 import * as benchmarksFile from './benchmarks-file.mjs';
 const { CONTROL_PLANE_SECTION } = benchmarksFile;
 
@@ -74,13 +74,22 @@ function parseArgs(argv) {
 async function loadPackage() {
   const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
   try {
-    const [pqc, envelope, identity, promClient] = await Promise.all([
+    const [pqc, envelope, identity, timing, promClient] = await Promise.all([
       dist('index.js'),
       dist('control-plane/envelope.js'),
       dist('mesh/identity.js'),
+      dist('bench/timing.js'),
       import('prom-client'),
     ]);
-    return { ...pqc, signedContent: envelope.signedContent, forwarded: envelope.forwarded, ...identity, Registry: promClient.Registry };
+    return {
+      ...pqc,
+      signedContent: envelope.signedContent,
+      forwarded: envelope.forwarded,
+      ...identity,
+      median: timing.median,
+      percentiles: timing.percentiles,
+      Registry: promClient.Registry,
+    };
   } catch (error) {
     return fail(`cannot load dist/ (${error.message.split('\n')[0]}); build first: npm run build:ts`);
   }
@@ -189,8 +198,8 @@ async function envelopesJob(job) {
       m,
       batches,
       envelopeBytes: [Math.min(...batch.map((b) => b.length)), Math.max(...batch.map((b) => b.length))],
-      receive: { best: Math.min(...samples.receive), median: median(samples.receive) },
-      verifyMany: { best: Math.min(...samples.verifyMany), median: median(samples.verifyMany) },
+      receive: { best: Math.min(...samples.receive), median: pkg.median(samples.receive) },
+      verifyMany: { best: Math.min(...samples.verifyMany), median: pkg.median(samples.verifyMany) },
     });
     if (n === Math.max(...job.configs.map((config) => config.n)) && !steps) steps = await stepsOf(pkg, { n, m, batch, receivers, viaReceive, rounds: job.rounds });
   }
@@ -330,7 +339,7 @@ async function certificatesJob(job) {
       if (round % 2) runs.reverse();
       for (const run of runs) await run();
     }
-    rows.push({ n, threshold, certificateBytes: certificates[0].bytes.length, accept: summary(accepted), bare: summary(bare) });
+    rows.push({ n, threshold, certificateBytes: certificates[0].bytes.length, accept: pkg.percentiles(accepted), bare: pkg.percentiles(bare) });
   }
   return { rows };
 }

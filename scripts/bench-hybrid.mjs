@@ -8,9 +8,11 @@
 // decapsulation each at most 1.5× the floor. A table for X25519 alone shows where the time goes,
 // through the addon and through node:crypto.
 //
-// Method as in scripts/bench.mjs: every timer is warmed up and calibrated, then all timers of all
-// rows run in alternating rounds from a collected heap; the table shows the best round of each
-// (--stat median for the medians), because the machine may be shared. Markdown
+// The rows, the package's timers and the timing are the package's own (dist/bench/, also run by
+// `x0tta6bl4-pqc bench`); this script adds the C floor, the noble column and BENCHMARKS.md.
+// Every timer is warmed up and calibrated, then all timers of all rows run in alternating rounds
+// from a collected heap; the table shows the best round of each (--stat median for the medians),
+// because the machine may be shared. Markdown
 // goes to stdout, progress to stderr. Exits 1 when it cannot measure, not when a target is missed
 // (the table says so, with the numbers).
 import { spawnSync } from 'node:child_process';
@@ -18,9 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import v8 from 'node:v8';
-import vm from 'node:vm';
-import { failer, median, progress } from './bench-support.mjs';
+import { failer, progress } from './bench-support.mjs';
 import { HYBRID_SECTION, writeSection } from './benchmarks-file.mjs';
 import { compileC } from './compile-c.mjs';
 
@@ -30,7 +30,7 @@ const TARGET = 1.5; // X-Wing time ÷ C floor, at most
 const fail = failer('bench-hybrid');
 
 function parseArgs(argv) {
-  const options = { quick: false, rounds: undefined, batch: 64, stat: 'min', write: false };
+  const options = { quick: false, rounds: undefined, batch: undefined, stat: 'min', write: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const number = () => {
@@ -49,26 +49,17 @@ function parseArgs(argv) {
 }
 
 const options = parseArgs(process.argv.slice(2));
-const settings = {
-  // Many short rounds: on a shared machine the best of them is the least disturbed.
-  rounds: options.rounds ?? (options.quick ? 5 : 15),
-  targetMs: options.quick ? 20 : 60,
-  warmupMs: options.quick ? 10 : 40,
-  batch: options.batch,
-};
 
 let pqc;
-let nativeX25519;
-let nodeCryptoX25519;
 try {
   const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
-  pqc = await dist('index.js');
-  ({ nativeX25519 } = await dist('x25519/native.js'));
-  ({ nodeCryptoX25519 } = await dist('x25519/node-crypto.js'));
+  pqc = Object.assign({}, ...(await Promise.all(['index.js', 'bench/timing.js', 'bench/hybrid-rows.js'].map(dist))));
 } catch (error) {
   fail(`cannot load dist/ (${error.message.split('\n')[0]}); build first: npm run build`);
 }
-const { Kem, info } = pqc;
+const { info, HYBRID_KEMS, HYBRID_SETTINGS, hybridRows, x25519Rows, measureTogether, summariseAll, syncTimer, warmUp } = pqc;
+const defaults = HYBRID_SETTINGS[options.quick ? 'quick' : 'full'];
+const settings = { ...defaults, rounds: options.rounds ?? defaults.rounds, batch: options.batch ?? defaults.batch };
 const status = info();
 if (status.backend !== 'native') {
   fail(`the floor is liboqs's own speed, so this needs the native backend; the ${status.backend} backend is in use` +
@@ -104,166 +95,54 @@ function runFloor(construction, op, iterations) {
   return Number(match[1]);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Timing.
-
-let sink;
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc');
-const now = () => process.hrtime.bigint();
-
-const syncTimer = (fn) => ({
-  items: 1,
-  async measure(calls) {
-    const start = now();
-    for (let i = 0; i < calls; i++) sink = fn();
-    return Number(now() - start) / calls;
-  },
-});
-
-const batchTimer = (fn, items) => ({
-  items,
-  async measure(calls) {
-    const start = now();
-    for (let i = 0; i < calls; i++) sink = await fn();
-    return Number(now() - start) / (calls * items);
-  },
-});
-
 const floorTimer = (construction, op) => ({
   items: 1,
   measure: async (calls) => runFloor(construction, op, calls),
   calibrate: async () => runFloor(construction, op, 16),
 });
 
-/** Runs `timer` for about `ms` and returns its estimated ns per call. */
-async function calibrate(timer, ms = settings.warmupMs) {
-  if (timer.calibrate) return timer.calibrate();
-  let spent = 0;
-  let perItem = 0;
-  for (let calls = 1; ; calls *= 2) {
-    perItem = await timer.measure(calls);
-    spent += perItem * timer.items * calls;
-    if (spent >= ms * 1e6 || calls >= 1 << 20) break;
-  }
-  return perItem * timer.items;
-}
-
-
-/**
- * ns per item of every timer of every row (best or median round). Each round runs every timer
- * once, so that whatever else the machine is doing falls on all of them alike.
- */
-async function measureRows(rows) {
-  const timers = rows.flatMap((row, r) => row.timers.map(([key, timer]) => ({ r, key, timer, samples: [] })));
-  for (const entry of timers) {
-    const perCall = await calibrate(entry.timer);
-    entry.calls = Math.max(entry.timer.items > 1 ? 1 : 3, Math.ceil((settings.targetMs * 1e6) / perCall));
-  }
-  for (let round = 0; round < settings.rounds; round++) {
-    progress(`  round ${round + 1} of ${settings.rounds}`);
-    // Each round starts further along the list: no timer always runs first, or after the same one.
-    for (let k = 0; k < timers.length; k++) {
-      const entry = timers[(k + round * 5) % timers.length];
-      sink = undefined;
-      collectGarbage();
-      entry.samples.push(await entry.timer.measure(entry.calls));
-    }
-  }
-  const summarise = (values) => (options.stat === 'min' ? Math.min(...values) : median(values));
-  return rows.map((_, r) => new Map(timers.filter((t) => t.r === r).map((t) => [t.key, summarise(t.samples)])));
-}
-
 // ---------------------------------------------------------------------------------------------
-// The rows.
+// The rows: the package's, with the C floor first and noble (X-Wing only) last.
 
-const equal = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+const CONSTRUCTIONS = { 'X-Wing': 'xwing', X25519MLKEM768: 'x25519mlkem768' };
+const X25519_FLOOR = { keygen: 'x25519-keygen', 'derive-imported': 'x25519-derive', 'derive-raw': 'x25519-derive' };
 const B = settings.batch;
 
-function hybridRows(name, construction) {
-  const kem = new Kem(name, { backend: 'native' });
-  const { publicKey, secretKey } = kem.generateKeyPair();
-  const { ciphertext, sharedSecret } = kem.encapsulate(publicKey);
-  if (!equal(kem.decapsulate(ciphertext, secretKey), sharedSecret)) fail(`${name}: decapsulation mismatch`);
-  const ciphertexts = Array.from({ length: B }, () => kem.encapsulate(publicKey).ciphertext);
-  const publicKeys = Array.from({ length: B }, () => publicKey);
-  const nobleKeys = noble && construction === 'xwing' ? noble.keygen() : undefined;
+async function withFloorAndNoble(name) {
+  const construction = CONSTRUCTIONS[name];
+  const nobleKeys = noble && name === 'X-Wing' ? noble.keygen() : undefined;
   const nobleCiphertext = nobleKeys && noble.encapsulate(nobleKeys.publicKey).cipherText;
-  const rows = [
-    {
-      label: `${name} encapsulate`,
-      target: construction === 'xwing',
-      timers: [
-        ['floor', floorTimer(construction, 'encaps')],
-        ['sync', syncTimer(() => kem.encapsulate(publicKey))],
-        ['batch', batchTimer(() => kem.encapsulateMany(publicKeys), B)],
-        ...(nobleKeys ? [['noble', syncTimer(() => noble.encapsulate(nobleKeys.publicKey))]] : []),
-      ],
-    },
-    {
-      label: `${name} decapsulate, expanded key remembered`,
-      target: construction === 'xwing',
-      timers: [
-        ['floor', floorTimer(construction, 'decaps')],
-        ['sync', syncTimer(() => kem.decapsulate(ciphertext, secretKey))],
-        ['batch', batchTimer(() => kem.decapsulateMany(ciphertexts, secretKey), B)],
-        ...(nobleKeys ? [['noble', syncTimer(() => noble.decapsulate(nobleCiphertext, nobleKeys.secretKey))]] : []),
-      ],
-    },
-  ];
-  if (construction === 'xwing') {
-    rows.push({
-      label: `${name} decapsulate from the 32-byte key (expanded every call)`,
-      target: false,
-      timers: [
-        ['floor', floorTimer(construction, 'decaps-seed')],
-        // A fresh copy each call: nothing is remembered for it.
-        ['sync', syncTimer(() => kem.decapsulate(ciphertext, Uint8Array.from(secretKey)))],
-        ['batch', batchTimer(() => kem.decapsulateMany(ciphertexts, ciphertexts.map(() => Uint8Array.from(secretKey))), B)],
-        ...(nobleKeys ? [['noble', syncTimer(() => noble.decapsulate(nobleCiphertext, nobleKeys.secretKey))]] : []),
-      ],
-    });
-  }
-  return rows;
-}
-
-function x25519Rows() {
-  const scalar = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
-  const implementations = [['addon', nativeX25519()], ['node:crypto', nodeCryptoX25519]].filter(([, x]) => x);
-  const peer = nodeCryptoX25519.generate().publicKey();
-  const timers = (make) => implementations.map(([key, x25519]) => [key, syncTimer(make(x25519))]);
-  return [
-    {
-      label: 'key from a scalar, with its public key',
-      timers: [['floor', floorTimer('xwing', 'x25519-keygen')], ...timers((x) => () => x.fromScalar(scalar).publicKey())],
-    },
-    {
-      label: 'exchange with an imported key (a remembered decapsulation key)',
-      timers: [['floor', floorTimer('xwing', 'x25519-derive')], ...timers((x) => {
-        const key = x.fromScalar(scalar);
-        return () => key.sharedSecret(peer);
-      })],
-    },
-    {
-      label: 'exchange from the raw scalar (fresh keys every call)',
-      timers: [['floor', floorTimer('xwing', 'x25519-derive')], ...timers((x) => () => x.fromScalar(scalar).sharedSecret(peer))],
-    },
-  ];
+  return (await hybridRows(name, 'native', B)).map((row) => ({
+    ...row,
+    // X-Wing's encapsulation and decapsulation (the key remembered) are held to the target.
+    target: name === 'X-Wing' && row.operation !== 'decaps-seed',
+    timers: [
+      ['floor', floorTimer(construction, row.operation)],
+      ...row.timers,
+      ...(nobleKeys
+        ? [['noble', syncTimer(row.operation === 'encaps' ? () => noble.encapsulate(nobleKeys.publicKey) : () => noble.decapsulate(nobleCiphertext, nobleKeys.secretKey))]]
+        : []),
+    ],
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------
 
 progress(`liboqs ${status.liboqs.version} (${status.liboqs.path}); ${settings.rounds} rounds, batches of ${B}, ` +
   `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}, ${os.availableParallelism()} CPUs`);
-const hybrid = [...hybridRows('X-Wing', 'xwing'), ...hybridRows('X25519MLKEM768', 'x25519mlkem768')];
-const x25519 = x25519Rows();
-// Every path runs hot before anything is timed, so that no row pays for compiling code that a
-// later row shares.
+const hybrid = [];
+for (const name of HYBRID_KEMS) hybrid.push(...(await withFloorAndNoble(name).catch((error) => fail(error.message))));
+const x25519 = x25519Rows().map((row) => ({ ...row, timers: [['floor', floorTimer('xwing', X25519_FLOOR[row.operation])], ...row.timers] }));
 progress('  warming up');
-for (const { timers } of [...hybrid, ...x25519]) {
-  for (const [, timer] of timers) if (!timer.calibrate) await calibrate(timer, settings.warmupMs * 4);
-}
-const measured = await measureRows([...hybrid, ...x25519]);
+const all = [...hybrid, ...x25519];
+await warmUp(all.flatMap((row) => row.timers), settings.warmupMs * 4);
+const measured = (
+  await measureTogether(
+    all.map((row) => row.timers),
+    settings,
+    { stagger: 5, onRound: (round) => progress(`  round ${round + 1} of ${settings.rounds}`) },
+  )
+).map((samples) => new Map(Object.entries(summariseAll(samples, options.stat))));
 
 const us = (ns) => (ns === undefined ? '–' : (ns / 1000).toFixed(1));
 const ratio = (a, b) => (a === undefined || b === undefined ? '–' : `${(a / b).toFixed(2)}×`);

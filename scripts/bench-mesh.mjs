@@ -22,15 +22,16 @@
 //    number of channels (6 channels are too few to weigh), and idle nodes make every size's process
 //    hold as many nodes. Target: largest N ÷ smallest N ≤ 1.2.
 //
+// The handshake and channel measurements are the package's own (dist/bench/handshake.js and
+// channel.js, also run by `x0tta6bl4-pqc bench`); the TCP and growth runs are this script's.
 // Every measurement runs in a child process of this script (started with --expose-gc, the mode in
 // an environment variable), so that each starts from a fresh heap and pool. Markdown goes to
 // stdout, progress to stderr; --write puts the tables in the "## Mesh" section of BENCHMARKS.md and
 // leaves the other sections alone. Exits 1 when it cannot measure, not when a target is missed.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { answerParent, failer, forkJob, median, progress, requireNative, summary } from './bench-support.mjs';
+import { answerParent, failer, forkJob, progress, requireNative } from './bench-support.mjs';
 import * as benchmarksFile from './benchmarks-file.mjs';
 const { MESH_SECTION } = benchmarksFile;
 
@@ -45,17 +46,6 @@ const TARGETS = {
   channelVsAesGcm: 0.8, // channel MB/s ÷ bare AES-256-GCM MB/s for 64 KiB records, at least
   growth: 1.2, // per-channel time and memory, largest mesh ÷ smallest, at most
 };
-
-// Handshake limits that no benchmark may trip: the point is the cost of the work, not the limits.
-const LIMITS = {
-  initiationBurst: 1e9,
-  initiationsPerSecond: 1e9,
-  maxPendingPerPeer: 1e6,
-  maxPending: 1e6,
-  replayCacheSize: 1e7,
-};
-// No rotation inside a timed loop (rekeyAfterMs stays below setTimeout's 2^31 - 1 ms limit).
-const REKEY = { rekeyAfterMessages: 2 ** 50, rejectAfterMessages: 2 ** 51, rekeyAfterMs: 2 ** 30, rejectAfterMs: 2 ** 31 - 1 };
 
 const USAGE = `usage: node scripts/bench-mesh.mjs [options]   (npm run bench:mesh -- [options])
   --quick            fewer, shorter runs (under a minute): 300 handshakes, TCP runs of 256,
@@ -121,14 +111,8 @@ function parseArgs(argv) {
 async function loadPackage() {
   const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
   try {
-    const [pqc, handshake, suites, identity, keySchedule] = await Promise.all([
-      dist('index.js'),
-      dist('mesh/handshake.js'),
-      dist('mesh/suites.js'),
-      dist('mesh/identity.js'),
-      dist('mesh/key-schedule.js'),
-    ]);
-    return { ...pqc, ...handshake, ...suites, ...identity, LABELS: keySchedule.LABELS };
+    const modules = await Promise.all(['index.js', 'bench/bench-nodes.js', 'bench/handshake.js', 'bench/channel.js', 'bench/timing.js'].map(dist));
+    return Object.assign({}, ...modules);
   } catch (error) {
     return fail(`cannot load dist/ (${error.message.split('\n')[0]}); build first: npm run build:ts`);
   }
@@ -138,16 +122,6 @@ const now = () => performance.now();
 const gc = typeof globalThis.gc === 'function' ? () => globalThis.gc() : () => undefined;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
-
-const silentLogger = { fatal() {}, error() {}, warn() {}, info() {}, debug() {} };
-
-/** The default suite: X-Wing when this backend can make X-Wing keys, else X25519MLKEM768. */
-async function defaultSuite(pkg) {
-  const probe = await pkg.probeSuite(pkg.XWING_SUITE);
-  const xwing = !(probe instanceof Error) && probe.canInitiate && probe.canRespond;
-  return xwing ? pkg.XWING_SUITE : pkg.X25519MLKEM768_SUITE;
-}
-
 async function failureCounts(metrics) {
   const counted = await metrics.handshakeFailure.get();
   const out = {};
@@ -155,174 +129,21 @@ async function failureCounts(metrics) {
   return out;
 }
 
-async function meshNode(pkg, registry, suite, nodeId) {
-  return pkg.PQMeshSecurity.create({
-    nodeId,
-    registry,
-    logger: silentLogger,
-    suites: [suite.name],
-    limits: LIMITS,
-    rekey: REKEY,
-    maxConnections: 1e6,
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
-// Child 1: the handshake through the state machine, and its primitives.
+// Child 1: the handshake through the state machine, and its primitives (the package's).
 
 async function handshakeJob(job) {
   const pkg = await loadPackage();
-  const suite = await defaultSuite(pkg);
-  const kem = new pkg.Kem(suite.kem);
-  await kem.ready();
-  const sig = new pkg.Sig(suite.sig);
-  await sig.ready();
-  // As test/mesh/support.ts's parties(): contexts that trust each other, one Kem and one Sig.
-  const names = ['initiator', 'responder'];
-  const identities = await Promise.all(names.map(() => pkg.generateIdentity(suite.sig)));
-  const keys = new Map(names.map((name, i) => [name, pkg.publicKeys(name, suite.sig, identities[i].publicKey)]));
-  const limits = { ...pkg.DEFAULT_HANDSHAKE_LIMITS, ...LIMITS };
-  const context = (nodeId, identity) => ({
-    nodeId,
-    signer: { algorithm: identity.algorithm, publicKey: identity.publicKey, sign: (data) => sig.signAsync(data, identity.secretKey) },
-    offers: () => [suite],
-    accepts: () => [suite],
-    kem: (wanted) => {
-      if (wanted !== suite) throw new Error(`suite ${wanted.name} asked for; the benchmark runs ${suite.name}`);
-      return kem;
-    },
-    peer: async (id) => (id === nodeId ? undefined : keys.get(id)),
-    verify: (_algorithm, data, signature, publicKey) => sig.verifyAsync(data, signature, publicKey),
-    pinnedToPq: () => false,
-    now: () => performance.now(),
-    wallNow: () => Date.now(),
-    limits,
-  });
-  const initiatorCtx = context('initiator', identities[0]);
-  let timeouts = 0;
-  const responder = new pkg.Responder(context('responder', identities[1]), () => timeouts++);
-  const responderKeys = keys.get('responder');
-
-  /** One complete handshake (test/mesh/support.ts's fullHandshake()); ms. */
-  async function handshake(check) {
-    // What the responder binds a half-open handshake to: one per handshake, as each of a node's connections is.
-    const origin = {};
-    const start = now();
-    const initiator = await pkg.InitiatorHandshake.start(initiatorCtx, responderKeys);
-    const respHello = (await responder.receive(initiator.hello, origin)).reply;
-    const initAuth = (await initiator.receive(respHello)).reply;
-    const responderStep = await responder.receive(initAuth, origin);
-    const initiatorStep = await initiator.receive(responderStep.reply);
-    const elapsed = now() - start;
-    const [a, b] = [initiatorStep.session, responderStep.session];
-    if (check && (!a || !b || !Buffer.from(a.chainKey).equals(Buffer.from(b.chainKey)) || a.suite !== suite)) {
-      throw new Error('the handshake did not end in matching sessions');
-    }
-    a.chainKey.wipe();
-    b.chainKey.wipe();
-    return elapsed;
-  }
-
-  // The handshake signs label ‖ transcript hash (48 bytes) ‖ u8 length ‖ peer id; so do these.
-  const signed = (label, peerId) => Buffer.concat([label, randomBytes(48), Uint8Array.of(peerId.length), Buffer.from(peerId)]);
-  const OPS = [
-    `${suite.kem} generateKeyPairAsync`,
-    `${suite.kem} encapsulateAsync`,
-    `${suite.kem} decapsulateAsync`,
-    `${suite.sig} signAsync (initiator)`,
-    `${suite.sig} verifyAsync (responder)`,
-    `${suite.sig} signAsync (responder)`,
-    `${suite.sig} verifyAsync (initiator)`,
-  ];
-  /** The package calls one handshake makes, in its order, each timed; ms per op. */
-  async function primitives() {
-    const messageI = signed(pkg.LABELS.initiatorSignature, 'responder');
-    const messageR = signed(pkg.LABELS.responderSignature, 'initiator');
-    const [idI, idR] = identities;
-    const t = [now()];
-    const pair = await kem.generateKeyPairAsync();
-    t.push(now());
-    const encapsulation = await kem.encapsulateAsync(pair.publicKey);
-    t.push(now());
-    const secret = await kem.decapsulateAsync(encapsulation.ciphertext, pair.secretKey);
-    t.push(now());
-    const signatureI = await sig.signAsync(messageI, idI.secretKey);
-    t.push(now());
-    const validI = await sig.verifyAsync(messageI, signatureI, idI.publicKey);
-    t.push(now());
-    const signatureR = await sig.signAsync(messageR, idR.secretKey);
-    t.push(now());
-    const validR = await sig.verifyAsync(messageR, signatureR, idR.publicKey);
-    t.push(now());
-    if (!validI || !validR || !Buffer.from(secret).equals(Buffer.from(encapsulation.sharedSecret))) throw new Error('a primitive gave a wrong result');
-    pair.secretKey.wipe();
-    secret.wipe();
-    encapsulation.sharedSecret.wipe();
-    return t.slice(1).map((end, i) => end - t[i]);
-  }
-
-  progress(`  handshake: ${suite.name}, ${job.handshakes} handshakes and primitive sets in ${job.rounds} alternating blocks`);
-  await handshake(true);
-  for (let i = 0; i < job.warmup; i++) {
-    await handshake(false);
-    await primitives();
-  }
-  const handshakes = [];
-  const sums = [];
-  const perOp = OPS.map(() => []);
-  const block = Math.ceil(job.handshakes / job.rounds);
-  for (let round = 0; round < job.rounds; round++) {
-    const count = Math.min(block, job.handshakes - round * block);
-    const runs = [
-      async () => {
-        for (let i = 0; i < count; i++) handshakes.push(await handshake(i === 0));
-      },
-      async () => {
-        for (let i = 0; i < count; i++) {
-          const ops = await primitives();
-          ops.forEach((ms, k) => perOp[k].push(ms));
-          sums.push(ops.reduce((a, b) => a + b, 0));
-        }
-      },
-    ];
-    // Each block of one runs next to a block of the other, and neither always runs first.
-    if (round % 2) runs.reverse();
-    for (const run of runs) {
-      gc();
-      await run();
-    }
-  }
-  responder.close();
-  return {
-    suite: suite.name,
-    kem: suite.kem,
-    sig: suite.sig,
-    handshake: summary(handshakes),
-    primitives: summary(sums),
-    ops: OPS.map((name, k) => ({ name, ...summary(perOp[k]) })),
-    signedBytes: signed(pkg.LABELS.initiatorSignature, 'responder').length,
-    timeouts,
-  };
+  return pkg.measureHandshake(job, (suite) =>
+    progress(`  handshake: ${suite}, ${job.handshakes} handshakes and primitive sets in ${job.rounds} alternating blocks`),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Child 2: handshakes per second over loopback TCP.
 
-/** Two nodes on one registry that trust each other, the second listening on loopback. */
-async function nodePair(pkg, first, second) {
-  const { Registry } = await import('prom-client');
-  const suite = await defaultSuite(pkg);
-  const registry = new Registry();
-  const a = await meshNode(pkg, registry, suite, first);
-  const b = await meshNode(pkg, registry, suite, second);
-  a.trustPeer(b.getPublicKeys());
-  b.trustPeer(a.getPublicKeys());
-  const { port } = await b.listen({ host: '127.0.0.1' });
-  return { suite, a, b, port };
-}
-
 async function tcpJob(job) {
-  const { suite, a: dialler, b: listener, port } = await nodePair(await loadPackage(), 'dialler', 'listener');
+  const { suite, a: dialler, b: listener, port } = await (await loadPackage()).nodePair('dialler', 'listener');
   const errors = {};
 
   async function run(total) {
@@ -373,98 +194,11 @@ async function tcpJob(job) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Child 3: channel records against bare AES-256-GCM.
+// Child 3: channel records against bare AES-256-GCM (the package's).
 
 async function channelJob(job) {
-  const { suite, a, b, port } = await nodePair(await loadPackage(), 'node-a', 'node-b');
-  const inbound = new Promise((resolve) => b.once('channel', resolve));
-  const outbound = await a.establishSecureChannel('node-b', { host: '127.0.0.1', port });
-  await inbound;
-
-  const key = randomBytes(32);
-  const iv = Buffer.alloc(12);
-  let counter = 0;
-  const BATCH = 32;
-  const implementations = {
-    // The channel's own records, through the node's API (no socket involved).
-    channel: (plaintext) => ({
-      encrypt: () => a.encryptForPeer('node-b', plaintext),
-      decrypt: (record) => b.decryptFromPeer('node-a', record),
-    }),
-    // node:crypto alone: one cipher per record, a fresh nonce each (as the record layer does).
-    aes: (plaintext) => ({
-      encrypt: () => {
-        iv.writeUInt32BE(++counter >>> 0, 8);
-        const nonce = Buffer.from(iv);
-        const cipher = createCipheriv('aes-256-gcm', key, nonce);
-        const ciphertext = cipher.update(plaintext);
-        const tail = cipher.final();
-        return { nonce, ciphertext, tail, tag: cipher.getAuthTag() };
-      },
-      decrypt: (record) => {
-        const decipher = createDecipheriv('aes-256-gcm', key, record.nonce);
-        decipher.setAuthTag(record.tag);
-        const plaintext = decipher.update(record.ciphertext);
-        decipher.final();
-        return plaintext;
-      },
-    }),
-  };
-
-  /** ns per record for encrypt and for decrypt over `records` records, in batches of BATCH. */
-  function measure(impl, size, records) {
-    let encryptNs = 0n;
-    let decryptNs = 0n;
-    const batch = new Array(BATCH);
-    for (let done = 0; done < records; done += BATCH) {
-      const n = Math.min(BATCH, records - done);
-      let start = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) batch[i] = impl.encrypt();
-      encryptNs += process.hrtime.bigint() - start;
-      start = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) {
-        const out = impl.decrypt(batch[i]);
-        if (out.length !== size) throw new Error(`a ${size}-byte record opened to ${out.length} bytes`);
-      }
-      decryptNs += process.hrtime.bigint() - start;
-    }
-    return { encrypt: Number(encryptNs) / records, decrypt: Number(decryptNs) / records };
-  }
-
-  const rows = [];
-  for (const size of job.sizes) {
-    const plaintext = randomBytes(size);
-    const impls = Object.entries(implementations).map(([name, make]) => ({ name, impl: make(plaintext), samples: [] }));
-    // Warm up, then size each measurement to about targetMs.
-    for (const entry of impls) {
-      measure(entry.impl, size, BATCH * 8);
-      const probe = measure(entry.impl, size, BATCH * 8);
-      entry.records = Math.max(BATCH, Math.ceil((job.targetMs * 1e6) / (probe.encrypt + probe.decrypt) / BATCH) * BATCH);
-    }
-    progress(`  channel: ${size}-byte records, ${job.rounds} rounds`);
-    for (let round = 0; round < job.rounds; round++) {
-      for (let k = 0; k < impls.length; k++) {
-        const entry = impls[(k + round) % impls.length];
-        gc();
-        entry.samples.push(measure(entry.impl, size, entry.records));
-      }
-    }
-    const best = (entry) => {
-      const roundTrips = entry.samples.map((s) => s.encrypt + s.decrypt);
-      return {
-        records: entry.records,
-        encrypt: Math.min(...entry.samples.map((s) => s.encrypt)),
-        decrypt: Math.min(...entry.samples.map((s) => s.decrypt)),
-        roundTrip: Math.min(...roundTrips),
-        roundTripMedian: median(roundTrips),
-      };
-    };
-    rows.push({ size, ...Object.fromEntries(impls.map((entry) => [entry.name, best(entry)])) });
-  }
-  const epochs = [outbound.epoch, ...b.channels('node-a').map((channel) => channel.epoch)];
-  await a.close();
-  await b.close();
-  return { suite: suite.name, rows, epochs };
+  const pkg = await loadPackage();
+  return pkg.measureChannel(job, (size) => progress(`  channel: ${size}-byte records, ${job.rounds} rounds`));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,7 +207,7 @@ async function channelJob(job) {
 async function growthJob(job) {
   const pkg = await loadPackage();
   const { Registry } = await import('prom-client');
-  const suite = await defaultSuite(pkg);
+  const suite = await pkg.defaultSuite();
   const registry = new Registry();
 
   /** `meshes` independent full meshes of `n` nodes (whose nodes trust each other), each listening. */
@@ -481,7 +215,7 @@ async function growthJob(job) {
     const groups = [];
     for (let m = 0; m < meshes; m++) {
       const nodes = [];
-      for (let i = 0; i < n; i++) nodes.push(await meshNode(pkg, registry, suite, `${tag}-${m}-${i}`));
+      for (let i = 0; i < n; i++) nodes.push(await pkg.meshNode(registry, suite, `${tag}-${m}-${i}`));
       if (n > 1) for (const node of nodes) for (const peer of nodes) if (peer !== node) node.trustPeer(peer.getPublicKeys());
       const ports = [];
       for (const node of nodes) ports.push((await node.listen({ host: '127.0.0.1' })).port);
@@ -593,17 +327,19 @@ async function main() {
   const backend = status.backend;
   const backendLabel = backend === 'native' ? `native, liboqs ${status.liboqs?.version}` : `${backend.toUpperCase()} BACKEND (not native)`;
   const quick = options.quick;
+  const handshakeDefaults = pkg.HANDSHAKE_SETTINGS[quick ? 'quick' : 'full'];
+  const channelDefaults = pkg.CHANNEL_SETTINGS[quick ? 'quick' : 'full'];
   const settings = {
-    handshakes: options.handshakes ?? (quick ? 300 : 2000),
-    handshakeRounds: options.rounds ?? (quick ? 4 : 10),
-    handshakeWarmup: quick ? 30 : 100,
+    handshakes: options.handshakes ?? handshakeDefaults.handshakes,
+    handshakeRounds: options.rounds ?? handshakeDefaults.rounds,
+    handshakeWarmup: handshakeDefaults.warmup,
     tcpTotal: options.tcpTotal ?? (quick ? 256 : 1024),
     tcpRounds: options.rounds ?? (quick ? 1 : 5),
     tcpWarmup: quick ? 64 : 128,
     concurrency: options.concurrency,
-    channelSizes: [1024, 65536],
-    channelRounds: options.rounds ?? (quick ? 3 : 11),
-    channelTargetMs: quick ? 20 : 50,
+    channelSizes: channelDefaults.sizes,
+    channelRounds: options.rounds ?? channelDefaults.rounds,
+    channelTargetMs: channelDefaults.targetMs,
     sizes: options.sizes ?? (quick ? [4, 8, 16] : [4, 16, 64]),
     meshConcurrency: 16,
   };
@@ -712,7 +448,7 @@ async function main() {
   // 2.
   const bestRun = (pool) => pool.runs.reduce((a, b) => (b.rate > a.rate ? b : a));
   const rateOf = (pool) => bestRun(pool).rate;
-  const medianRate = (pool) => median(pool.runs.map((run) => run.rate));
+  const medianRate = (pool) => pkg.median(pool.runs.map((run) => run.rate));
   const scaling = rateOf(pools[1]) / rateOf(pools[0]);
   const medianScaling = medianRate(pools[1]) / medianRate(pools[0]);
   const problems = (run) => {

@@ -1,6 +1,7 @@
 // Helpers the bench*.mjs scripts share: failing with the script's name, progress lines, one-line
 // error text, the native-backend check, and the child processes that bench-mesh.mjs and
 // bench-control-plane.mjs run each measurement in (the IPC message is { ok, result, error }).
+// The timing and its statistics are the package's (dist/bench/timing.js).
 import { fork } from 'node:child_process';
 
 /** fail(message) for the script named `prefix`: prints "prefix: message" to stderr, exits 1. */
@@ -77,19 +78,4 @@ export async function answerParent(job, loadPackage, jobs) {
     console.log(JSON.stringify(message, null, 2)); // run by hand, without a parent
     process.exitCode = message.ok ? 0 : 1;
   }
-}
-
-/** The median of `values`. */
-export function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/** n, nearest-rank p50/p95/p99, mean, min and max of `samples`. */
-export function summary(samples) {
-  const sorted = Float64Array.from(samples).sort();
-  const at = (p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-  const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length;
-  return { n: sorted.length, p50: at(50), p95: at(95), p99: at(99), mean, min: sorted[0], max: sorted[sorted.length - 1] };
 }

@@ -7,6 +7,10 @@
 // WebAssembly backend and, for ML-KEM-768, @noble/post-quantum. The ratios are the point:
 // absolute times depend on the machine and on whatever else it is running.
 //
+// The rows, the package's columns and the timing are the package's own (dist/bench/, also run
+// by `x0tta6bl4-pqc bench`); this script adds what needs the repository: the C harness columns,
+// the noble column, and BENCHMARKS.md.
+//
 // Each measurement is warmed up and then repeated in alternating rounds (C, sync, …Into, async,
 // batch, C on N threads, C in batch-shaped runs, wasm, noble; again …); the table shows the
 // best (or median) round.
@@ -17,20 +21,11 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import v8 from 'node:v8';
-import vm from 'node:vm';
-import { failer, median, oneLine, progress } from './bench-support.mjs';
+import { failer, oneLine, progress } from './bench-support.mjs';
 import { BENCHMARKS_FILE, writeHead } from './benchmarks-file.mjs';
 import { compileC } from './compile-c.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-const KEMS = ['ML-KEM-512', 'ML-KEM-768', 'ML-KEM-1024'];
-const SIGS = ['ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87'];
-const KEM_OPS = ['keygen', 'encaps', 'decaps'];
-const SIG_OPS = ['keypair', 'sign', 'verify'];
-// The message scripts/bench-harness.c signs has this length too.
-const MESSAGE_LENGTH = 64;
 
 const SYNC_TARGET = 1.1; // native sync time ÷ C time, at most
 const BATCH_TARGET = 1.8; // batch rate ÷ sync rate, at least
@@ -56,7 +51,7 @@ function parseArgs(argv) {
     verbose: false,
     rounds: undefined,
     stat: 'min',
-    batch: 256,
+    batch: undefined,
     only: '',
     threads: undefined,
     nice: undefined,
@@ -128,23 +123,18 @@ if (options.nice !== undefined) {
     fail(`cannot set priority ${options.nice}: ${error.message}`);
   }
 }
-const settings = {
-  // Many short rounds rather than a few long ones: on a shared machine some rounds then run
-  // undisturbed, and the best of them is the figure the ratios use.
-  rounds: options.rounds ?? (options.quick ? 3 : 11),
-  // Wall time of one measurement of one implementation, and of its warm-up.
-  targetMs: options.quick ? 20 : 50,
-  warmupMs: options.quick ? 10 : 20,
-  batch: options.batch,
-};
-
 let pqc;
 try {
-  pqc = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
+  const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
+  pqc = Object.assign({}, ...(await Promise.all(['index.js', 'bench/timing.js', 'bench/primitive-rows.js', 'bench/table.js'].map(dist))));
 } catch (error) {
-  fail(`cannot load dist/index.js (${error.message.split('\n')[0]}); build first: npm run build`);
+  fail(`cannot load dist/ (${error.message.split('\n')[0]}); build first: npm run build`);
 }
-const { Kem, Sig, info } = pqc;
+const { Kem, info, MESSAGE_LENGTH, PRIMITIVE_ROWS, PRIMITIVE_SETTINGS, packageTimers, wasmTimer } = pqc;
+const { markdownTable, measureAlternating, median, micros, ratioFigure, spread, summariseAll, syncTimer } = pqc;
+
+const defaults = PRIMITIVE_SETTINGS[options.quick ? 'quick' : 'full'];
+const settings = { ...defaults, rounds: options.rounds ?? defaults.rounds, batch: options.batch ?? defaults.batch };
 
 // ---------------------------------------------------------------------------------------------
 // What is available in this run, and why not when it is not.
@@ -243,55 +233,8 @@ try {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Timing.
-
-// Results land here so that no call can be optimised away.
-let sink;
-
-// Each measurement starts from a collected heap, so that it pays for its own garbage (the
-// allocation and collection of its outputs count) and not for the previous measurement's.
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc');
-function freshHeap() {
-  sink = undefined;
-  collectGarbage();
-}
-
-const now = () => process.hrtime.bigint();
-
-/** An implementation of one row: `measure(calls)` gives ns per item; a call does `items` items. */
-function syncTimer(fn) {
-  return {
-    items: 1,
-    async measure(calls) {
-      const start = now();
-      for (let i = 0; i < calls; i++) sink = fn();
-      return Number(now() - start) / calls;
-    },
-  };
-}
-
-function asyncTimer(fn) {
-  return {
-    items: 1,
-    async measure(calls) {
-      const start = now();
-      for (let i = 0; i < calls; i++) sink = await fn();
-      return Number(now() - start) / calls;
-    },
-  };
-}
-
-function batchTimer(fn, items) {
-  return {
-    items,
-    async measure(calls) {
-      const start = now();
-      for (let i = 0; i < calls; i++) sink = await fn();
-      return Number(now() - start) / (calls * items);
-    },
-  };
-}
+// The columns that need the repository: liboqs C (the harness) and @noble/post-quantum. The
+// package's own columns are dist/bench/primitive-rows.js's.
 
 function harnessTimer(algorithm, op, threads) {
   return {
@@ -299,7 +242,7 @@ function harnessTimer(algorithm, op, threads) {
     async measure(calls) {
       return harness.run(algorithm, op, calls, threads);
     },
-    // One short run (it warms up itself) instead of the doubling below.
+    // One short run (it warms up itself) instead of the doubling of calibrate().
     async calibrate() {
       return harness.run(algorithm, op, 16 * threads, threads);
     },
@@ -325,171 +268,40 @@ function harnessBurstTimer(algorithm, op, threads, items) {
   };
 }
 
-/** Warms `timer` up for about warmupMs and returns its estimated ns per call. */
-async function calibrate(timer) {
-  if (timer.calibrate) return (await timer.calibrate()) * timer.items;
-  const budget = settings.warmupMs * 1e6;
-  let spent = 0;
-  let perItem = 0;
-  for (let calls = 1; ; calls *= 2) {
-    perItem = await timer.measure(calls);
-    spent += perItem * timer.items * calls;
-    if (spent >= budget || calls >= 1 << 20) break;
-  }
-  return perItem * timer.items;
-}
-
-const summarise = (values) => (options.stat === 'min' ? Math.min(...values) : median(values));
-const spread = (values) => (Math.max(...values) - Math.min(...values)) / median(values);
-
-/**
- * Calibrates every timer, then runs them in alternating rounds. `weight` scales the time per
- * measurement (signing varies from call to call with ML-DSA's rejection sampling).
- */
-async function measureRow(timers, weight) {
-  const calls = new Map();
-  for (const [key, timer] of timers) {
-    const perCall = await calibrate(timer);
-    const wanted = Math.ceil((settings.targetMs * weight * 1e6) / perCall);
-    calls.set(key, Math.max(timer.items > 1 ? 1 : 3, Math.min(wanted, 1 << 22)));
-  }
-  const samples = new Map(timers.map(([key]) => [key, []]));
-  for (let round = 0; round < settings.rounds; round++) {
-    for (const [key, timer] of timers) {
-      freshHeap();
-      samples.get(key).push(await timer.measure(calls.get(key)));
-    }
-  }
-  return samples;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The rows.
-
-const message = (i) => Uint8Array.from({ length: MESSAGE_LENGTH }, (_, k) => (k * 7 + i) & 0xff);
-
-function kemTimers(name, op) {
-  const timers = [];
-  const B = settings.batch;
-  if (!nativeReason) {
-    const kem = new Kem(name, { backend: 'native' });
-    const { publicKey, secretKey } = kem.generateKeyPair();
-    const { ciphertext, sharedSecret } = kem.encapsulate(publicKey);
-    if (!equal(kem.decapsulate(ciphertext, secretKey), sharedSecret)) throw new Error(`${name}: decapsulation mismatch`);
-    const publicKeys = Array.from({ length: B }, () => kem.generateKeyPair().publicKey);
-    const ciphertexts = Array.from({ length: B }, () => kem.encapsulate(publicKey).ciphertext);
-    const [sync, async, batch] = {
-      keygen: [() => kem.generateKeyPair(), () => kem.generateKeyPairAsync(), () => kem.generateKeyPairMany(B)],
-      encaps: [() => kem.encapsulate(publicKey), () => kem.encapsulateAsync(publicKey), () => kem.encapsulateMany(publicKeys)],
-      decaps: [
-        () => kem.decapsulate(ciphertext, secretKey),
-        () => kem.decapsulateAsync(ciphertext, secretKey),
-        () => kem.decapsulateMany(ciphertexts, secretKey),
-      ],
-    }[op];
-    // The …Into calls write into reused buffers, as the C harness does.
-    const pairOut = kem.generateKeyPair();
-    const encapsulationOut = kem.encapsulate(publicKey);
-    const secretOut = new Uint8Array(kem.sharedSecretLength);
-    const into = {
-      keygen: () => kem.generateKeyPairInto(pairOut),
-      encaps: () => kem.encapsulateInto(publicKey, encapsulationOut),
-      decaps: () => kem.decapsulateInto(ciphertext, secretKey, secretOut),
-    }[op];
-    if (harness) timers.push(['c', harnessTimer(name, op, 1)]);
-    timers.push(['sync', syncTimer(sync)], ['into', syncTimer(into)], ['async', asyncTimer(async)], ['batch', batchTimer(batch, B)]);
-    if (harness) timers.push(['c-threads', harnessTimer(name, op, batchThreads)], ['c-bursts', harnessBurstTimer(name, op, batchThreads, B)]);
-  }
-  if (!wasmReason) {
-    const kem = new Kem(name, { backend: 'wasm' });
-    timers.push(['wasm', lazySync(kem, () => {
-      const { publicKey, secretKey } = kem.generateKeyPair();
-      const { ciphertext } = kem.encapsulate(publicKey);
-      return {
-        keygen: () => kem.generateKeyPair(),
-        encaps: () => kem.encapsulate(publicKey),
-        decaps: () => kem.decapsulate(ciphertext, secretKey),
-      }[op];
-    })]);
-  }
-  if (noble && name === 'ML-KEM-768') {
-    const { publicKey, secretKey } = noble.keygen();
-    const { cipherText } = noble.encapsulate(publicKey);
-    const fn = {
+function nobleTimer(op) {
+  const { publicKey, secretKey } = noble.keygen();
+  const { cipherText } = noble.encapsulate(publicKey);
+  return syncTimer(
+    {
       keygen: () => noble.keygen(),
       encaps: () => noble.encapsulate(publicKey),
       decaps: () => noble.decapsulate(cipherText, secretKey),
-    }[op];
-    timers.push(['noble', syncTimer(fn)]);
-  }
-  return timers;
+    }[op],
+  );
 }
 
-function sigTimers(name, op) {
+/** Columns in the order they run: C, the package's (sync, …Into, async, batch), C on N threads, C in batch-shaped runs, wasm, noble. */
+async function rowTimers(row) {
   const timers = [];
-  const B = settings.batch;
-  const msg = message(0);
   if (!nativeReason) {
-    const sig = new Sig(name, { backend: 'native' });
-    const { publicKey, secretKey } = sig.generateKeyPair();
-    const signature = sig.sign(msg, secretKey);
-    if (!sig.verify(msg, signature, publicKey)) throw new Error(`${name}: a fresh signature does not verify`);
-    const messages = Array.from({ length: B }, (_, i) => message(i));
-    const signatures = messages.map((m) => sig.sign(m, secretKey));
-    const [sync, async, batch] = {
-      keypair: [() => sig.generateKeyPair(), () => sig.generateKeyPairAsync(), () => sig.generateKeyPairMany(B)],
-      sign: [() => sig.sign(msg, secretKey), () => sig.signAsync(msg, secretKey), () => sig.signMany(messages, secretKey)],
-      verify: [
-        () => sig.verify(msg, signature, publicKey),
-        () => sig.verifyAsync(msg, signature, publicKey),
-        () => sig.verifyMany(messages, signatures, publicKey),
-      ],
-    }[op];
-    if (harness) timers.push(['c', harnessTimer(name, op, 1)]);
-    timers.push(['sync', syncTimer(sync)], ['async', asyncTimer(async)], ['batch', batchTimer(batch, B)]);
-    if (harness) timers.push(['c-threads', harnessTimer(name, op, batchThreads)], ['c-bursts', harnessBurstTimer(name, op, batchThreads, B)]);
+    if (harness) timers.push(['c', harnessTimer(row.algorithm, row.operation, 1)]);
+    timers.push(...(await packageTimers(row, 'native', settings.batch)));
+    if (harness) {
+      timers.push(
+        ['c-threads', harnessTimer(row.algorithm, row.operation, batchThreads)],
+        ['c-bursts', harnessBurstTimer(row.algorithm, row.operation, batchThreads, settings.batch)],
+      );
+    }
   }
-  if (!wasmReason) {
-    const sig = new Sig(name, { backend: 'wasm' });
-    timers.push(['wasm', lazySync(sig, () => {
-      const { publicKey, secretKey } = sig.generateKeyPair();
-      const signature = sig.sign(msg, secretKey);
-      return {
-        keypair: () => sig.generateKeyPair(),
-        sign: () => sig.sign(msg, secretKey),
-        verify: () => sig.verify(msg, signature, publicKey),
-      }[op];
-    })]);
-  }
+  if (!wasmReason) timers.push(['wasm', wasmTimer(row)]);
+  if (noble && row.algorithm === 'ML-KEM-768') timers.push(['noble', nobleTimer(row.operation)]);
   return timers;
-}
-
-/** A sync timer for a wasm object, set up once its module has loaded. */
-function lazySync(object, setup) {
-  let timer;
-  return {
-    items: 1,
-    async measure(calls) {
-      if (!timer) {
-        await object.ready();
-        timer = syncTimer(setup());
-      }
-      return timer.measure(calls);
-    },
-  };
-}
-
-function equal(a, b) {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Run.
 
-const rows = [
-  ...KEMS.flatMap((name) => KEM_OPS.map((op) => ({ name, op, timers: () => kemTimers(name, op) }))),
-  ...SIGS.flatMap((name) => SIG_OPS.map((op) => ({ name, op, timers: () => sigTimers(name, op) }))),
-].filter((row) => row.name.includes(options.only));
+const rows = PRIMITIVE_ROWS.filter((row) => row.algorithm.includes(options.only)).map((row) => ({ ...row, name: row.algorithm, op: row.operation }));
 if (rows.length === 0) fail(`no algorithm matches --only ${options.only}`);
 
 const loadBefore = os.loadavg()[0];
@@ -501,11 +313,11 @@ progress(
 for (const row of rows) {
   const t0 = Date.now();
   try {
-    row.samples = await measureRow(row.timers(), row.op === 'sign' ? 3 : 1);
+    row.samples = await measureAlternating(await rowTimers(row), settings, { weight: row.weight });
   } catch (error) {
     fail(`${row.name} ${row.op}: ${error.message}`);
   }
-  row.time = Object.fromEntries([...row.samples].map(([key, values]) => [key, summarise(values)]));
+  row.time = summariseAll(row.samples, options.stat);
   row.spread = Math.max(...['c', 'sync'].filter((k) => row.samples.has(k)).map((k) => spread(row.samples.get(k))), 0);
   progress(`  ${row.name} ${row.op}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (options.verbose) {
@@ -519,16 +331,10 @@ const loadAfter = os.loadavg()[0];
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-function micros(ns) {
-  if (ns === undefined) return '—';
-  const us = ns / 1000;
-  return us < 10 ? us.toFixed(2) : us < 100 ? us.toFixed(1) : us.toFixed(0);
-}
-
 function ratio(a, b, target) {
   if (a === undefined || b === undefined) return '—';
   const value = a / b;
-  let text = value < 10 ? value.toFixed(2) : value.toFixed(1);
+  let text = ratioFigure(value);
   if (!target) return text;
   const meets = (v) => (target.max !== undefined ? v <= target.max : v >= target.min);
   const ok = meets(value);
@@ -537,18 +343,9 @@ function ratio(a, b, target) {
   return `${text} ${ok ? '✓' : '✗'}`;
 }
 
-function table(headers, body) {
-  const right = headers.map((_, i) => i >= 2);
-  const widths = headers.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells) =>
-    `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;
-  return [line(headers), rule, ...body.map(line)].join('\n');
-}
-
 const nativeCell = (row, key) => (nativeReason ? 'skipped' : micros(row.time[key]));
 
-const timesTable = table(
+const timesTable = markdownTable(
   ['Algorithm', 'Operation', 'liboqs C', `liboqs C, ${batchThreads} threads`, `liboqs C, ${batchThreads} threads, ${settings.batch}-op runs`, 'native sync', 'native sync, …Into', 'native async', 'native batch', 'wasm', 'noble'],
   rows.map((r) => [
     r.name,
@@ -565,7 +362,7 @@ const timesTable = table(
   ]),
 );
 
-const ratiosTable = table(
+const ratiosTable = markdownTable(
   [
     'Algorithm',
     'Operation',
@@ -685,19 +482,21 @@ if (options.write) {
   progress(`bench: wrote ${path.relative(process.cwd(), BENCHMARKS_FILE) || BENCHMARKS_FILE}`);
 }
 
-// `npm run bench` is this script: the hybrids follow, with the options that apply to them.
+// `npm run bench` is this script: the hybrids follow, with the options that apply to them, then
+// the WebAssembly backend's worker threads.
 if (!options.only) {
-  const hybridArgs = [
+  const shared = [
     ...(options.quick ? ['--quick'] : []),
     ...(options.write ? ['--write'] : []),
-    ...(options.rounds !== undefined ? ['--rounds', String(options.rounds)] : []),
-    '--stat',
-    options.stat,
   ];
-  const hybrid = spawnSync(process.execPath, [path.join(root, 'scripts', 'bench-hybrid.mjs'), ...hybridArgs], {
-    stdio: 'inherit',
-  });
-  if (hybrid.status !== 0) process.exitCode = hybrid.status ?? 1;
+  const rounds = options.rounds !== undefined ? ['--rounds', String(options.rounds)] : [];
+  for (const [script, args] of [
+    ['bench-hybrid.mjs', [...shared, ...rounds, '--stat', options.stat]],
+    ['bench-wasm.mjs', shared],
+  ]) {
+    const child = spawnSync(process.execPath, [path.join(root, 'scripts', script), ...args], { stdio: 'inherit' });
+    if (child.status !== 0) process.exitCode = child.status ?? 1;
+  }
 }
 
 function benchmarksMarkdown() {
@@ -769,12 +568,18 @@ npm run bench -- --write                                # also rewrite this file
 npm run bench -- --only ML-KEM-768 --threads 2          # one algorithm, a 2-thread pool, no hybrids
 npm run bench -- --nice -10                             # as root: less skew on a shared machine
 npm run bench:hybrid                                    # the hybrids alone
+npm run bench:wasm                                      # the WebAssembly backend's worker threads alone
 npm run bench:instructions -- --write                   # instructions per operation (valgrind), their section below
+npx x0tta6bl4-pqc bench --quick                         # the package's own columns and ratios, from the installed package
 \`\`\`
 
 \`npm run bench\` measures the hybrids too (scripts/bench-hybrid.mjs, after this table, with
-\`--quick\`, \`--rounds\`, \`--stat\` and \`--write\` passed on; not with \`--only\`); \`--write\` puts
-them in the section below.
+\`--quick\`, \`--rounds\`, \`--stat\` and \`--write\` passed on; not with \`--only\`), and the
+WebAssembly backend's async and batch calls (scripts/bench-wasm.mjs, \`--quick\` and \`--write\`
+passed on); \`--write\` puts them in the sections below.
+
+The rows, the package's columns and the timing are \`lib/bench/\` (shipped in the package as
+\`dist/bench/\`): \`x0tta6bl4-pqc bench\` runs the same code without the liboqs C and noble columns.
 
 Needs a C compiler (\`cc\`, or \`CC=…\`) for the liboqs C column. Without a loadable liboqs the
 native and C columns are skipped (the reason is printed) and the wasm and noble rows still run.

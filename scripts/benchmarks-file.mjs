@@ -1,17 +1,19 @@
-// BENCHMARKS.md is written by six scripts, each owning its sections: bench.mjs the head (up to
-// the first section named here), bench-hybrid.mjs, bench-instructions.mjs, bench-mesh.mjs,
-// bench-control-plane.mjs and bench-libp2p.mjs one section each.
+// BENCHMARKS.md is written by eight scripts, each owning its sections: bench.mjs the head (up to
+// the first section named here), bench-throughput.mjs, bench-wasm.mjs, bench-hybrid.mjs,
+// bench-instructions.mjs, bench-mesh.mjs, bench-control-plane.mjs and bench-libp2p.mjs one each.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BENCHMARKS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md');
+export const THROUGHPUT_SECTION = '## Batches and the event loop';
+export const WASM_SECTION = '## WebAssembly backend';
 export const HYBRID_SECTION = '## Hybrid KEMs';
 export const INSTRUCTIONS_SECTION = '## Instructions per operation';
 export const MESH_SECTION = '## Mesh';
 export const CONTROL_PLANE_SECTION = '## Control plane';
 export const LIBP2P_SECTION = '## libp2p';
-const SECTIONS = [HYBRID_SECTION, INSTRUCTIONS_SECTION, MESH_SECTION, CONTROL_PLANE_SECTION, LIBP2P_SECTION];
+const SECTIONS = [THROUGHPUT_SECTION, WASM_SECTION, HYBRID_SECTION, INSTRUCTIONS_SECTION, MESH_SECTION, CONTROL_PLANE_SECTION, LIBP2P_SECTION];
 
 function read() {
   return fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '';

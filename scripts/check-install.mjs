@@ -34,7 +34,8 @@ const declared = [manifest.main, manifest.types, ...Object.values(manifest.bin ?
 // The CLI's policy check reads policy/ from the package, and the example config names the rules.
 const POLICY = ['production.policy.json', 'policy.schema.json', 'deployment.schema.json', 'examples/production.json']
   .map((f) => `policy/${f}`);
-const REQUIRED = [...new Set(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts',
+// The WebAssembly backend's worker threads load their entry as a file of its own.
+const REQUIRED = [...new Set(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/wasm/wasm-worker.js',
   'binding.gyp', 'csrc/sources.gypi', ...PREBUILDS, ...POLICY, 'prometheus/pqc.rules.yml', ...declared])];
 const FORBIDDEN = [
   /^build\//, /(^|\/)(test|tests|__tests__)\//, /\.(test|spec)\.[cm]?[jt]s$/, /vectors?/i,

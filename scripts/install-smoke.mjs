@@ -43,6 +43,11 @@ const forged = Uint8Array.from(signature);
 forged[forged.length >> 1] ^= 0x01;
 assert.equal(sig.verify(message, forged, keys.publicKey), false, 'ML-DSA-65 accepts a flipped byte');
 
+// The pooled calls: on the WebAssembly backend they run on worker threads loaded from the
+// installed package's own files.
+const [pooled] = await kem.encapsulateMany([publicKey]);
+assert.ok(same(await kem.decapsulateAsync(pooled.ciphertext, secretKey), pooled.sharedSecret), 'ML-KEM-768 batch and async secrets differ');
+
 // The installed package finds its policy files, and its example config is compliant, the rule
 // file it names included (found, so nothing unchecked). Imported rather than run as the CLI, so
 // that this works under --emulator too, where starting another node needs binfmt_misc.
@@ -51,8 +56,17 @@ const example = path.join(packageDir, 'policy', 'examples', 'production.json');
 const report = policyCheck.checkDeployment(policyCheck.readDeploymentConfig(example), { configDir: path.dirname(example) });
 assert.deepEqual({ findings: report.findings, unchecked: report.unchecked }, { findings: [], unchecked: [] }, 'policy check of the shipped example');
 
+// `x0tta6bl4-pqc bench` needs nothing outside the package (no scripts/, no devDependency): one
+// brief round of every row, from the installed files, on the backend in use.
+const { runBench } = await import(pathToFileURL(path.join(packageDir, 'dist', 'bench', 'run-bench.js')).href);
+const bench = await runBench({ budget: 'smoke' });
+assert.equal(bench.backend, expected, 'the backend bench measured');
+assert.equal(bench.primitives.rows.length, 18, 'bench: ML-KEM and ML-DSA rows');
+for (const row of bench.primitives.rows) assert.ok(row.us.sync > 0 && row.us.batch > 0, `bench: ${row.algorithm} ${row.operation}`);
+assert.ok(bench.hybrids.rows.length > 0 && bench.handshake.ratios.handshakeOverPrimitives > 0 && bench.channel.rows.length === 2, 'bench: hybrids, handshake, channel');
+
 const source = about.liboqs
   ? `liboqs ${about.liboqs.version} at ${about.liboqs.path}`
   : `${about.wasm?.package} ${about.wasm?.version}; native: ${about.nativeUnavailable?.code}`;
 console.log(`ok ${process.arch} node ${process.version}: ${addonPath}, backend ${about.backend} (${source}); ` +
-  'ML-KEM-768 round trip, ML-DSA-65 sign/verify/forgery, policy example compliant');
+  `ML-KEM-768 round trip (sync, batch, async), ML-DSA-65 sign/verify/forgery, policy example compliant, bench --smoke in ${bench.seconds} s`);

@@ -5,12 +5,13 @@ import { SecretBytes } from '../lib/bytes.js';
 import { Op } from '../lib/engine.js';
 import { PqcError } from '../lib/errors.js';
 import type { Addon, NativeAlgorithm } from '../lib/native/addon.js';
-import { NativeKemEngine } from '../lib/native/native-backend.js';
+import { NativeKemEngine, PART_LIMIT, partSize } from '../lib/native/native-backend.js';
 
 /**
  * How lib/native/native-backend.ts cuts a batch into parts and puts the parts' results
- * together, against a stand-in for the addon's Algorithm (no liboqs needed): order, secrets
- * copied out and the shared copy wiped, and failures that wait for the other parts and wipe them.
+ * together, against a stand-in for the addon's Algorithm (no liboqs needed): order, parts of
+ * bounded size queued and handed out one per turn of the event loop, secrets in memory of their
+ * own, and failures that wait for the other parts and wipe them.
  */
 const CT = 4;
 const SS = 2;
@@ -18,12 +19,30 @@ const SS = 2;
 interface Part {
   items: number;
   ciphertexts: Uint8Array;
-  secrets: Uint8Array;
+  secrets: ArrayBuffer[];
   settled: boolean;
+  /** The turn of the event loop (counted by `turns`) in which the part was queued. */
+  turn: number;
 }
 
-function fakeEngine(fail?: { part: number; how: 'throw' | 'reject' }) {
+/** Counts turns of the event loop: each setImmediate callback schedules the next. */
+function turnCounter() {
+  const counter = { turn: 0, stop: () => clearImmediate(handle) };
+  let handle: NodeJS.Immediate;
+  const tick = () => {
+    counter.turn++;
+    handle = setImmediate(tick);
+  };
+  handle = setImmediate(tick);
+  return counter;
+}
+
+function fakeEngine(options: { fail?: { part: number; how: 'throw' | 'reject' }; delay?: (index: number) => number } = {}) {
+  const { fail, delay = (index: number) => 5 + 5 * (index % 3) } = options;
   const parts: Part[] = [];
+  const turns = turnCounter();
+  let inFlight = 0;
+  let maxInFlight = 0;
   class FakeAlgorithm {
     readonly publicKeyLength = 8;
     readonly secretKeyLength = 8;
@@ -36,52 +55,108 @@ function fakeEngine(fail?: { part: number; how: 'throw' | 'reject' }) {
       const index = parts.length;
       if (fail?.part === index && fail.how === 'throw') throw new PqcError('ERR_PQC_INVALID_INPUT', `part ${index} refused`);
       // Each item's outputs carry the first byte of its input, so that order can be checked.
-      const part: Part = { items: count, ciphertexts: new Uint8Array(count * CT), secrets: new Uint8Array(count * SS), settled: false };
+      const part: Part = { items: count, ciphertexts: new Uint8Array(count * CT), secrets: [], settled: false, turn: turns.turn };
       publicKeys.forEach((key, i) => {
         part.ciphertexts.fill(key[0]!, i * CT, (i + 1) * CT);
-        part.secrets.fill(key[0]! ^ 0xff, i * SS, (i + 1) * SS);
+        part.secrets.push(new Uint8Array(SS).fill(key[0]! ^ 0xff).buffer);
       });
       parts.push(part);
-      return sleep(5 + 5 * (index % 3)).then(() => {
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      return sleep(delay(index)).then(() => {
         part.settled = true;
+        inFlight--;
         if (fail?.part === index) throw new PqcError('ERR_PQC_OPERATION_FAILED', `part ${index} failed`);
-        return [part.ciphertexts, part.secrets, new Float64Array(count), [false, true]] as Awaited<ReturnType<NativeAlgorithm['runAsync']>>;
+        return [part.ciphertexts, part.secrets, new Float64Array(count)] as Awaited<ReturnType<NativeAlgorithm['runAsync']>>;
       });
     }
   }
   const addon = { Algorithm: FakeAlgorithm } as unknown as Addon;
   const liboqs = { path: 'fake', version: '0.16.0', kemKeypairDerand: false, kemEncapsDerand: false, sigContext: true };
-  return { engine: new NativeKemEngine('ML-KEM-768', { addon, liboqs }), parts };
+  return { engine: new NativeKemEngine('ML-KEM-768', { addon, liboqs }), parts, turns, maxInFlight: () => maxInFlight };
 }
 
 const keys = (count: number) => Array.from({ length: count }, (_, i) => Uint8Array.of(i % 251, 0, 0, 0, 0, 0, 0, 0));
 const COUNT = 200;
-// One worker per core: with one core the batch is a single part, and there is nothing to cut.
-const pipelined = Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4) > 1;
+const threads = Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4);
+// One worker per core: with one core a small batch is a single part, and there is nothing to cut.
+const pipelined = threads > 1;
+
+async function expectInOrder(count: number, engine: NativeKemEngine) {
+  const { outputs } = await engine.runAsync(Op.KemEncaps, count, [keys(count)]);
+  const [ciphertexts, secrets] = outputs;
+  // Compared in one go: an expect per item would take seconds for the larger batches.
+  const wrong: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const ct = ciphertexts![i]!;
+    const ss = secrets![i]!;
+    if (ct.length !== CT || ct.some((byte) => byte !== i % 251)) wrong.push(`ciphertext ${i}`);
+    if (!(ss instanceof SecretBytes) || ss.buffer.byteLength !== SS || ss.some((byte) => byte !== ((i % 251) ^ 0xff))) wrong.push(`secret ${i}`);
+  }
+  expect(ciphertexts!.length).toBe(count);
+  expect(wrong.slice(0, 5)).toEqual([]);
+}
+
+describe('batch parts of bounded size', () => {
+  // Sizes at and around the part limit, and the smallest.
+  const sizes = [1, 2, 31, 32, 33, PART_LIMIT - 1, PART_LIMIT, PART_LIMIT + 1, 2 * PART_LIMIT, 5 * PART_LIMIT + 3];
+  for (const count of sizes) {
+    it(`${count} items: parts of at most ${PART_LIMIT} covering every item once, in order`, async () => {
+      const { engine, parts, turns } = fakeEngine({ delay: () => 0 });
+      try {
+        await expectInOrder(count, engine);
+      } finally {
+        turns.stop();
+      }
+      expect(parts.reduce((sum, part) => sum + part.items, 0)).toBe(count);
+      for (const part of parts) expect(part.items).toBeLessThanOrEqual(PART_LIMIT);
+      expect(parts.length).toBe(Math.ceil(count / partSize(count)));
+    });
+  }
+
+  it('partSize: one part for a batch too small to share out, never more than the limit', () => {
+    expect(partSize(1)).toBe(1);
+    expect(partSize(31)).toBe(31);
+    for (const count of [32, 1000, PART_LIMIT, PART_LIMIT + 1, 10 ** 6]) {
+      expect(partSize(count)).toBeLessThanOrEqual(PART_LIMIT);
+      expect(partSize(count)).toBeGreaterThanOrEqual(pipelined ? 16 : Math.min(count, PART_LIMIT));
+    }
+  });
+
+  it('after the first parts, one part is queued per turn of the event loop, and the number in flight is bounded', async () => {
+    const count = 40 * PART_LIMIT;
+    const { engine, parts, turns, maxInFlight } = fakeEngine({ delay: (index) => index % 4 });
+    try {
+      await expectInOrder(count, engine);
+    } finally {
+      turns.stop();
+    }
+    const perTurn = new Map<number, number>();
+    for (const part of parts.slice(threads)) perTurn.set(part.turn, (perTurn.get(part.turn) ?? 0) + 1);
+    expect(Math.max(...perTurn.values())).toBe(1);
+    expect(maxInFlight()).toBeLessThanOrEqual(threads * 4);
+    expect(parts.length).toBe(40);
+  });
+});
 
 describe.skipIf(!pipelined)(`a batch cut into parts${pipelined ? '' : ' (skipped: one core, so one part)'}`, () => {
-  it('returns every item in order, secrets copied into memory of their own and the shared copies wiped', async () => {
-    const { engine, parts } = fakeEngine();
-    const { outputs } = await engine.runAsync(Op.KemEncaps, COUNT, [keys(COUNT)]);
-    expect(parts.length).toBeGreaterThan(1);
-    expect(parts.reduce((sum, part) => sum + part.items, 0)).toBe(COUNT);
-    const [ciphertexts, secrets] = outputs;
-    for (let i = 0; i < COUNT; i++) {
-      expect(Array.from(ciphertexts![i]!)).toEqual(new Array(CT).fill(i % 251));
-      expect(Array.from(secrets![i]!)).toEqual(new Array(SS).fill((i % 251) ^ 0xff));
-      expect(secrets![i]).toBeInstanceOf(SecretBytes);
-      expect(secrets![i]!.buffer.byteLength).toBe(SS);
+  it('returns every item in order, each secret in memory of its own', async () => {
+    const { engine, parts, turns } = fakeEngine();
+    try {
+      await expectInOrder(COUNT, engine);
+    } finally {
+      turns.stop();
     }
-    for (const part of parts) expect(part.secrets.every((byte) => byte === 0)).toBe(true);
+    expect(parts.length).toBeGreaterThan(1);
   });
 
   for (const how of ['throw', 'reject'] as const) {
     it(`a part that ${how === 'throw' ? 'is refused when queued' : 'fails in the pool'} fails the batch only once every part has settled, all of them wiped`, async () => {
-      const { engine, parts } = fakeEngine({ part: 2, how });
+      const { engine, parts, turns } = fakeEngine({ fail: { part: 2, how } });
       const error = await engine.runAsync(Op.KemEncaps, COUNT, [keys(COUNT)]).catch((caught: unknown) => caught);
+      turns.stop();
       expect(error).toBeInstanceOf(PqcError);
       expect((error as PqcError).code).toBe(how === 'throw' ? 'ERR_PQC_INVALID_INPUT' : 'ERR_PQC_OPERATION_FAILED');
-      // A refused part stops the queueing; a failed one does not.
+      // A refused part stops the queueing; a failed one does not stop the parts already queued.
       if (how === 'throw') expect(parts.length).toBe(2);
       else expect(parts.length).toBeGreaterThan(2);
       const zero = (bytes: Uint8Array) => bytes.every((byte) => byte === 0);
@@ -89,7 +164,7 @@ describe.skipIf(!pipelined)(`a batch cut into parts${pipelined ? '' : ' (skipped
         expect(part.settled, `part ${i} settled before the batch failed`).toBe(true);
         // The failed part's own outputs are the addon's to wipe (csrc/batch.cc); the others are ours.
         if (how === 'reject' && i === 2) return;
-        expect(zero(part.ciphertexts) && zero(part.secrets), `part ${i} wiped`).toBe(true);
+        expect(zero(part.ciphertexts) && part.secrets.every((secret) => zero(new Uint8Array(secret))), `part ${i} wiped`).toBe(true);
       });
     });
   }

@@ -1,5 +1,6 @@
-import { parseArgs } from 'node:util';
 import { createJsonLogger } from '../logger.js';
+import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from '../command-options.js';
 import { runMeshDemo, type MeshDemoProgress, type MeshDemoSummary } from './mesh-demo.js';
 
 export const MESH_DEMO_USAGE = `usage: x0tta6bl4-pqc mesh-demo [--nodes N] [--duration S] [--metrics-port P] [--suite NAME] [--intruders K] [--json]
@@ -16,8 +17,6 @@ function integer(value: string | undefined, name: string): number | undefined {
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
   return Number(value);
 }
-
-export class UsageError extends Error {}
 
 function formatSummary(s: MeshDemoSummary): string {
   const reasons = Object.entries(s.handshakes.byReason).map(([reason, n]) => `${reason} ${n}`).join(', ');
@@ -37,9 +36,8 @@ function formatSummary(s: MeshDemoSummary): string {
 
 /** `x0tta6bl4-pqc mesh-demo …`: the exit code. */
 export async function meshDemoCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine('mesh-demo', () =>
+    parseArgs({
       args,
       options: {
         nodes: { type: 'string' },
@@ -50,11 +48,8 @@ export async function meshDemoCommand(args: string[]): Promise<number> {
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
-  } catch (error) {
-    const option = /'([^']+)'/.exec((error as Error).message)?.[1];
-    throw new UsageError(option ? `mesh-demo does not take ${option}` : 'mesh-demo takes options only');
-  }
+    }),
+  );
   if (values.help) {
     console.log(MESH_DEMO_USAGE);
     return 0;

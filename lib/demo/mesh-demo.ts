@@ -56,6 +56,10 @@ export interface MeshDemoSummary {
 const MESSAGE_INTERVAL_MS = 50;
 const ROTATION_INTERVAL_MS = 1000;
 const DIAL_CONCURRENCY = 8;
+// After the last publication, how long the mesh must stay quiet (no message arriving, nothing
+// being verified or rotated) before the nodes close, and the most that waiting may take.
+const DRAIN_QUIET_MS = 100;
+const DRAIN_LIMIT_MS = 5000;
 
 function requireInteger(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -93,6 +97,11 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
   const planes: ControlPlane[] = [];
   const ownChannels: SecureChannel[][] = [];
   let published = 0;
+  const inFlight = new Set<Promise<unknown>>();
+  const follow = (work: Promise<unknown>) => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  };
   // Every message on a channel is a signed control-plane envelope: checked, applied once, and
   // flooded on to the node's other channels within its hop limit.
   const track = (channel: SecureChannel, owner: number) => {
@@ -100,9 +109,10 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
     ownChannels[owner]!.push(channel);
     channel.on('message', (bytes) => {
       messages++;
-      void planes[owner]!.receive(bytes).then(({ outgoing }) => {
+      const verified = planes[owner]!.receive(bytes).then(({ outgoing }) => {
         for (const next of ownChannels[owner]!) if (next !== channel && next.isOpen) for (const out of outgoing) void next.send(out).catch(() => undefined);
       });
+      follow(verified);
     });
     channel.on('error', () => undefined); // counted by the node's metrics
   };
@@ -143,9 +153,12 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
 
     const encoder = new TextEncoder();
     let rotationIndex = 0;
+    // The duration is the mesh's time up, so that slow set-up (a loaded machine, the WebAssembly
+    // backend) never leaves it without traffic; rotations come often enough for several in it.
+    const rotationInterval = Math.min(ROTATION_INTERVAL_MS, (durationSeconds * 1000) / 3);
     let lastRotation = performance.now();
-    const deadline = started + durationSeconds * 1000;
-    while (performance.now() < deadline) {
+    const deadline = lastRotation + durationSeconds * 1000;
+    do {
       const open = channels.filter((channel) => channel.isOpen);
       await Promise.all(
         planes.map(async (plane, i) => {
@@ -154,9 +167,9 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
           await Promise.all(ownChannels[i]!.filter((c) => c.isOpen).map((channel) => channel.send(envelope).catch(() => undefined)));
         }),
       );
-      if (performance.now() - lastRotation >= ROTATION_INTERVAL_MS && open.length > 0) {
+      if (performance.now() - lastRotation >= rotationInterval && open.length > 0) {
         lastRotation = performance.now();
-        void open[rotationIndex++ % open.length]!.rotateKeys().catch(() => undefined);
+        follow(open[rotationIndex++ % open.length]!.rotateKeys().catch(() => undefined));
       }
       options.onProgress?.({
         elapsedSeconds: (performance.now() - started) / 1000,
@@ -166,6 +179,14 @@ export async function runMeshDemo(options: MeshDemoOptions = {}): Promise<MeshDe
         failures: await counterValue('pqc_handshake_failure_total'),
       });
       await new Promise((resolve) => setTimeout(resolve, MESSAGE_INTERVAL_MS));
+    } while (performance.now() < deadline);
+    // What is still on the wire, being verified or rotating belongs in the summary: closing at
+    // once would count envelopes as published that no node got to accept, and lose rotations.
+    const drainEnds = performance.now() + DRAIN_LIMIT_MS;
+    for (let seen = -1; (seen !== messages || inFlight.size > 0) && performance.now() < drainEnds; ) {
+      seen = messages;
+      await Promise.allSettled([...inFlight]);
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_QUIET_MS));
     }
   } finally {
     await Promise.all(nodes.map((node) => node.close()));

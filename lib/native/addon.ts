@@ -11,6 +11,9 @@ export interface LiboqsStatus {
   sigContext: boolean;
 }
 
+/** A batch's output operand (csrc/batch.h): public items end to end, or one ArrayBuffer per secret item. */
+export type BatchOutput = Uint8Array | ArrayBuffer[];
+
 export interface NativeAlgorithm {
   readonly publicKeyLength: number;
   readonly secretKeyLength: number;
@@ -26,7 +29,7 @@ export interface NativeAlgorithm {
     count: number,
     workers: number,
     ...inputs: (Uint8Array | Uint8Array[])[]
-  ): Promise<[Uint8Array | undefined, Uint8Array | undefined, Float64Array, boolean[]]>;
+  ): Promise<[BatchOutput | undefined, BatchOutput | undefined, Float64Array]>;
 }
 
 export interface Addon {

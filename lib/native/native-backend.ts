@@ -20,16 +20,27 @@ let loaded: NativeBackend | undefined;
 export function loadNativeBackend(env: Record<string, string | undefined> = process.env): NativeBackend {
   if (loaded) return loaded;
   const addon = loadAddon();
+  return (loaded = { addon, liboqs: loadLiboqs(addon, liboqsCandidates({ env, platform: process.platform })) });
+}
+
+/**
+ * The liboqs the process already has (loaded by another thread: each worker_thread loads the
+ * package for itself), else the first of `candidates` that loads.
+ */
+export function loadLiboqs(addon: Pick<Addon, 'load' | 'status'>, candidates: Iterable<string>): LiboqsStatus {
   const already = addon.status();
-  if (already) return (loaded = { addon, liboqs: already });
+  if (already) return already;
 
   const attempts: string[] = [];
   let tooOld: string | undefined;
-  for (const candidate of liboqsCandidates({ env, platform: process.platform })) {
+  for (const candidate of candidates) {
     try {
-      return (loaded = { addon, liboqs: addon.load(candidate) });
+      return addon.load(candidate);
     } catch (error) {
       const { code, message } = error as PqcError;
+      // Another thread loaded one since status() was asked: the process's liboqs is that one.
+      const winner = code === 'ERR_PQC_LIBOQS_ALREADY_LOADED' ? addon.status() : null;
+      if (winner) return winner;
       if (code === 'ERR_PQC_LIBOQS_TOO_OLD') tooOld ??= `${candidate}: ${message}`;
       attempts.push(`  ${candidate}: ${message}`);
     }
@@ -57,23 +68,35 @@ const parallelThreads = Math.min(Math.max(1, Number(process.env.UV_THREADPOOL_SI
 const workersFor = (count: number) => Math.min(count, parallelThreads);
 
 /**
- * A batch of at least two parts' worth goes to the pool as a pipeline of parts, one worker
- * each: the pool starts on the first part while the calling thread copies the inputs of the
- * next, instead of the calling thread's share of the work (copies, allocation) running before
- * and after the pool's. Up to PIPELINE_DEPTH parts per thread keep the threads busy; parts of
- * at least MIN_PART items keep the cost of each trip through the pool small beside the work it
- * carries. A smaller batch is one call whose workers share out its items.
+ * A batch goes to the pool as a pipeline of parts, one worker each: the pool works on the parts
+ * queued while the calling thread hands out the outputs of a part that is back and copies the
+ * inputs of the next. The calling thread does that for one part per turn of the event loop, so
+ * the longest stall a batch causes is that of one part, whatever the batch's size, and only the
+ * parts in flight hold copies of their inputs.
+ *
+ * Parts hold at most PART_LIMIT items (their calling-thread share is about a microsecond an item
+ * on an idle core, more on a busy one) and at least MIN_PART (a trip through the pool costs tens
+ * of microseconds); a batch of fewer than PIPELINE_DEPTH parts per thread is cut finer, so that
+ * every thread has work queued behind the part it is on. A batch too small for two parts is one
+ * call whose workers share out its items. At most IN_FLIGHT parts are queued at once.
  */
+export const PART_LIMIT = 512;
 const PIPELINE_DEPTH = 4;
 const MIN_PART = 16;
-function partsFor(count: number): number {
+const IN_FLIGHT = parallelThreads * PIPELINE_DEPTH;
+
+/** Items per part of a batch of `count`. */
+export function partSize(count: number): number {
   const workers = workersFor(count);
-  if (count < 2 * MIN_PART || workers === 1) return 1;
-  return Math.max(workers, Math.min(workers * PIPELINE_DEPTH, Math.floor(count / MIN_PART)));
+  if (count <= PART_LIMIT && (count < 2 * MIN_PART || workers === 1)) return count;
+  return Math.min(PART_LIMIT, Math.max(MIN_PART, Math.ceil(count / (workers * PIPELINE_DEPTH))));
 }
+
+type PartResult = Awaited<ReturnType<NativeAlgorithm['runAsync']>>;
 
 abstract class NativeEngine {
   readonly backend = 'native';
+  readonly parallelism = parallelThreads;
   protected readonly algorithm: NativeAlgorithm;
 
   constructor(
@@ -102,55 +125,103 @@ abstract class NativeEngine {
     }
   }
 
-  async runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
-    const partCount = partsFor(count);
+  runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
+    const size = partSize(count);
+    const parts = Math.ceil(count / size);
+    const workers = parts === 1 ? workersFor(count) : 1;
     const outputs: Uint8Array[][] = [];
     const values = new Float64Array(count);
-    const parts: Promise<void>[] = [];
-    let refused: unknown;
-    for (let part = 0; part < partCount && refused === undefined; part++) {
-      const begin = Math.floor((count * part) / partCount);
-      const end = Math.floor((count * (part + 1)) / partCount);
-      const slice = partCount === 1 ? inputs : inputs.map((input) => (Array.isArray(input) ? input.slice(begin, end) : input));
-      try {
-        // Each part's items are handed out as soon as it is done, while the pool works on the rest.
-        const done = this.algorithm.runAsync(op, end - begin, partCount === 1 ? workersFor(count) : 1, ...slice);
-        parts.push(
-          done.then(([first, second, partValues, secret]) => {
-            [first, second].forEach((items, k) => {
-              if (items !== undefined) splitItems(items, end - begin, secret[k]!, (outputs[k] ??= new Array<Uint8Array>(count)), begin);
-            });
-            values.set(partValues, begin);
-          }),
-        );
-      } catch (error) {
-        refused = error;
-      }
-    }
-    const settled = await Promise.allSettled(parts);
-    const failure = refused ?? settled.find((part) => part.status === 'rejected')?.reason;
-    if (failure !== undefined) {
-      // The caller never sees these outputs: those of the parts that did finish are wiped.
-      for (const items of outputs) for (const item of items) item?.fill(0);
-      throw PqcError.from(failure);
-    }
-    return { outputs, values };
+    return new Promise((resolve, reject) => {
+      let queued = 0;
+      let inFlight = 0;
+      let handedOut = 0;
+      let failure: unknown;
+      let scheduled = false;
+      // Parts back from the pool whose outputs are not handed out yet.
+      const back: [begin: number, result: PartResult][] = [];
+
+      const queue = () => {
+        const begin = queued++ * size;
+        const end = Math.min(count, begin + size);
+        const slice = parts === 1 ? inputs : inputs.map((input) => (Array.isArray(input) ? input.slice(begin, end) : input));
+        try {
+          this.algorithm.runAsync(op, end - begin, workers, ...slice).then(
+            (result) => arrived(() => back.push([begin, result])),
+            (error: unknown) => arrived(() => (failure ??= error)),
+          );
+          inFlight++;
+        } catch (error) {
+          failure ??= error;
+        }
+      };
+      const arrived = (record: () => void) => {
+        inFlight--;
+        record();
+        // A batch of one part has nothing to interleave: it is handed out at once.
+        if (parts === 1) turn();
+        else if (!scheduled) {
+          scheduled = true;
+          setImmediate(turn);
+        }
+      };
+      const canQueue = () => failure === undefined && queued < parts && inFlight < IN_FLIGHT;
+      // One part handed out and one queued per turn of the event loop.
+      const turn = () => {
+        scheduled = false;
+        const part = back.shift();
+        if (part && failure === undefined) {
+          handOut(part[1], part[0], count, outputs);
+          values.set(part[1][2], part[0]);
+          handedOut++;
+        } else if (part) {
+          wipeOutputs(part[1]);
+        }
+        if (canQueue()) queue();
+        if (back.length > 0 || canQueue()) {
+          scheduled = true;
+          setImmediate(turn);
+        } else if (inFlight === 0 && failure !== undefined) {
+          // The caller never sees these outputs: those of the parts that did finish are wiped.
+          for (const items of outputs) for (const item of items) item?.fill(0);
+          reject(PqcError.from(failure));
+        } else if (handedOut === parts) {
+          resolve({ outputs, values });
+        }
+      };
+
+      // A part for each thread at once; the rest of the pipeline fills one part per turn.
+      for (let part = 0; part < Math.min(parts, parallelThreads) && failure === undefined; part++) queue();
+      if (inFlight === 0) turn();
+    });
   }
 }
 
 /**
- * Hands out public items as views of the part's buffer (untransferable, as the sync outputs'
- * slabs are) and copies each secret item into memory of its own, then wipes the shared copy.
+ * Hands out a part's items from `begin` on: public ones as views of the part's buffer
+ * (untransferable, as the sync outputs' slabs are), secret ones as SecretBytes over the
+ * ArrayBuffer of their own that the addon wrote each into.
  */
-function splitItems(items: Uint8Array, count: number, secret: boolean, into: Uint8Array[], offset: number): void {
-  const length = items.byteLength / count;
-  if (secret) {
-    for (let i = 0; i < count; i++) into[offset + i] = SecretBytes.copyOf(items.subarray(i * length, (i + 1) * length));
-    items.fill(0);
-    return;
+function handOut([first, second, partValues]: PartResult, begin: number, count: number, outputs: Uint8Array[][]): void {
+  const items = partValues.length;
+  [first, second].forEach((part, k) => {
+    if (part === undefined) return;
+    const into = (outputs[k] ??= new Array<Uint8Array>(count));
+    if (Array.isArray(part)) {
+      for (let i = 0; i < items; i++) into[begin + i] = new SecretBytes(part[i]!);
+      return;
+    }
+    const length = part.byteLength / items;
+    if (items > 1) markAsUntransferable(part.buffer);
+    for (let i = 0; i < items; i++) into[begin + i] = part.subarray(i * length, (i + 1) * length);
+  });
+}
+
+/** Wipes the outputs of a part that will not be handed out. */
+function wipeOutputs([first, second]: PartResult): void {
+  for (const items of [first, second]) {
+    if (Array.isArray(items)) for (const item of items) new Uint8Array(item).fill(0);
+    else items?.fill(0);
   }
-  if (count > 1) markAsUntransferable(items.buffer);
-  for (let i = 0; i < count; i++) into[offset + i] = items.subarray(i * length, (i + 1) * length);
 }
 
 export class NativeKemEngine extends NativeEngine implements KemEngine {

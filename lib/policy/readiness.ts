@@ -42,12 +42,12 @@ export function assessBackend(policy: Policy, backend: BackendInfo): Readiness {
         code: 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS',
         message:
           `production mode (X0TTA6BL4_PRODUCTION=true) requires the native liboqs backend, which is not in use: ${why}\n` +
-          'To run production on the WebAssembly liboqs instead (slower, single-threaded), set X0TTA6BL4_ALLOW_WASM_PQC=true.',
+          'To run production on the WebAssembly liboqs instead (several times slower), set X0TTA6BL4_ALLOW_WASM_PQC=true.',
       });
     } else if (policy.production) {
       wasmInProduction = true;
       warnings.push(
-        `production mode runs on the WebAssembly liboqs because X0TTA6BL4_ALLOW_WASM_PQC=true (slower, single-threaded). The native backend is not in use: ${why}`,
+        `production mode runs on the WebAssembly liboqs because X0TTA6BL4_ALLOW_WASM_PQC=true (several times slower). The native backend is not in use: ${why}`,
       );
     } else {
       warnings.push(`the WebAssembly liboqs is in use: ${why}`);

@@ -9,11 +9,36 @@ function base64url(bytes: Uint8Array): string {
 }
 
 /**
+ * Raw key import, where node:crypto has it (Node 24 and later): no encoding, and nothing left of
+ * a scalar but the caller's own bytes. Earlier releases import raw X25519 keys fast only as JWK
+ * (DER goes through OpenSSL 3's decoders at about ten times the cost of the multiplication), so
+ * there an imported scalar passes through a base64url string and a Buffer that JavaScript cannot
+ * wipe; the releases with raw import also refuse the JWK without `x` that those accept.
+ */
+const rawKeys = (() => {
+  try {
+    createPublicKey({ key: new Uint8Array(32), format: 'raw-public', asymmetricKeyType: 'x25519' } as never);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function importScalar(scalar: Uint8Array): KeyObject {
+  if (rawKeys) return createPrivateKey({ key: scalar, format: 'raw-private', asymmetricKeyType: 'x25519' } as never);
+  // Node < 24 requires `x` to be a string but computes the public key from `d` itself.
+  return createPrivateKey({ key: { ...JWK, d: base64url(scalar), x: '' }, format: 'jwk' });
+}
+
+function importPeer(peer: Uint8Array): KeyObject {
+  if (rawKeys) return createPublicKey({ key: peer, format: 'raw-public', asymmetricKeyType: 'x25519' } as never);
+  return createPublicKey({ key: { ...JWK, x: base64url(peer) }, format: 'jwk' });
+}
+
+/**
  * A key held by node:crypto as a KeyObject, so that a key imported once serves every later
- * exchange without being parsed, or its public key computed, again. node:crypto imports raw
- * X25519 keys fast only as JWK (DER goes through OpenSSL 3's decoders at about ten times the cost
- * of the multiplication), so an imported scalar passes through a base64url string and a Buffer
- * that JavaScript cannot wipe; generated keys never leave OpenSSL.
+ * exchange without being parsed, or its public key computed, again; generated keys never leave
+ * OpenSSL.
  */
 class KeyObjectX25519Key implements X25519Key {
   readonly #key: KeyObject;
@@ -29,7 +54,7 @@ class KeyObjectX25519Key implements X25519Key {
   }
 
   sharedSecret(peer: Uint8Array): Uint8Array {
-    const publicKey = createPublicKey({ key: { ...JWK, x: base64url(peer) }, format: 'jwk' });
+    const publicKey = importPeer(peer);
     try {
       return diffieHellman({ privateKey: this.#key, publicKey });
     } catch (cause) {
@@ -43,21 +68,6 @@ class KeyObjectX25519Key implements X25519Key {
   // The scalar lives inside OpenSSL, which clears it when the KeyObject is collected.
   wipe(): void {}
 }
-
-/**
- * A private key from its raw scalar. Node 24 and later take raw keys ('raw-private') and refuse
- * a JWK without its public part; Node 20 and 22 know no raw format, but take a JWK whose `x` is
- * an empty string and compute the public key from `d` themselves.
- */
-const importScalar: (scalar: Uint8Array) => KeyObject = (() => {
-  const raw = (scalar: Uint8Array) => createPrivateKey({ key: Buffer.from(scalar), format: 'raw-private', asymmetricKeyType: 'x25519' } as unknown as Parameters<typeof createPrivateKey>[0]);
-  try {
-    raw(new Uint8Array(32).fill(1));
-    return raw;
-  } catch {
-    return (scalar) => createPrivateKey({ key: { ...JWK, d: base64url(scalar), x: '' }, format: 'jwk' });
-  }
-})();
 
 export const nodeCryptoX25519: X25519 = {
   implementation: 'node:crypto',

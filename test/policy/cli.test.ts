@@ -133,8 +133,8 @@ describe('x0tta6bl4-pqc usage', { timeout: 60_000 }, () => {
   }
 
   it('names an unknown command and lists the commands', () => {
-    usageError(['frobnicate'], 'unknown command "frobnicate"; the commands are selftest, doctor, policy check, mesh-demo, help');
-    usageError(['__proto__'], 'unknown command "__proto__"; the commands are selftest, doctor, policy check, mesh-demo, help');
+    usageError(['frobnicate'], 'unknown command "frobnicate"; the commands are selftest, doctor, policy check, mesh-demo, bench, help');
+    usageError(['__proto__'], 'unknown command "__proto__"; the commands are selftest, doctor, policy check, mesh-demo, bench, help');
   });
 
   it('names an option or argument a command does not take', () => {

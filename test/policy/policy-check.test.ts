@@ -381,8 +381,8 @@ describe('x0tta6bl4-pqc policy check', { timeout: 60_000 }, () => {
       [['policy', 'check'], 'policy check needs <config.json>'],
       [['policy', 'check', 'a.json', 'b.json'], 'policy check takes only <config.json>, got "b.json"'],
       [['policy', 'check', 'a.json', '--verbose'], 'policy check takes only --json, got "--verbose"'],
-      [['policy'], 'unknown command "policy"; the commands are selftest, doctor, policy check, mesh-demo, help'],
-      [['policy', 'lint'], 'unknown command "policy lint"; the commands are selftest, doctor, policy check, mesh-demo, help'],
+      [['policy'], 'unknown command "policy"; the commands are selftest, doctor, policy check, mesh-demo, bench, help'],
+      [['policy', 'lint'], 'unknown command "policy lint"; the commands are selftest, doctor, policy check, mesh-demo, bench, help'],
     ] as const) {
       const { status, stdout, stderr } = runCli([...args], {});
       expect(status, args.join(' ')).toBe(2);

@@ -32,6 +32,23 @@ export function readVectors<T>(relative: string): T {
 export const hex = (text: string) => Uint8Array.from(Buffer.from(text, 'hex'));
 export const toHex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
+/**
+ * npm run test:asan (scripts/test-asan.mjs) runs the suite on the sanitizer build of the addon
+ * (X0TTA6BL4_PQC_PREBUILD, node-gyp-build's override) with the sanitizer runtimes preloaded and
+ * their options set. Node children get the same, so that their calls into the addon are checked
+ * too; other programs (the C compiler) run without them.
+ */
+const SANITIZER_VARIABLES = ['X0TTA6BL4_PQC_PREBUILD', 'LD_PRELOAD', 'ASAN_OPTIONS', 'LSAN_OPTIONS', 'UBSAN_OPTIONS'];
+const sanitizerEnv = Object.fromEntries(SANITIZER_VARIABLES.map((name) => [name, process.env[name]]));
+
+/** Whether this run is npm run test:asan's, with AddressSanitizer's runtime preloaded. */
+export const sanitized = /libasan/.test(process.env.LD_PRELOAD ?? '');
+
+/** This process's environment without the sanitizers', for programs other than Node. */
+export function withoutSanitizers(): Record<string, string | undefined> {
+  return { ...process.env, ...Object.fromEntries(SANITIZER_VARIABLES.map((name) => [name, undefined])) };
+}
+
 /** The environment of a child process that must run on this process's native liboqs. */
 export function nativeChildEnv(): Record<string, string | undefined> {
   return {
@@ -48,9 +65,25 @@ export function nativeChildEnv(): Record<string, string | undefined> {
 export function runInChild(body: string, env: Record<string, string | undefined>) {
   const script = `import * as pqc from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};\n${body}`;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: process.env.PATH, ...sanitizerEnv, ...env },
     encoding: 'utf8',
-    timeout: 60_000,
+    // Sanitized code (npm run test:asan) runs several times slower.
+    timeout: sanitized ? 300_000 : 60_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Transfers `view`'s buffer away where Node allows it, as a caller handing it to a worker would.
+ * The package's shared public slabs are untransferable: Node 20 then copies, Node 22 and later
+ * refuse with a DataCloneError (undefined here). A value with a buffer of its own does move, and
+ * the caller checks that nothing else went with it.
+ */
+export function tryTransfer(view: Uint8Array): Uint8Array | undefined {
+  try {
+    return structuredClone(view, { transfer: [view.buffer as ArrayBuffer] });
+  } catch (error) {
+    if ((error as Error).name !== 'DataCloneError') throw error;
+    return undefined;
+  }
 }

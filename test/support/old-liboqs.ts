@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { withoutSanitizers } from './environment.js';
 
 /**
  * Libraries that the loader must refuse, for tests of its refusals. A real liboqs 0.11 is used
@@ -34,7 +35,7 @@ export function compile(name: string, source: string, description: string, flags
   mkdirSync(dir, { recursive: true });
   const partial = `${file}.${process.pid}`;
   writeFileSync(`${partial}.c`, source);
-  const result = spawnSync(cc, ['-shared', '-fPIC', '-o', partial, `${partial}.c`, ...flags], { encoding: 'utf8' });
+  const result = spawnSync(cc, ['-shared', '-fPIC', '-o', partial, `${partial}.c`, ...flags], { encoding: 'utf8', env: withoutSanitizers() });
   rmSync(`${partial}.c`, { force: true });
   if (result.status !== 0) {
     const why = result.error?.message ?? result.stderr.trim().split('\n')[0];

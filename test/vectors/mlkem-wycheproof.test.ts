@@ -1,5 +1,6 @@
-import { describe, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Kem, PqcError, ready } from '../../lib/index.js';
+import { hasConsistentDecapsulationKey, isReducedEncapsulationKey, mlKemRank } from '../../lib/ml-kem-input-checks.js';
 import { itWith } from '../support/capability.js';
 import { hex, readVectors, toHex } from '../support/environment.js';
 
@@ -80,6 +81,16 @@ describe('mlkem_768_encaps_test.json', () => {
   const file = readVectors<File<Vector & { m: string; ek: string; c: string; K: string }>>(
     'wycheproof/mlkem_768_encaps_test.json',
   );
+  // lib/kem.ts and the hybrids apply the check only where the backend does not, so it is also
+  // checked on its own, on every backend.
+  it('lib/ml-kem-input-checks.ts finds a coefficient >= q in exactly the unreduced keys', () => {
+    const sized = file.testGroups.flatMap((group) => group.tests).filter((t) => t.ek.length === 2 * new Kem('ML-KEM-768').publicKeyLength);
+    const unreduced = (t: Vector & { comment?: string }) => t.flags?.includes('ModulusOverflow') || t.comment === 'Public key not reduced';
+    expect(sized.filter((t) => !isReducedEncapsulationKey(hex(t.ek), mlKemRank('ML-KEM-768'))).map((t) => t.tcId)).toEqual(
+      sized.filter(unreduced).map((t) => t.tcId),
+    );
+  });
+
   for (const group of file.testGroups) {
     const kem = new Kem(group.parameterSet);
     for (const t of group.tests) {
@@ -103,6 +114,13 @@ describe('mlkem_768_semi_expanded_decaps_test.json', () => {
   const file = readVectors<File<Vector & { dk: string; c: string; K: string }>>(
     'wycheproof/mlkem_768_semi_expanded_decaps_test.json',
   );
+  it('lib/ml-kem-input-checks.ts finds a hash of ek that does not match in exactly the InvalidDecapsulationKey keys', () => {
+    const sized = file.testGroups.flatMap((group) => group.tests).filter((t) => t.dk.length === 2 * new Kem('ML-KEM-768').secretKeyLength);
+    expect(sized.filter((t) => !hasConsistentDecapsulationKey(hex(t.dk), mlKemRank('ML-KEM-768'))).map((t) => t.tcId)).toEqual(
+      sized.filter((t) => t.flags?.includes('InvalidDecapsulationKey')).map((t) => t.tcId),
+    );
+  });
+
   for (const group of file.testGroups) {
     const kem = new Kem(group.parameterSet);
     for (const t of group.tests) {

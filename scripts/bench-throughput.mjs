@@ -1,0 +1,355 @@
+#!/usr/bin/env node
+// node scripts/bench-throughput.mjs [--quick] [--write] [--only TEXT] [--sizes 256,4096,…] [--nice N]
+// (npm run bench:throughput)
+//
+// The batch and async paths of the native backend as a high-throughput service sees them: for
+// every ML-KEM and ML-DSA operation, `…Many` batches of 256, 4,096, 65,536 and 10^6 items and
+// 10,000 concurrent single `…Async` calls (gathered into shared runs, lib/coalesced-calls.ts),
+// each beside the sync call in the same process: time per item, rate ÷ sync rate, the longest
+// event-loop stall while the call ran (perf_hooks.monitorEventLoopDelay, 1 ms resolution: the
+// largest gap between turns of the loop, which includes the 1 ms timer interval itself), and the
+// peak extra memory (resident set sampled each turn, less that before the call) ÷ the bytes of
+// the batch's own inputs and outputs.
+//
+// Each measurement runs in a child process of this script, so that each starts from a fresh heap
+// and pool. The inputs cycle through 1,024 distinct values (keys, ciphertexts, messages and their
+// signatures). A batch whose outputs alone would exceed MAX_OUTPUT_BYTES is not run (named in the
+// report). Markdown goes to stdout, progress to stderr; --write puts the tables in the
+// "## Batches and the event loop" section of BENCHMARKS.md and leaves the other sections alone.
+import os from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { answerParent, failer, forkJob, oneLine, progress, requireNative } from './bench-support.mjs';
+import { THROUGHPUT_SECTION, writeSection } from './benchmarks-file.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The bench scripts' statistics are the package's (lib/bench/timing.ts), built into dist/.
+const { median } = await import(pathToFileURL(path.join(root, 'dist', 'bench', 'timing.js')).href);
+const SCRIPT = fileURLToPath(import.meta.url);
+const JOB_ENV = 'X0TTA6BL4_BENCH_THROUGHPUT_JOB';
+
+const TARGETS = { stallMs: 5, batchRate: 1.8, coalescedRate: 1.5, memory: 2 };
+const SIZES = [256, 4096, 65536, 1_000_000];
+const CONCURRENT = 10_000;
+const DISTINCT = 1024;
+const MAX_OUTPUT_BYTES = 1.5 * 2 ** 30;
+const MESSAGE_LENGTH = 64;
+
+const KEMS = ['ML-KEM-512', 'ML-KEM-768', 'ML-KEM-1024'];
+const SIGS = ['ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87'];
+const KEM_OPS = ['keygen', 'encaps', 'decaps'];
+const SIG_OPS = ['keypair', 'sign', 'verify'];
+
+const USAGE = `usage: node scripts/bench-throughput.mjs [options]   (npm run bench:throughput -- [options])
+  --quick        batches of 256 and 4,096 only, 1,000 concurrent calls, fewer rounds
+  --write        also write the "${THROUGHPUT_SECTION}" section of BENCHMARKS.md (only that section)
+  --only TEXT    only the algorithms whose name contains TEXT (or one of TEXT,TEXT,…)
+  --sizes LIST   batch sizes, comma-separated (default ${SIZES.join(',')})
+  --nice N       run at this scheduling priority (children too); negative needs root
+Load liboqs as the package does, e.g. LD_LIBRARY_PATH=/opt/liboqs/0.16.0/lib.`;
+
+const fail = failer('bench-throughput');
+
+function parseArgs(argv) {
+  const options = { quick: false, write: false, only: '', sizes: undefined, nice: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    const value = () => inline ?? argv[++i];
+    if (flag === '--quick') options.quick = true;
+    else if (flag === '--write') options.write = true;
+    else if (flag === '--only') options.only = value() ?? '';
+    else if (flag === '--sizes') {
+      const text = value() ?? '';
+      options.sizes = text.split(',').map(Number);
+      if (!options.sizes.every((n) => Number.isInteger(n) && n >= 1 && n <= 2 ** 20)) fail(`--sizes takes integers from 1 to 2^20, got ${text}`);
+    } else if (flag === '--nice') {
+      options.nice = Number(value());
+      if (!Number.isInteger(options.nice) || options.nice < -20 || options.nice > 19) fail('--nice needs an integer from -20 to 19');
+    } else if (flag === '--help' || flag === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else fail(`unknown option ${argv[i]}\n${USAGE}`);
+  }
+  return options;
+}
+
+async function loadPackage() {
+  try {
+    return await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
+  } catch (error) {
+    throw new Error(`cannot load dist/index.js (${error.message.split('\n')[0]}); build first: npm run build`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// In the child: one measurement.
+
+const now = () => process.hrtime.bigint();
+const message = (i) => Uint8Array.from({ length: MESSAGE_LENGTH }, (_, k) => (k * 7 + i) & 0xff);
+
+/**
+ * The op's sync call on item i, its `…Many` call on n items (inputs made beforehand), its single
+ * `…Async` call on item i, and its bytes per item.
+ */
+function operation(pqc, { name, op }) {
+  if (KEMS.includes(name)) {
+    const kem = new pqc.Kem(name, { backend: 'native' });
+    const pairs = Array.from({ length: DISTINCT }, () => kem.generateKeyPair());
+    const cts = pairs.map((pair) => kem.encapsulate(pair.publicKey).ciphertext);
+    const pk = (i) => pairs[i % DISTINCT].publicKey;
+    const sk = (i) => pairs[i % DISTINCT].secretKey;
+    const ct = (i) => cts[i % DISTINCT];
+    const { publicKeyLength: P, secretKeyLength: S, ciphertextLength: C, sharedSecretLength: K } = kem;
+    return {
+      keygen: { sync: () => kem.generateKeyPair(), many: (n) => () => kem.generateKeyPairMany(n), single: () => kem.generateKeyPairAsync(), inBytes: 0, outBytes: P + S },
+      encaps: {
+        sync: (i) => kem.encapsulate(pk(i)),
+        many: (n) => {
+          const pks = Array.from({ length: n }, (_, i) => pk(i));
+          return () => kem.encapsulateMany(pks);
+        },
+        single: (i) => kem.encapsulateAsync(pk(i)),
+        inBytes: P,
+        outBytes: C + K,
+      },
+      decaps: {
+        sync: (i) => kem.decapsulate(ct(i), sk(0)),
+        many: (n) => {
+          const items = Array.from({ length: n }, (_, i) => ct(i));
+          return () => kem.decapsulateMany(items, sk(0));
+        },
+        single: (i) => kem.decapsulateAsync(ct(i), sk(0)),
+        inBytes: C,
+        outBytes: K,
+      },
+    }[op];
+  }
+  const sig = new pqc.Sig(name, { backend: 'native' });
+  const { publicKey, secretKey } = sig.generateKeyPair();
+  const messages = Array.from({ length: DISTINCT }, (_, i) => message(i));
+  const signatures = messages.map((m) => sig.sign(m, secretKey));
+  const msg = (i) => messages[i % DISTINCT];
+  const signature = (i) => signatures[i % DISTINCT];
+  const { publicKeyLength: P, secretKeyLength: S, signatureLength: G } = sig;
+  return {
+    keypair: { sync: () => sig.generateKeyPair(), many: (n) => () => sig.generateKeyPairMany(n), single: () => sig.generateKeyPairAsync(), inBytes: 0, outBytes: P + S },
+    sign: {
+      sync: (i) => sig.sign(msg(i), secretKey),
+      many: (n) => {
+        const items = Array.from({ length: n }, (_, i) => msg(i));
+        return () => sig.signMany(items, secretKey);
+      },
+      single: (i) => sig.signAsync(msg(i), secretKey),
+      inBytes: MESSAGE_LENGTH,
+      outBytes: G,
+    },
+    verify: {
+      sync: (i) => sig.verify(msg(i), signature(i), publicKey),
+      many: (n) => {
+        const items = Array.from({ length: n }, (_, i) => msg(i));
+        const sigs = Array.from({ length: n }, (_, i) => signature(i));
+        return () => sig.verifyMany(items, sigs, publicKey);
+      },
+      single: (i) => sig.verifyAsync(msg(i), signature(i), publicKey),
+      inBytes: MESSAGE_LENGTH + G,
+      outBytes: 1,
+    },
+  }[op];
+}
+
+/** ns per sync call: the best of 5 runs of ~60 ms each. */
+function syncTime(run) {
+  let calls = 1;
+  for (let spent = 0; spent < 30e6; calls *= 2) {
+    const start = now();
+    for (let i = 0; i < calls; i++) run(i);
+    spent = Number(now() - start);
+  }
+  let best = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const start = now();
+    for (let i = 0; i < calls; i++) run(i);
+    best = Math.min(best, Number(now() - start) / calls);
+  }
+  return best;
+}
+
+/** Wall time, longest stall and peak extra resident memory of `call()`. */
+async function observe(call) {
+  global.gc();
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const before = process.memoryUsage.rss();
+  let peak = before;
+  let sampling = true;
+  const sample = () => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+    if (sampling) setImmediate(sample);
+  };
+  histogram.enable();
+  setImmediate(sample);
+  const start = now();
+  const result = await call();
+  const ns = Number(now() - start);
+  sampling = false;
+  histogram.disable();
+  sample();
+  // A call shorter than the timer interval has no sample: its whole duration was the stall.
+  const stallMs = histogram.count > 0 ? Math.max(histogram.max / 1e6, ns / 1e6 / (histogram.count + 1)) : ns / 1e6;
+  return { ns, stallMs, extraBytes: peak - before, result };
+}
+
+async function measureJob(job) {
+  const pqc = await loadPackage();
+  const op = operation(pqc, job);
+  const syncNs = syncTime(op.sync);
+  const { size, mode } = job;
+  // Small batches repeat to smooth the machine's noise: the best time, the median stall.
+  const rounds = size <= 4096 ? (job.quick ? 3 : 7) : 1;
+  // Issuing the concurrent calls is part of what is timed: a service makes them one by one.
+  const call = mode === 'many' ? op.many(size) : () => Promise.all(Array.from({ length: size }, (_, i) => op.single(i)));
+  await (mode === 'many' ? op.many(Math.min(size, 256))() : Promise.all(Array.from({ length: Math.min(size, 256) }, (_, i) => op.single(i))));
+  const samples = [];
+  for (let round = 0; round < rounds; round++) {
+    const { ns, stallMs, extraBytes, result } = await observe(call);
+    if (result.length !== size) throw new Error(`${job.name} ${job.op}: ${result.length} results for ${size} items`);
+    samples.push({ ns, stallMs, extraBytes });
+  }
+  return {
+    syncNs,
+    perItemNs: Math.min(...samples.map((s) => s.ns)) / size,
+    stallMs: median(samples.map((s) => s.stallMs)),
+    extraBytes: Math.max(...samples.map((s) => s.extraBytes)),
+    ownBytes: size * op.outBytes + Math.min(size, DISTINCT) * op.inBytes,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// In the parent.
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  if (options.nice !== undefined) os.setPriority(options.nice);
+  const pqc = await loadPackage();
+  const status = pqc.info();
+  requireNative(status, false, fail);
+  const sizes = options.sizes ?? (options.quick ? [256, 4096] : SIZES);
+  const concurrent = options.quick ? 1000 : CONCURRENT;
+  const rows = [
+    ...KEMS.flatMap((name) => KEM_OPS.map((op) => ({ name, op }))),
+    ...SIGS.flatMap((name) => SIG_OPS.map((op) => ({ name, op }))),
+  ].filter((row) => options.only.split(',').some((text) => row.name.includes(text)));
+  if (rows.length === 0) fail(`no algorithm matches --only ${options.only}`);
+
+  const loadBefore = os.loadavg()[0];
+  const started = Date.now();
+  const skipped = [];
+  const results = [];
+  for (const row of rows) {
+    const outBytes = outputBytes(pqc, row);
+    for (const job of [...sizes.map((size) => ({ mode: 'many', size })), { mode: 'single', size: concurrent }]) {
+      const label = job.mode === 'many' ? `${row.name} ${row.op} batch of ${job.size}` : `${row.name} ${row.op} ${job.size} concurrent`;
+      if (job.size * outBytes > MAX_OUTPUT_BYTES) {
+        skipped.push(`${label}: its outputs alone would take ${(job.size * outBytes / 2 ** 30).toFixed(1)} GiB`);
+        continue;
+      }
+      const t0 = Date.now();
+      try {
+        const result = await forkJob(SCRIPT, JOB_ENV, { ...row, ...job, backend: status.backend, quick: options.quick });
+        results.push({ ...row, ...job, ...result });
+      } catch (error) {
+        fail(`${label}: ${oneLine(error.message)}`);
+      }
+      progress(`  ${label}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  }
+  const elapsed = (Date.now() - started) / 1000;
+  const report = render(results, skipped, {
+    status,
+    loadBefore,
+    loadAfter: os.loadavg()[0],
+    elapsed,
+    command: process.argv.slice(2).join(' '),
+    concurrent,
+    nice: options.nice,
+  });
+  console.log(report);
+  if (options.write) {
+    writeSection(THROUGHPUT_SECTION, `${THROUGHPUT_SECTION}\n\n${report}\n`);
+    progress('bench-throughput: wrote BENCHMARKS.md');
+  }
+}
+
+function outputBytes(pqc, { name, op }) {
+  if (KEMS.includes(name)) {
+    const kem = new pqc.Kem(name, { backend: 'native' });
+    return { keygen: kem.publicKeyLength + kem.secretKeyLength, encaps: kem.ciphertextLength + kem.sharedSecretLength, decaps: kem.sharedSecretLength }[op];
+  }
+  const sig = new pqc.Sig(name, { backend: 'native' });
+  return { keypair: sig.publicKeyLength + sig.secretKeyLength, sign: sig.signatureLength, verify: 1 }[op];
+}
+
+/** What makes a row miss, for the misses a run shows (each found while building this bench). */
+const MISS_CAUSES = [
+  [
+    'rate',
+    'rate misses: a batch of 256 pays the pool\'s wake-up for every run (the like-for-like C ceiling, ' +
+      'liboqs C in 256-op runs on the pool\'s threads, is 1.69–1.94× in the section above); larger ones ' +
+      'pay the calling thread\'s share, about a microsecond an item (copying inputs, one ArrayBuffer per ' +
+      'secret, the result objects), on a core the pool\'s threads would otherwise have; and on a machine ' +
+      'whose cores are busy with other work the pool gets less than two of them',
+  ],
+  [
+    'stall',
+    'stall misses: on a machine whose cores are busy with other work, the calling thread waits for a ' +
+      'core between its turns, and that wait counts as stall; with hundreds of thousands of result ' +
+      'objects alive, V8\'s full garbage collections pause the thread too (longer when its concurrent ' +
+      'marking threads get no core)',
+  ],
+  [
+    'memory',
+    'memory misses: each secret item lives in an ArrayBuffer of its own (the secret-memory rule), and ' +
+      'each item has a view and a result object: about 300 bytes of V8 objects an item beside a ' +
+      '32-byte shared secret, which outweighs its own bytes when the outputs are small (decapsulation)',
+  ],
+];
+
+function render(results, skipped, run) {
+  const mark = (ok) => (ok ? '✓' : '✗');
+  const us = (ns) => (ns / 1000 < 10 ? (ns / 1000).toFixed(2) : (ns / 1000).toFixed(1));
+  const lines = results.map((r) => {
+    const rate = r.syncNs / r.perItemNs;
+    const rateTarget = r.mode === 'many' ? TARGETS.batchRate : TARGETS.coalescedRate;
+    const memory = r.extraBytes / r.ownBytes;
+    r.misses = [rate < rateTarget && 'rate', r.stallMs > TARGETS.stallMs && 'stall', r.mode === 'many' && memory > TARGETS.memory && 'memory'].filter(Boolean);
+    return `| ${r.name} | ${r.op} | ${r.mode === 'many' ? `batch of ${r.size.toLocaleString('en-US')}` : `${r.size.toLocaleString('en-US')} concurrent …Async`} | ${us(r.syncNs)} | ${us(r.perItemNs)} | ${rate.toFixed(2)} ${mark(rate >= rateTarget)} | ${r.stallMs.toFixed(1)} ${mark(r.stallMs <= TARGETS.stallMs)}  | ${r.mode === 'many' ? `${(r.extraBytes / 2 ** 20).toFixed(0)} MiB, ${memory.toFixed(2)} ${mark(memory <= TARGETS.memory)}` : '—'} |`;
+  });
+  const count = (what) => results.filter((r) => !r.misses.includes(what)).length;
+  const batches = results.filter((r) => r.mode === 'many');
+  return [
+    `Targets: longest stall ≤ ${TARGETS.stallMs} ms; batch rate ≥ ${TARGETS.batchRate}× and ${run.concurrent.toLocaleString('en-US')} concurrent \`…Async\` calls ≥ ${TARGETS.coalescedRate}× the sync rate; a batch's peak extra memory ≤ ${TARGETS.memory}× its own inputs and outputs.`,
+    '',
+    '| Algorithm | Operation | Call | sync, µs | per item, µs | rate ÷ sync | longest stall, ms | peak extra memory, ÷ own bytes |',
+    '|---|---|---|---:|---:|---:|---:|---:|',
+    ...lines,
+    '',
+    ...(run.loadBefore > 2 * os.availableParallelism()
+      ? [`- ⚠ the machine was busy (load average ${run.loadBefore.toFixed(1)} on ${os.availableParallelism()} cores): the sync times, ratios and stalls here are the machine's, not the package's; rerun on an idle machine to judge the targets`]
+      : []),
+    `- stall ≤ ${TARGETS.stallMs} ms: ${count('stall')} of ${results.length} rows; rate target: ${count('rate')} of ${results.length}; memory ≤ ${TARGETS.memory}×: ${batches.filter((r) => !r.misses.includes('memory')).length} of ${batches.length} batches`,
+    ...skipped.map((line) => `- not run: ${line} (over ${MAX_OUTPUT_BYTES / 2 ** 30} GiB)`),
+    ...MISS_CAUSES.filter(([what]) => results.some((r) => r.misses.includes(what))).map(([, why]) => `- ${why}`),
+    `- liboqs ${run.status.liboqs.version} (${run.status.liboqs.path}); ${os.availableParallelism()} cores, libuv pool of ${Number(process.env.UV_THREADPOOL_SIZE) || 4} threads; Node ${process.version}`,
+    '- longest stall: the largest gap between turns of the event loop while the call ran (wall time, the 1 ms timer interval included); on a machine whose cores are busy with other work it includes the time the calling thread waited for one',
+    `- inputs cycle through ${DISTINCT} distinct values; batches of up to 4,096 items: best time and median stall of several rounds, larger ones one round; each measurement in a fresh child process`,
+    `- load average ${run.loadBefore.toFixed(2)} before, ${run.loadAfter.toFixed(2)} after; ${run.elapsed.toFixed(0)} s in all${run.nice !== undefined ? `; priority ${run.nice}` : ''}; ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: \`npm run bench:throughput${run.command ? ` -- ${run.command}` : ''}\``,
+  ].join('\n');
+}
+
+// Last, once every constant above is initialised.
+if (process.env[JOB_ENV]) {
+  const job = JSON.parse(process.env[JOB_ENV]);
+  await answerParent(job, loadPackage, { many: measureJob, single: measureJob });
+} else {
+  await main();
+}
