@@ -12,5 +12,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Worker threads started by the code under test (the WebAssembly pool) load lib/ from its
+    // TypeScript sources, as in the main config.
+    execArgv: ['--import', new URL('../setup/typescript-in-workers.mjs', import.meta.url).href],
   },
 });
