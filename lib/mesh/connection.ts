@@ -72,6 +72,12 @@ export class Connection {
   }
 
   readonly #frameLimit: number;
+  /**
+   * This connection as the responder knows it: compared, never used. Not the connection itself,
+   * which the responder's cache of answers to retransmitted InitAuths would keep alive, socket,
+   * channel and all, for the handshake timeout after it closed.
+   */
+  readonly #origin = {};
 
   get channel(): SecureChannel | undefined {
     return this.#channel;
@@ -163,7 +169,7 @@ export class Connection {
       if (channel && frame[1] === MessageType.InitHello && peerOf(frame) !== channel.peerId) {
         throw new MeshError('unknown_peer', `a handshake from another node on the channel with ${channel.peerId}`);
       }
-      const step = await this.host.responder.receive(frame, this);
+      const step = await this.host.responder.receive(frame, this.#origin);
       if (step.session) this.#requireSamePeer(step.session);
       if (step.reply) await this.transport.send(step.reply);
       if (step.session) this.#established(step.session);

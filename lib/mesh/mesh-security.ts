@@ -422,18 +422,21 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
       socket.destroy();
       return;
     }
-    const connection = this.#track(new Connection(this.#host, new TcpFrameTransport(socket, this.#maxFrame()), true));
-    // A connection that never completes a handshake must not hold its socket.
-    this.#clock.setTimeout(() => {
+    const connection = new Connection(this.#host, new TcpFrameTransport(socket, this.#maxFrame()), true);
+    // A connection that never completes a handshake must not hold its socket. The timer ends with
+    // the connection: left running, it would keep a closed connection alive until it fires.
+    const timer = this.#clock.setTimeout(() => {
       if (!connection.channel) connection.close(new MeshError('timeout', 'no handshake in time'));
     }, this.#host.handshake.limits.timeoutMs);
+    this.#track(connection, () => this.#clock.clearTimeout(timer));
   }
 
-  #track(connection: Connection): Connection {
+  #track(connection: Connection, onEnd?: () => void): Connection {
     this.#connections.add(connection);
     const onClose = connection.transport.onClose;
     connection.transport.onClose = (error) => {
       this.#connections.delete(connection);
+      onEnd?.();
       onClose(error);
     };
     return connection;
