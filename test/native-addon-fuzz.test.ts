@@ -14,7 +14,7 @@ import { hostileBytes } from './support/hostile-values.js';
  * a valid call made among them still round-trips, also when its inputs are detached, shrunk or
  * overwritten as soon as the call returns.
  */
-const RUNS = fuzzRuns(300, 30_000);
+const RUNS = fuzzRuns(300, 10_000);
 const KEMS = ['ML-KEM-512', 'ML-KEM-1024'];
 const SIGS = ['ML-DSA-44', 'Falcon-512'];
 
@@ -80,7 +80,7 @@ describe.skipIf(!native)(`the raw addon with random arguments${native ? '' : ` (
     const names = fc.constantFrom<unknown>('kem', 'sig', 'ML-KEM-768', 'ML-DSA-44', 'nope', '', '/nonexistent/liboqs.so').map((v) => () => v);
     await property('module functions', fc.tuple(fc.nat({ max: functions.length - 1 }), fc.array(fc.oneof(values(algorithm), names), { maxLength: 5 })), async ([which, makers]: [number, (() => unknown)[]]) => {
       await raw(() => functions[which]![1](...makers.map((make) => make())));
-    }, fuzzRuns(300, 20_000));
+    }, fuzzRuns(300, 10_000));
   }, FUZZ_TIMEOUT);
 
   it.each(algorithms.filter(([name]) => KEMS.includes(name)))('%s: valid calls among hostile ones in flight still round-trip, whatever happens to their inputs', async (name, kem) => {
@@ -117,6 +117,6 @@ describe.skipIf(!native)(`the raw addon with random arguments${native ? '' : ` (
         await noise;
       });
       await Promise.all(pending);
-    }, fuzzRuns(30, 2000));
+    }, fuzzRuns(30, 1000));
   }, FUZZ_TIMEOUT);
 });
