@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installNode } from './install-node.mjs';
-import { replaceSection } from './markdown-sections.mjs';
+import { writeSection } from './reliability-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECTION = '## Node releases';
@@ -76,6 +76,6 @@ const table = [
 ].join('\n');
 console.log(`\n${table}`);
 if (write) {
-  replaceSection(path.join(root, 'docs', 'reliability.md'), SECTION, `${SECTION}\n\nWritten by \`npm run test:node-matrix -- --write\` (${new Date().toISOString().slice(0, 10)}).\n\n${table}\n`);
+  writeSection(SECTION, `${SECTION}\n\nWritten by \`npm run test:node-matrix -- --write\` (${new Date().toISOString().slice(0, 10)}).\n\n${table}\n`);
 }
 if (results.some((r) => r.status !== 'passed')) process.exitCode = 1;

@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Kem, MOCK_KEM_NAME, MockKemFaults, PqcError, ready, Sig, X25519_KEM_NAME } from '../lib/index.js';
 import { environment } from './support/environment.js';
+import { hostileBytes } from './support/hostile-values.js';
+import { FUZZ_TIMEOUT, report, runs as fuzzRuns, SEED } from './fuzz/mode.js';
 
 /**
  * README promises that bad input gets a PqcError. Every public Kem and Sig method (and the
@@ -11,71 +13,11 @@ import { environment } from './support/environment.js';
  *
  * Values that run the caller's own throwing code (a getter, a Proxy trap) are not among them:
  * that error is the caller's and passes through. The hostile values here run none, so any other
- * error is ours.
+ * error is ours. `npm run fuzz` runs each property far longer (test/fuzz/mode.ts).
  */
 await ready();
 
-const RUNS = 40;
-
-/** Hostile stand-ins for a byte argument whose valid value is `base` (built afresh for each call). */
-function hostileBytes(base: Uint8Array): unknown[] {
-  const revocable = Proxy.revocable(base, {});
-  revocable.revoke();
-  const detached = base.slice();
-  structuredClone(detached.buffer, { transfer: [detached.buffer] });
-  const lying = base.slice(0, 1);
-  Object.defineProperties(lying, { byteLength: { value: base.byteLength }, length: { value: base.length } });
-  const shared = new Uint8Array(new SharedArrayBuffer(base.byteLength));
-  shared.set(base);
-  // ES2024's resizable buffers, which the ES2023 types this package compiles against do not know.
-  const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
-  const resizable = new Uint8Array(new Resizable(base.byteLength, { maxByteLength: 2 * base.byteLength + 1 }));
-  resizable.set(base);
-  return [
-    undefined,
-    null,
-    0,
-    -1,
-    1.5,
-    Number.NaN,
-    '',
-    '10',
-    'a'.repeat(100),
-    true,
-    10n,
-    Symbol('hostile'),
-    [Symbol('hostile')],
-    () => base,
-    {},
-    Object.create(null),
-    { toString: () => { throw new Error('toString ran') } },
-    { [Symbol.toPrimitive]: () => { throw new Error('toPrimitive ran') } },
-    [],
-    [, base],
-    base.buffer,
-    new SharedArrayBuffer(8),
-    new DataView(base.buffer, base.byteOffset, base.byteLength),
-    Promise.resolve(base),
-    new Proxy(base, {}),
-    revocable.proxy,
-    Object.create(Uint8Array.prototype),
-    Object.setPrototypeOf(new DataView(new ArrayBuffer(base.byteLength)), Uint8Array.prototype),
-    new Uint16Array(Math.ceil(base.byteLength / 2)),
-    new Int8Array(base),
-    new Uint8ClampedArray(base),
-    new Float64Array(2),
-    detached,
-    lying,
-    base.subarray(1),
-    new Uint8Array(base.byteLength + 1),
-    new Uint8Array(0),
-    shared,
-    resizable,
-    Buffer.from(base),
-    new Map(),
-    new Date(0),
-  ];
-}
+const RUNS = fuzzRuns(40, 2000);
 
 const HOSTILE_COUNT = hostileBytes(new Uint8Array(4)).length;
 /** -1: the valid value; otherwise an index into hostileBytes. */
@@ -128,7 +70,8 @@ function outputs(fields: Record<string, () => Uint8Array>): Slot {
 }
 
 /** Calls `target[method]` with the arguments the slots made; it must succeed or fail with a PqcError. */
-async function expectOnlyPqcErrors(target: object, method: string, slots: Slot[], runs = RUNS): Promise<void> {
+async function expectOnlyPqcErrors(label: string, target: object, method: string, slots: Slot[], runs = RUNS): Promise<void> {
+  const started = performance.now();
   await fc.assert(
     fc.asyncProperty(fc.tuple(...slots), async (makers) => {
       const args = makers.map((make) => make());
@@ -140,8 +83,9 @@ async function expectOnlyPqcErrors(target: object, method: string, slots: Slot[]
         }
       }
     }),
-    { numRuns: runs },
+    { numRuns: runs, seed: SEED },
   );
+  report({ target: `public API: ${label}.${method}`, holds: 'only PqcErrors', runs, seconds: (performance.now() - started) / 1000, failed: false });
 }
 
 const fresh = (length: number) => () => new Uint8Array(length);
@@ -200,8 +144,8 @@ describe.each(PREPARED)(`$name with hostile arguments (${environment.backend} ba
   ];
 
   it.each(methods)('%s', async (method, slots) => {
-    await expectOnlyPqcErrors(kem, method, slots);
-  });
+    await expectOnlyPqcErrors(kem.name, kem, method, slots);
+  }, FUZZ_TIMEOUT);
 });
 
 const SIGS = ['ML-DSA-44', 'Falcon-512'].map((name) => new Sig(name));
@@ -234,8 +178,8 @@ describe.each(SIGS)(`$name with hostile arguments (${environment.backend} backen
   ];
 
   it.each(methods)('%s', async (method, slots) => {
-    await expectOnlyPqcErrors(sig, method, slots, method.startsWith('generate') ? 5 : RUNS);
-  });
+    await expectOnlyPqcErrors(sig.name, sig, method, slots, method.startsWith('generate') ? fuzzRuns(5, 200) : RUNS);
+  }, FUZZ_TIMEOUT);
 });
 
 describe('constructors and MockKemFaults with hostile arguments', () => {
@@ -258,12 +202,12 @@ describe('constructors and MockKemFaults with hostile arguments', () => {
   };
 
   it('new Kem(name, options)', async () => {
-    await expectOnlyPqcErrors(use, 'kem', [name, kemOptions], 200);
-  });
+    await expectOnlyPqcErrors('new', use, 'kem', [name, kemOptions], fuzzRuns(200, 5000));
+  }, FUZZ_TIMEOUT);
 
   it('new Sig(name, options)', async () => {
-    await expectOnlyPqcErrors(use, 'sig', [name, options({})], 100);
-  });
+    await expectOnlyPqcErrors('new', use, 'sig', [name, options({})], fuzzRuns(100, 5000));
+  }, FUZZ_TIMEOUT);
 
   it('MockKemFaults.inject(fault, options)', async () => {
     const faults = fc.constantFrom<unknown>('fail', 'corrupt', 'wrong-secret', 'toString', 'constructor', Symbol('f'), [Symbol('f')], Object.create(null), 1);
@@ -274,8 +218,8 @@ describe('constructors and MockKemFaults with hostile arguments', () => {
       fc.record({ op: fc.option(ops, { nil: undefined }), times: fc.option(times, { nil: undefined }) }).map((o) => () => o),
       fc.constantFrom<() => unknown>(() => null, () => 'x', () => [Symbol('x')]),
     );
-    await expectOnlyPqcErrors(new MockKemFaults(), 'inject', [fault, injectOptions], 200);
-  });
+    await expectOnlyPqcErrors('MockKemFaults', new MockKemFaults(), 'inject', [fault, injectOptions], fuzzRuns(200, 5000));
+  }, FUZZ_TIMEOUT);
 });
 
 describe('a single call names its own argument; messages say what they got', () => {

@@ -70,7 +70,6 @@ export interface Envelope extends EnvelopeFields {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const LABELS: Record<number, Uint8Array> = Object.fromEntries(Object.entries(KIND_NAMES).map(([kind, name]) => [kind, encoder.encode(`x0tta6bl4-cp/1 ${name}\0`)]));
 
@@ -111,12 +110,7 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
   if (wire.u8() !== ENVELOPE_VERSION) fail('malformed', 'an envelope of another version');
   const kind = wire.u8();
   if (!(kind in KIND_NAMES)) fail('malformed', `envelope kind ${kind} is unknown`);
-  let origin: string;
-  try {
-    origin = decoder.decode(wire.short('the origin', 1, 255));
-  } catch (error) {
-    throw (error as { reason?: string }).reason ? error : fail('malformed', 'the origin is not UTF-8');
-  }
+  const origin = wire.text('the origin', 1, 255);
   const sequence = wire.u64();
   const epoch = wire.u32();
   const timestamp = wire.u64();

@@ -57,7 +57,6 @@ interface Era {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const VOTE_LABEL = encoder.encode('x0tta6bl4-cp/1 decision\0');
 const MAX_DECISION_PAYLOAD = 32 * 1024;
 const MAX_VALIDATORS = 256;
@@ -81,9 +80,14 @@ export function parseValidatorSet(bytes: Uint8Array): ValidatorSet {
   if (count === 0 || count > MAX_VALIDATORS) refuse('malformed', `a validator set of ${count} validators`);
   const validators: PublicKeys[] = [];
   for (let i = 0; i < count; i++) {
-    const nodeId = decoder.decode(wire.short('a node id', 1, 255));
-    const sigAlgorithm = decoder.decode(wire.short('an algorithm', 1, 32));
-    validators.push(parsePublicKeys({ nodeId, sigAlgorithm, sigPublicKey: Uint8Array.from(wire.long('a key', 1, 4096)) }));
+    const nodeId = wire.text('a node id', 1, 255);
+    const sigAlgorithm = wire.text('an algorithm', 1, 32);
+    const sigPublicKey = Uint8Array.from(wire.long('a key', 1, 4096));
+    try {
+      validators.push(parsePublicKeys({ nodeId, sigAlgorithm, sigPublicKey }));
+    } catch (error) {
+      refuse('malformed', `validator ${i} of the set: ${(error as Error).message}`);
+    }
   }
   wire.end();
   requireDistinct(validators);
@@ -117,7 +121,7 @@ export function parseDecision(bytes: Uint8Array): Decision {
   const wire = new WireReader(bytes, 'a decision');
   const kind = DECISION_KINDS[wire.u8()];
   if (!kind) refuse('malformed', 'a decision of unknown kind');
-  const slot = decoder.decode(wire.short('the slot', 1, 255));
+  const slot = wire.text('the slot', 1, 255);
   const epoch = wire.u32();
   const validatorSetHash = wire.bytesOf(32, 'the validator-set hash');
   const length = wire.u32();
@@ -155,7 +159,7 @@ export function parseCertificate(bytes: Uint8Array): { decisionBytes: Uint8Array
   const count = wire.u16();
   if (count > MAX_VALIDATORS) refuse('malformed', `a certificate of ${count} votes`);
   const votes: Vote[] = [];
-  for (let i = 0; i < count; i++) votes.push({ signer: decoder.decode(wire.short('a signer', 1, 255)), signature: wire.long('a signature', 1, 4627) });
+  for (let i = 0; i < count; i++) votes.push({ signer: wire.text('a signer', 1, 255), signature: wire.long('a signature', 1, 4627) });
   wire.end();
   return { decisionBytes, decision: parseDecision(decisionBytes), votes };
 }

@@ -83,6 +83,12 @@ export class Connection {
   }
 
   readonly #frameLimit: number;
+  /**
+   * This connection as the responder knows it: compared, never used. Not the connection itself,
+   * which the responder's cache of answers to retransmitted InitAuths would keep alive, socket,
+   * channel and all, for the handshake timeout after it closed.
+   */
+  readonly #origin = {};
 
   get channel(): SecureChannel | undefined {
     return this.#channel;
@@ -174,7 +180,7 @@ export class Connection {
       if (expected !== undefined && frame[1] === MessageType.InitHello && peerOf(frame) !== expected) {
         throw new MeshError('unknown_peer', this.#channel ? `a handshake from another node on the channel with ${expected}` : `a handshake from another node than the expected ${expected}`);
       }
-      const step = await this.host.responder.receive(frame, this, this.options.extension);
+      const step = await this.host.responder.receive(frame, this.#origin, this.options.extension);
       if (step.session) this.#requireSamePeer(step.session);
       if (step.reply) await this.transport.send(step.reply);
       if (step.session) this.#established(step.session);

@@ -485,19 +485,21 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
   }
 
   #inbound(transport: FrameTransport, options: ConnectionOptions): Connection {
-    const connection = this.#track(new Connection(this.#host, transport, true, options));
-    // A connection that never completes a handshake must not hold its transport.
-    this.#clock.setTimeout(() => {
+    const connection = new Connection(this.#host, transport, true, options);
+    // A connection that never completes a handshake must not hold its transport. The timer ends
+    // with the connection: left running, it would keep a closed connection alive until it fires.
+    const timer = this.#clock.setTimeout(() => {
       if (!connection.channel) connection.close(new MeshError('timeout', 'no handshake in time'));
     }, this.#host.handshake.limits.timeoutMs);
-    return connection;
+    return this.#track(connection, () => this.#clock.clearTimeout(timer));
   }
 
-  #track(connection: Connection): Connection {
+  #track(connection: Connection, onEnd?: () => void): Connection {
     this.#connections.add(connection);
     const onClose = connection.transport.onClose;
     connection.transport.onClose = (error) => {
       this.#connections.delete(connection);
+      onEnd?.();
       onClose(error);
     };
     return connection;

@@ -1,5 +1,7 @@
 import { fail } from './failure.js';
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
  * Reads a message field by field, checking every length against what is left before reading,
  * so that a parser fails with a 'malformed' MeshError and never reads past the end.
@@ -58,6 +60,16 @@ export class WireReader {
   /** A field with a u8 length prefix, of at least `min` and at most `max` bytes. */
   short(field: string, min: number, max: number): Uint8Array {
     return this.#bounded(this.u8(), field, min, max);
+  }
+
+  /** A u8-prefixed UTF-8 string (a byte-order mark kept as a character): 'malformed' unless it decodes. */
+  text(field: string, min: number, max: number): string {
+    const bytes = this.short(field, min, max);
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      return fail('malformed', `${this.what}: ${field} is not UTF-8`);
+    }
   }
 
   /** A field with a u16 length prefix. */

@@ -4,6 +4,9 @@ import {
   encodeCertificate,
   encodeDecision,
   encodeValidatorSet,
+  parseCertificate,
+  parseDecision,
+  parseValidatorSet,
   QuorumValidator,
   quorumThreshold,
   signVote,
@@ -12,6 +15,7 @@ import {
   type ValidatorSet,
 } from '../../lib/control-plane/index.js';
 import { counter } from '../mesh/support.js';
+import { expectCode } from '../support/errors.js';
 import { environment } from '../support/environment.js';
 import { members, type Member } from './support.js';
 
@@ -144,5 +148,35 @@ describe('quorum edge cases', async () => {
     expect(() => encodeDecision({ kind: 'nonsense' as never, slot: 's', epoch: 0, validatorSetHash: new Uint8Array(32), payload: new Uint8Array(0) })).toThrow(
       expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT' }),
     );
+  });
+});
+
+describe('the certificate parsers refuse what is not theirs with ERR_PQC_MALFORMED_MESSAGE', async () => {
+  // Found by test/fuzz: a name field that is not UTF-8 threw a TypeError, and a validator set
+  // with an unknown algorithm ERR_PQC_INVALID_INPUT, from the exported parsers.
+  const [v0] = await members(1);
+  const set: ValidatorSet = { epoch: 0, validators: [v0!.keys] };
+  const notUtf8 = Uint8Array.of(0xc3, 0x28);
+  const decision = (slot: Uint8Array) => {
+    const bytes = encodeDecision({ kind: 'key_revocation', slot: 'x'.repeat(slot.length), epoch: 0, validatorSetHash: validatorSetHash(set), payload: new Uint8Array(0) });
+    bytes.set(slot, 2);
+    return bytes;
+  };
+
+  it('a slot, a signer or a node id that is not UTF-8', () => {
+    expectCode(() => parseDecision(decision(notUtf8)), 'ERR_PQC_MALFORMED_MESSAGE');
+    const certificate = encodeCertificate(decision(Uint8Array.of(0x41)), [{ signer: 'xx', signature: Uint8Array.of(1) }]);
+    certificate.set(notUtf8, certificate.length - 5);
+    expectCode(() => parseCertificate(certificate), 'ERR_PQC_MALFORMED_MESSAGE');
+    const encoded = encodeValidatorSet(set);
+    encoded.set(notUtf8, 7);
+    expectCode(() => parseValidatorSet(encoded), 'ERR_PQC_MALFORMED_MESSAGE');
+  });
+
+  it('a validator whose algorithm or key is not an identity', () => {
+    const encoded = encodeValidatorSet(set);
+    // u32 epoch, u16 count, u8 len, "v0", u8 len, "ML-DSA-65": its "6" becomes 9.
+    encoded[8 + v0!.nodeId.length + 'ML-DSA-'.length] = 0x39;
+    expect(() => parseValidatorSet(encoded)).toThrow(expect.objectContaining({ code: 'ERR_PQC_MALFORMED_MESSAGE', message: expect.stringMatching(/ML-DSA-95/) }));
   });
 });
