@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ready } from '../../lib/index.js';
 import { environment } from '../support/environment.js';
 import { addToCorpus, readCorpus } from './corpus.js';
 import { FUZZ_TIMEOUT, LONG, report, runs as fuzzRuns, SEED } from './mode.js';
-import { TARGETS, Violation } from './targets.js';
+import { removeScratch, TARGETS, Violation } from './targets.js';
 
 /**
  * Mutation fuzzing of every parser of the mesh and control-plane layers and of the policy files
@@ -16,6 +16,8 @@ import { TARGETS, Violation } from './targets.js';
  * PQC_FUZZ_SEED fixes the seed, PQC_FUZZ_TARGET runs one target (test/fuzz/mode.ts has the rest).
  */
 await ready();
+
+afterAll(removeScratch);
 
 const ONLY = process.env.PQC_FUZZ_TARGET;
 const HANG_MS = 10_000;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -342,8 +342,16 @@ const handshakeParsers = [
 
 const EXAMPLE_CONFIG = path.join(projectRoot, 'policy', 'examples', 'production.json');
 
+const scratchDirs: string[] = [];
+
+/** Removes the folders the file targets wrote their inputs to (parsers.test.ts, after all). */
+export function removeScratch(): void {
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 function scratch(): (text: Uint8Array) => string {
   const dir = mkdtempSync(path.join(tmpdir(), 'x0tta6bl4-pqc-fuzz-'));
+  scratchDirs.push(dir);
   return (bytes) => {
     const file = path.join(dir, 'input.json');
     writeFileSync(file, bytes);
