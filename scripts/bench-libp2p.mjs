@@ -16,11 +16,13 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { failer, median, progress, requireNative, summary } from './bench-support.mjs';
+import { failer, progress, requireNative } from './bench-support.mjs';
 import { LIBP2P_SECTION, writeSection } from './benchmarks-file.mjs';
 import { installNode } from './install-node.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The bench scripts' statistics are the package's (lib/bench/timing.ts), built into dist/.
+const { median, percentiles: summary } = await import(pathToFileURL(path.join(root, 'dist', 'bench', 'timing.js')).href);
 const fail = failer('bench-libp2p');
 const PROTOCOL = '/x0tta6bl4-bench/throughput/1';
 const CHUNK = 64 * 1024;
