@@ -21,8 +21,8 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { answerParent, failer, forkJob, progress, requireNative } from './bench-support.mjs';
+import { fileURLToPath } from 'node:url';
+import { answerParent, dist, failer, forkJob, progress, requireNative } from './bench-support.mjs';
 import * as benchmarksFile from './benchmarks-file.mjs';
 const { CONTROL_PLANE_SECTION } = benchmarksFile;
 
@@ -72,7 +72,6 @@ function parseArgs(argv) {
 // Shared by the parent and the children.
 
 async function loadPackage() {
-  const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
   try {
     const [pqc, envelope, identity, timing, promClient] = await Promise.all([
       dist('index.js'),

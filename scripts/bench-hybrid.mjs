@@ -19,8 +19,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { failer, progress } from './bench-support.mjs';
+import { fileURLToPath } from 'node:url';
+import { dist, failer, progress } from './bench-support.mjs';
 import { HYBRID_SECTION, writeSection } from './benchmarks-file.mjs';
 import { compileC } from './compile-c.mjs';
 
@@ -52,7 +52,6 @@ const options = parseArgs(process.argv.slice(2));
 
 let pqc;
 try {
-  const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
   pqc = Object.assign({}, ...(await Promise.all(['index.js', 'bench/timing.js', 'bench/hybrid-rows.js'].map(dist))));
 } catch (error) {
   fail(`cannot load dist/ (${error.message.split('\n')[0]}); build first: npm run build`);

@@ -15,14 +15,14 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { failer, progress, requireNative } from './bench-support.mjs';
+import { fileURLToPath } from 'node:url';
+import { dist, failer, progress, requireNative } from './bench-support.mjs';
 import { LIBP2P_SECTION, writeSection } from './benchmarks-file.mjs';
 import { installNode } from './install-node.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // The bench scripts' statistics are the package's (lib/bench/timing.ts), built into dist/.
-const { median, percentiles: summary } = await import(pathToFileURL(path.join(root, 'dist', 'bench', 'timing.js')).href);
+const { median, percentiles: summary } = await dist('bench/timing.js');
 const fail = failer('bench-libp2p');
 const PROTOCOL = '/x0tta6bl4-bench/throughput/1';
 const CHUNK = 64 * 1024;
@@ -47,7 +47,6 @@ function parseArgs(argv) {
   return options;
 }
 
-const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
 
 async function loadLibp2p() {
   const [{ createLibp2p }, { tcp }, { yamux }, { noise }, { generateKeyPair }, { peerIdFromPrivateKey }, { Registry }] = await Promise.all([

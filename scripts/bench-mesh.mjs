@@ -30,8 +30,8 @@
 // leaves the other sections alone. Exits 1 when it cannot measure, not when a target is missed.
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { answerParent, failer, forkJob, progress, requireNative } from './bench-support.mjs';
+import { fileURLToPath } from 'node:url';
+import { answerParent, dist, failer, forkJob, progress, requireNative } from './bench-support.mjs';
 import * as benchmarksFile from './benchmarks-file.mjs';
 const { MESH_SECTION } = benchmarksFile;
 
@@ -109,7 +109,6 @@ function parseArgs(argv) {
 // Shared by the parent and the children.
 
 async function loadPackage() {
-  const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
   try {
     const modules = await Promise.all(['index.js', 'bench/bench-nodes.js', 'bench/handshake.js', 'bench/channel.js', 'bench/timing.js'].map(dist));
     return Object.assign({}, ...modules);

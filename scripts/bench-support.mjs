@@ -3,6 +3,8 @@
 // bench-control-plane.mjs run each measurement in (the IPC message is { ok, result, error }).
 // The timing and its statistics are the package's (dist/bench/timing.js).
 import { fork } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** fail(message) for the script named `prefix`: prints "prefix: message" to stderr, exits 1. */
 export function failer(prefix) {
@@ -79,3 +81,9 @@ export async function answerParent(job, loadPackage, jobs) {
     process.exitCode = message.ok ? 0 : 1;
   }
 }
+
+const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+
+/** A module of the built package, named by its path under dist/ (e.g. 'bench/timing.js'). */
+export const dist = (file) => import(pathToFileURL(path.join(distRoot, ...file.split('/'))).href);
+

@@ -19,13 +19,13 @@
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { answerParent, failer, forkJob, oneLine, progress, requireNative } from './bench-support.mjs';
+import { fileURLToPath } from 'node:url';
+import { answerParent, dist, failer, forkJob, oneLine, progress, requireNative } from './bench-support.mjs';
 import { THROUGHPUT_SECTION, writeSection } from './benchmarks-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // The bench scripts' statistics are the package's (lib/bench/timing.ts), built into dist/.
-const { median } = await import(pathToFileURL(path.join(root, 'dist', 'bench', 'timing.js')).href);
+const { median } = await dist('bench/timing.js');
 const SCRIPT = fileURLToPath(import.meta.url);
 const JOB_ENV = 'X0TTA6BL4_BENCH_THROUGHPUT_JOB';
 
@@ -76,7 +76,7 @@ function parseArgs(argv) {
 
 async function loadPackage() {
   try {
-    return await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
+    return await dist('index.js');
   } catch (error) {
     throw new Error(`cannot load dist/index.js (${error.message.split('\n')[0]}); build first: npm run build`);
   }

@@ -16,13 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { failer, oneLine, progress } from './bench-support.mjs';
+import { fileURLToPath } from 'node:url';
+import { dist, failer, oneLine, progress } from './bench-support.mjs';
 import { WASM_SECTION, writeSection } from './benchmarks-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // The bench scripts' statistics are the package's (lib/bench/timing.ts), built into dist/.
-const { median } = await import(pathToFileURL(path.join(root, 'dist', 'bench', 'timing.js')).href);
+const { median } = await dist('bench/timing.js');
 const fail = failer('bench-wasm');
 
 const BATCH_TARGET = 1.7; // batch rate ÷ sync rate, at least
@@ -58,7 +58,7 @@ const syncMs = options.quick ? 30 : 100;
 
 let pqc;
 try {
-  pqc = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
+  pqc = await dist('index.js');
 } catch (error) {
   fail(`cannot load dist/index.js (${oneLine(error.message)}); build first: npm run build`);
 }

@@ -20,8 +20,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { failer, oneLine, progress } from './bench-support.mjs';
+import { fileURLToPath } from 'node:url';
+import { dist, failer, oneLine, progress } from './bench-support.mjs';
 import { BENCHMARKS_FILE, writeHead } from './benchmarks-file.mjs';
 import { compileC } from './compile-c.mjs';
 
@@ -125,7 +125,6 @@ if (options.nice !== undefined) {
 }
 let pqc;
 try {
-  const dist = (file) => import(pathToFileURL(path.join(root, 'dist', ...file.split('/'))).href);
   pqc = Object.assign({}, ...(await Promise.all(['index.js', 'bench/timing.js', 'bench/primitive-rows.js', 'bench/table.js'].map(dist))));
 } catch (error) {
   fail(`cannot load dist/ (${error.message.split('\n')[0]}); build first: npm run build`);
