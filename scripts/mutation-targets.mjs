@@ -18,14 +18,14 @@ export const MUTATION_TARGETS = {
   },
   policy: {
     mutate: ['lib/policy/**/*.ts'],
-    tests: ['test/policy/**/*.test.ts'],
+    tests: ['test/policy/**/*.test.ts', 'test/fuzz/parsers.test.ts'],
   },
   mesh: {
     mutate: ['lib/mesh/**/*.ts'],
-    tests: ['test/mesh/**/*.test.ts'],
+    tests: ['test/mesh/**/*.test.ts', 'test/fuzz/parsers.test.ts'],
   },
   'control-plane': {
     mutate: ['lib/control-plane/**/*.ts'],
-    tests: ['test/control-plane/**/*.test.ts'],
+    tests: ['test/control-plane/**/*.test.ts', 'test/fuzz/parsers.test.ts'],
   },
 };

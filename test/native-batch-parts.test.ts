@@ -138,6 +138,22 @@ describe('batch parts of bounded size', () => {
   });
 });
 
+describe.skipIf(!pipelined)(`filling the pipeline${pipelined ? '' : ' (skipped: one core, so one part)'}`, () => {
+  it('queues parts behind the first ones before any part is back, one per turn', async () => {
+    const count = 40 * PART_LIMIT;
+    const { engine, parts, turns } = fakeEngine({ delay: (index) => (index < threads * 4 ? 500 : 0) });
+    const batch = engine.runAsync(Op.KemEncaps, count, [keys(count)]);
+    try {
+      for (let turn = 0; turn < 2 * threads * 4; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(parts.some((part) => part.settled)).toBe(false);
+      expect(parts.length).toBe(threads * 4);
+      await batch;
+    } finally {
+      turns.stop();
+    }
+  });
+});
+
 describe.skipIf(!pipelined)(`a batch cut into parts${pipelined ? '' : ' (skipped: one core, so one part)'}`, () => {
   it('returns every item in order, each secret in memory of its own', async () => {
     const { engine, parts, turns } = fakeEngine();

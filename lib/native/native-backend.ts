@@ -1,8 +1,8 @@
-import { availableParallelism } from 'node:os';
 import { markAsUntransferable } from 'node:worker_threads';
 import { SecretBytes } from '../bytes.js';
 import { PqcError } from '../errors.js';
 import type { BatchInput, BatchResult, KemEngine, Op, SigEngine } from '../engine.js';
+import { parallelThreads } from '../parallel-threads.js';
 import { loadAddon, type Addon, type LiboqsStatus, type NativeAlgorithm } from './addon.js';
 import { LIBOQS_INSTALL_HINT, liboqsCandidates } from './liboqs-search.js';
 
@@ -63,8 +63,6 @@ function atLeast(version: string, minor: number): boolean {
 }
 
 // One worker per thread that can run at once: the workers share out the items between them.
-// Read once: availableParallelism() is a system call, and every async call would pay it twice.
-const parallelThreads = Math.min(Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4), availableParallelism());
 const workersFor = (count: number) => Math.min(count, parallelThreads);
 
 /**
@@ -189,9 +187,14 @@ abstract class NativeEngine {
         }
       };
 
-      // A part for each thread at once; the rest of the pipeline fills one part per turn.
+      // A part for each thread at once; the rest of the pipeline fills one part per turn from
+      // the next turn on, so that the pool has parts queued behind its first ones.
       for (let part = 0; part < Math.min(parts, parallelThreads) && failure === undefined; part++) queue();
       if (inFlight === 0) turn();
+      else if (canQueue()) {
+        scheduled = true;
+        setImmediate(turn);
+      }
     });
   }
 }

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PqcError } from '../errors.js';
 import { Op, type BatchInput, type BatchResult, type KemEngine, type SigEngine, kemOutputLengths } from '../engine.js';
-import { wasmWorkerPool } from './worker-pool.js';
+import { POOL_SIZE, wasmWorkerPool } from './worker-pool.js';
 
 /**
  * liboqs compiled to WebAssembly (@oqs/liboqs-js): real liboqs, slower, one WebAssembly module
@@ -154,6 +154,8 @@ function wipe(...buffers: Uint8Array[]): void {
 
 abstract class WasmEngine<T extends WasmKem | WasmSig> {
   readonly backend = 'wasm';
+  // A part sent to a worker thread costs a message each way: concurrent single calls share parts.
+  readonly parallelism = POOL_SIZE;
   #loading: Promise<void>;
 
   constructor(

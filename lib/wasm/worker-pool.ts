@@ -1,8 +1,8 @@
-import { availableParallelism } from 'node:os';
 import { markAsUntransferable, Worker } from 'node:worker_threads';
 import { SecretBytes } from '../bytes.js';
 import { Op, type BatchInput, type BatchResult } from '../engine.js';
 import { PqcError } from '../errors.js';
+import { parallelThreads } from '../parallel-threads.js';
 import { packInputs, type PartReply, type PartRequest } from './batch-part.js';
 
 /**
@@ -21,8 +21,8 @@ import { packInputs, type PartReply, type PartRequest } from './batch-part.js';
 const MAX_PART = 64;
 const ITEMS_AHEAD = 2 * MAX_PART;
 
-/** Sized like the libuv pool: UV_THREADPOOL_SIZE (default 4), but no more threads than can run at once. */
-export const POOL_SIZE = Math.min(Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4), availableParallelism());
+/** Sized like the libuv pool (lib/parallel-threads.ts). */
+export const POOL_SIZE = parallelThreads;
 
 /** Which outputs of each operation are secret (copied out and wiped, as the native backend does). */
 const SECRET_OUTPUTS: Record<Op, boolean[]> = {
