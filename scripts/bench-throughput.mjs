@@ -18,7 +18,7 @@
 // "## Batches and the event loop" section of BENCHMARKS.md and leaves the other sections alone.
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { answerParent, dist, failer, forkJob, oneLine, progress, requireNative } from './bench-support.mjs';
 import { THROUGHPUT_SECTION, writeSection } from './benchmarks-file.mjs';
@@ -35,6 +35,8 @@ const CONCURRENT = 10_000;
 const DISTINCT = 1024;
 const MAX_OUTPUT_BYTES = 1.5 * 2 ** 30;
 const MESSAGE_LENGTH = 64;
+const KEPT_LIMIT = 65536;
+const PAGE = 4096;
 
 const KEMS = ['ML-KEM-512', 'ML-KEM-768', 'ML-KEM-1024'];
 const SIGS = ['ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87'];
@@ -175,9 +177,28 @@ function syncTime(run) {
   return best;
 }
 
-/** Wall time, longest stall and peak extra resident memory of `call()`. */
+/**
+ * ns per sync call of a loop that keeps every result, as a batch must: each result then needs
+ * memory not used before, which the plain loop (its results dropped and their memory reused)
+ * never pays for. Up to KEPT_LIMIT calls, in a loop run once.
+ */
+function syncKeptTime(run, size) {
+  const calls = Math.min(size, KEPT_LIMIT);
+  const kept = new Array(calls);
+  global.gc();
+  const start = now();
+  for (let i = 0; i < calls; i++) kept[i] = run(i);
+  return Number(now() - start) / calls;
+}
+
+/** Wall time, longest stall, longest garbage-collection pause and peak extra resident memory of `call()`. */
 async function observe(call) {
   global.gc();
+  let gcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs = Math.max(gcMs, entry.duration);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   const before = process.memoryUsage.rss();
   let peak = before;
@@ -193,10 +214,13 @@ async function observe(call) {
   const ns = Number(now() - start);
   sampling = false;
   histogram.disable();
+  // The observer is told of the last collections in a later turn.
+  await new Promise((resolve) => setImmediate(resolve));
+  gcObserver.disconnect();
   sample();
   // A call shorter than the timer interval has no sample: its whole duration was the stall.
   const stallMs = histogram.count > 0 ? Math.max(histogram.max / 1e6, ns / 1e6 / (histogram.count + 1)) : ns / 1e6;
-  return { ns, stallMs, extraBytes: peak - before, result };
+  return { ns, stallMs, gcMs, extraBytes: peak - before, result };
 }
 
 async function measureJob(job) {
@@ -211,12 +235,14 @@ async function measureJob(job) {
   await (mode === 'many' ? op.many(Math.min(size, 256))() : Promise.all(Array.from({ length: Math.min(size, 256) }, (_, i) => op.single(i))));
   const samples = [];
   for (let round = 0; round < rounds; round++) {
-    const { ns, stallMs, extraBytes, result } = await observe(call);
+    const { ns, stallMs, gcMs, extraBytes, result } = await observe(call);
     if (result.length !== size) throw new Error(`${job.name} ${job.op}: ${result.length} results for ${size} items`);
-    samples.push({ ns, stallMs, extraBytes });
+    samples.push({ ns, stallMs, gcMs, extraBytes });
   }
   return {
     syncNs,
+    syncKeptNs: syncKeptTime(op.sync, size),
+    gcMs: median(samples.map((s) => s.gcMs)),
     perItemNs: Math.min(...samples.map((s) => s.ns)) / size,
     stallMs: median(samples.map((s) => s.stallMs)),
     extraBytes: Math.max(...samples.map((s) => s.extraBytes)),
@@ -242,6 +268,7 @@ async function main() {
   if (rows.length === 0) fail(`no algorithm matches --only ${options.only}`);
 
   const loadBefore = os.loadavg()[0];
+  const pageFaultUs = firstTouchCost();
   const started = Date.now();
   const skipped = [];
   const results = [];
@@ -272,12 +299,30 @@ async function main() {
     command: process.argv.slice(2).join(' '),
     concurrent,
     nice: options.nice,
+    pageFaultUs,
   });
   console.log(report);
   if (options.write) {
     writeSection(THROUGHPUT_SECTION, `${THROUGHPUT_SECTION}\n\n${report}\n`);
     progress('bench-throughput: wrote BENCHMARKS.md');
   }
+}
+
+/**
+ * µs per 4 KiB page of memory used for the first time (a fresh 64 MiB ArrayBuffer, one byte
+ * written per page, best of 3): what every byte of a batch's outputs costs once on top of the
+ * operation, and what the sync loop, reusing the memory of the results it drops, does not pay.
+ */
+function firstTouchCost() {
+  const bytes = 64 * 2 ** 20;
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const view = new Uint8Array(new ArrayBuffer(bytes));
+    const start = now();
+    for (let at = 0; at < bytes; at += PAGE) view[at] = 1;
+    best = Math.min(best, Number(now() - start) / 1000 / (bytes / PAGE));
+  }
+  return best;
 }
 
 function outputBytes(pqc, { name, op }) {
@@ -293,22 +338,27 @@ function outputBytes(pqc, { name, op }) {
 const MISS_CAUSES = [
   [
     'rate',
-    'rate misses: a batch of 256 pays the pool\'s wake-up for every run (the like-for-like C ceiling, ' +
-      'liboqs C in 256-op runs on the pool\'s threads, is 1.69–1.94× in the section above); larger ones ' +
-      'pay the calling thread\'s share, about a microsecond an item (copying inputs, one ArrayBuffer per ' +
-      'secret, the result objects), on a core the pool\'s threads would otherwise have; and on a machine ' +
-      'whose cores are busy with other work the pool gets less than two of them',
+    (run) =>
+      'rate misses: a batch keeps all its results, so its outputs are memory used for the first time, which ' +
+      `the kernel faults in at ${run.pageFaultUs.toFixed(1)} µs per 4 KiB page on this machine (a loop of ` +
+      'sync calls drops its results and reuses their memory); "sync, results kept" is a sync loop that ' +
+      'keeps them too, the like-for-like baseline. Beyond that a batch of 256 pays the pool\'s wake-up ' +
+      'for every run (the like-for-like C ceiling, liboqs C in 256-op runs on the pool\'s threads, is ' +
+      '1.69–1.94× in the section above), and the calling thread\'s share (copying inputs, one ArrayBuffer ' +
+      'per secret, the result objects) takes a core the pool\'s threads would otherwise have',
   ],
   [
     'stall',
-    'stall misses: on a machine whose cores are busy with other work, the calling thread waits for a ' +
-      'core between its turns, and that wait counts as stall; with hundreds of thousands of result ' +
-      'objects alive, V8\'s full garbage collections pause the thread too (longer when its concurrent ' +
-      'marking threads get no core)',
+    () =>
+      'stall misses: the calling thread\'s share of a part uses new memory too (each secret\'s ArrayBuffer, ' +
+      'the result objects V8 then moves to its old generation), at the page cost above; "longest GC pause" ' +
+      'is the longest single garbage collection during the call (part of the stall); on a machine whose ' +
+      'cores are busy with other work, the calling thread also waits for a core between its turns',
   ],
   [
     'memory',
-    'memory misses: each secret item lives in an ArrayBuffer of its own (the secret-memory rule), and ' +
+    () =>
+      'memory misses: each secret item lives in an ArrayBuffer of its own (the secret-memory rule), and ' +
       'each item has a view and a result object: about 300 bytes of V8 objects an item beside a ' +
       '32-byte shared secret, which outweighs its own bytes when the outputs are small (decapsulation)',
   ],
@@ -322,15 +372,15 @@ function render(results, skipped, run) {
     const rateTarget = r.mode === 'many' ? TARGETS.batchRate : TARGETS.coalescedRate;
     const memory = r.extraBytes / r.ownBytes;
     r.misses = [rate < rateTarget && 'rate', r.stallMs > TARGETS.stallMs && 'stall', r.mode === 'many' && memory > TARGETS.memory && 'memory'].filter(Boolean);
-    return `| ${r.name} | ${r.op} | ${r.mode === 'many' ? `batch of ${r.size.toLocaleString('en-US')}` : `${r.size.toLocaleString('en-US')} concurrent …Async`} | ${us(r.syncNs)} | ${us(r.perItemNs)} | ${rate.toFixed(2)} ${mark(rate >= rateTarget)} | ${r.stallMs.toFixed(1)} ${mark(r.stallMs <= TARGETS.stallMs)}  | ${r.mode === 'many' ? `${(r.extraBytes / 2 ** 20).toFixed(0)} MiB, ${memory.toFixed(2)} ${mark(memory <= TARGETS.memory)}` : '—'} |`;
+    return `| ${r.name} | ${r.op} | ${r.mode === 'many' ? `batch of ${r.size.toLocaleString('en-US')}` : `${r.size.toLocaleString('en-US')} concurrent …Async`} | ${us(r.syncNs)} | ${us(r.syncKeptNs)} | ${us(r.perItemNs)} | ${rate.toFixed(2)} ${mark(rate >= rateTarget)} | ${(r.syncKeptNs / r.perItemNs).toFixed(2)} | ${r.stallMs.toFixed(1)} ${mark(r.stallMs <= TARGETS.stallMs)} | ${r.gcMs.toFixed(1)} | ${r.mode === 'many' ? `${(r.extraBytes / 2 ** 20).toFixed(0)} MiB, ${memory.toFixed(2)} ${mark(memory <= TARGETS.memory)}` : '—'} |`;
   });
   const count = (what) => results.filter((r) => !r.misses.includes(what)).length;
   const batches = results.filter((r) => r.mode === 'many');
   return [
     `Targets: longest stall ≤ ${TARGETS.stallMs} ms; batch rate ≥ ${TARGETS.batchRate}× and ${run.concurrent.toLocaleString('en-US')} concurrent \`…Async\` calls ≥ ${TARGETS.coalescedRate}× the sync rate; a batch's peak extra memory ≤ ${TARGETS.memory}× its own inputs and outputs.`,
     '',
-    '| Algorithm | Operation | Call | sync, µs | per item, µs | rate ÷ sync | longest stall, ms | peak extra memory, ÷ own bytes |',
-    '|---|---|---|---:|---:|---:|---:|---:|',
+    '| Algorithm | Operation | Call | sync, µs | sync, results kept, µs | per item, µs | rate ÷ sync | rate ÷ sync with results kept | longest stall, ms | longest GC pause, ms | peak extra memory, ÷ own bytes |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...lines,
     '',
     ...(run.loadBefore > 2 * os.availableParallelism()
@@ -338,9 +388,10 @@ function render(results, skipped, run) {
       : []),
     `- stall ≤ ${TARGETS.stallMs} ms: ${count('stall')} of ${results.length} rows; rate target: ${count('rate')} of ${results.length}; memory ≤ ${TARGETS.memory}×: ${batches.filter((r) => !r.misses.includes('memory')).length} of ${batches.length} batches`,
     ...skipped.map((line) => `- not run: ${line} (over ${MAX_OUTPUT_BYTES / 2 ** 30} GiB)`),
-    ...MISS_CAUSES.filter(([what]) => results.some((r) => r.misses.includes(what))).map(([, why]) => `- ${why}`),
+    ...MISS_CAUSES.filter(([what]) => results.some((r) => r.misses.includes(what))).map(([, why]) => `- ${why(run)}`),
     `- liboqs ${run.status.liboqs.version} (${run.status.liboqs.path}); ${os.availableParallelism()} cores, libuv pool of ${Number(process.env.UV_THREADPOOL_SIZE) || 4} threads; Node ${process.version}`,
     '- longest stall: the largest gap between turns of the event loop while the call ran (wall time, the 1 ms timer interval included); on a machine whose cores are busy with other work it includes the time the calling thread waited for one',
+    `- sync, results kept: one loop of as many sync calls as the batch has items (at most ${KEPT_LIMIT.toLocaleString('en-US')}), each result kept until the loop ends; fresh memory: ${run.pageFaultUs.toFixed(1)} µs per 4 KiB page (first write to each page of a new 64 MiB ArrayBuffer)`,
     `- inputs cycle through ${DISTINCT} distinct values; batches of up to 4,096 items: best time and median stall of several rounds, larger ones one round; each measurement in a fresh child process`,
     `- load average ${run.loadBefore.toFixed(2)} before, ${run.loadAfter.toFixed(2)} after; ${run.elapsed.toFixed(0)} s in all${run.nice !== undefined ? `; priority ${run.nice}` : ''}; ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: \`npm run bench:throughput${run.command ? ` -- ${run.command}` : ''}\``,
   ].join('\n');

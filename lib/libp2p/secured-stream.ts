@@ -39,6 +39,9 @@ export class SecuredStream extends AbstractMessageStream {
     this.#bytes = bytes;
     this.#raw = raw;
     channel.on('message', (plaintext) => this.onData(plaintext));
+    // libp2p's muxer reads one unbroken byte stream: a record dropped from it would corrupt
+    // whatever follows, so the connection is reset instead (as TLS ends on a bad record).
+    channel.on('refused', (failure) => this.abort(failure));
     channel.on('close', (error) => this.#onChannelClosed(error));
     const framingDrained = bytes.onDrain;
     bytes.onDrain = () => {

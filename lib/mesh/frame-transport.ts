@@ -130,8 +130,12 @@ export class FramedTransport implements FrameTransport {
 
   close(error?: PqcError): void {
     if (this.#closed) return;
-    this.stream.end();
-    this.#finish(error);
+    try {
+      this.stream.end();
+    } finally {
+      // A stream that throws as it ends is closed all the same.
+      this.#finish(error);
+    }
   }
 
   #drained(): void {
@@ -197,7 +201,12 @@ export class FramedTransport implements FrameTransport {
         if (!this.#closed) await this.onFrame(frame);
       } catch {
         // onFrame handles its own refusals; anything it lets through ends the connection.
-        this.close(new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} failed while handling a frame`));
+        try {
+          this.close(new PqcError('ERR_PQC_CHANNEL_CLOSED', `the connection to ${this.remote} failed while handling a frame`));
+        } catch {
+          // the stream or a close handler threw while ending: the transport is closed all the
+          // same, and the chain must not reject, or no later frame or end-of-stream task would run
+        }
       } finally {
         if (--this.#queued < HIGH_WATER_FRAMES / 4 && this.#paused) this.#setPaused(false);
       }

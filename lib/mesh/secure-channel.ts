@@ -40,6 +40,12 @@ export interface SecureChannelEvents {
   resynchronized: [{ sessionId: string }];
   /** A refused record or a failed rotation; the channel stays open unless 'close' follows. */
   error: [PqcError];
+  /**
+   * A record that did not open (forged, replayed, under keys out of step): dropped and counted.
+   * Over a connection that promises every byte in order (libp2p's), the stream it carried now
+   * has a hole, and the connection must end (lib/libp2p/secured-stream.ts).
+   */
+  refused: [MeshError];
   close: [PqcError | undefined];
 }
 
@@ -244,6 +250,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
       if (!this.#resync) this.#startResync();
       this.host.keyDesync(failure);
     }
+    this.emit('refused', failure);
     if (this.listenerCount('error') > 0) this.emit('error', failure);
   }
 

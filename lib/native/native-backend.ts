@@ -1,7 +1,7 @@
 import { markAsUntransferable } from 'node:worker_threads';
 import { SecretBytes } from '../bytes.js';
 import { PqcError } from '../errors.js';
-import type { BatchInput, BatchResult, KemEngine, Op, SigEngine } from '../engine.js';
+import { Op, type BatchInput, type BatchResult, type KemEngine, type SigEngine } from '../engine.js';
 import { parallelThreads } from '../parallel-threads.js';
 import { loadAddon, type Addon, type LiboqsStatus, type NativeAlgorithm } from './addon.js';
 import { LIBOQS_INSTALL_HINT, liboqsCandidates } from './liboqs-search.js';
@@ -79,16 +79,25 @@ const workersFor = (count: number) => Math.min(count, parallelThreads);
  * call whose workers share out its items. At most IN_FLIGHT parts are queued at once.
  */
 export const PART_LIMIT = 512;
+/**
+ * The calling thread makes each secret output's ArrayBuffer when it queues a part, and new memory
+ * costs a page fault per 4 KiB (tens of microseconds on some virtual machines): a part's secret
+ * outputs are bounded too, which matters for key pairs (2.4–4.9 KB of secret key an item).
+ */
+export const PART_SECRET_BYTES = 128 * 1024;
 const PIPELINE_DEPTH = 4;
 const MIN_PART = 16;
 const IN_FLIGHT = parallelThreads * PIPELINE_DEPTH;
 
-/** Items per part of a batch of `count`. */
-export function partSize(count: number): number {
+/** Items per part of a batch of `count` whose items each have `secretBytes` of secret outputs. */
+export function partSize(count: number, secretBytes = 0): number {
   const workers = workersFor(count);
-  if (count <= PART_LIMIT && (count < 2 * MIN_PART || workers === 1)) return count;
-  return Math.min(PART_LIMIT, Math.max(MIN_PART, Math.ceil(count / (workers * PIPELINE_DEPTH))));
+  const limit = Math.max(MIN_PART, Math.min(PART_LIMIT, Math.floor(PART_SECRET_BYTES / Math.max(1, secretBytes))));
+  if (count <= limit && (count < 2 * MIN_PART || workers === 1)) return count;
+  return Math.min(limit, Math.max(MIN_PART, Math.ceil(count / (workers * PIPELINE_DEPTH))));
 }
+
+const KEY_PAIR_OPS: readonly Op[] = [Op.KemKeypair, Op.KemKeypairDerand, Op.SigKeypair];
 
 type PartResult = Awaited<ReturnType<NativeAlgorithm['runAsync']>>;
 
@@ -124,7 +133,8 @@ abstract class NativeEngine {
   }
 
   runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
-    const size = partSize(count);
+    // The other ops' one secret output is a 32-byte shared secret, or none.
+    const size = partSize(count, KEY_PAIR_OPS.includes(op) ? this.algorithm.secretKeyLength : 0);
     const parts = Math.ceil(count / size);
     const workers = parts === 1 ? workersFor(count) : 1;
     const outputs: Uint8Array[][] = [];

@@ -84,6 +84,28 @@ describe.skipIf(LIBP2P_SKIP !== undefined)(`the libp2p connection encrypter on t
     await Promise.all([carl.mesh.close(), dora.mesh.close()]);
   });
 
+  it('resets the connection on a record that does not open, instead of leaving a hole in the byte stream', async () => {
+    const [outboundConn, inboundConn] = multiaddrConnectionPair();
+    const [, inbound] = await Promise.all([
+      encrypter(alice).secureOutbound(outboundConn, { remotePeer: bob.peerId }),
+      encrypter(bob).secureInbound(inboundConn),
+    ]);
+    const rejectedBefore = await counter(registry, 'pqc_record_rejected_total', { reason: 'forged' });
+    const closed = new Promise<Error | undefined>((resolve) => inbound.connection.addEventListener('close', (event) => resolve(event.error), { once: true }));
+    // A record sealed by the real channel, one bit of its tag flipped, framed and sent under the encrypter.
+    const channel = alice.mesh.channels(bob.peerId.toString()).at(-1)!;
+    const record = Uint8Array.from(channel.encrypt(Buffer.from('tampered with on the way')));
+    record[record.length - 1]! ^= 0x01;
+    const frame = Buffer.alloc(4 + record.length);
+    frame.writeUInt32BE(record.length);
+    frame.set(record, 4);
+    outboundConn.send(frame);
+    const error = await closed;
+    expect((error as { code?: string } | undefined)?.code).toBe('ERR_PQC_FORGED_RECORD');
+    expect(inbound.connection.status).not.toBe('open');
+    expect(await counter(registry, 'pqc_record_rejected_total', { reason: 'forged' })).toBe(rejectedBefore + 1);
+  });
+
   it('fails with UnexpectedPeerError when the peer dialled is not the one that answers', async () => {
     const [outboundConn, inboundConn] = multiaddrConnectionPair();
     const [outbound, inbound] = await Promise.all([failure(encrypter(alice).secureOutbound(outboundConn, { remotePeer: carol.peerId })), failure(encrypter(bob).secureInbound(inboundConn))]);

@@ -121,6 +121,8 @@ describe(`PQMeshSecurity over loopback TCP on the ${environment.backend} backend
     closing(a);
     closing(b);
     const { outbound } = await connectPair(a, b);
+    const refused: string[] = [];
+    b.channels('node-a').at(-1)!.on('refused', (error) => refused.push(error.reason));
     const records = Array.from({ length: 5 }, (_, i) => a.encryptForPeer('node-b', bytes(`record ${i}`)));
     // Out of order within the window is fine; each record opens once.
     for (const i of [3, 0, 4, 1, 2]) expect(text(b.decryptFromPeer('node-a', records[i]!))).toBe(`record ${i}`);
@@ -133,6 +135,7 @@ describe(`PQMeshSecurity over loopback TCP on the ${environment.backend} backend
     expect(() => a.encryptForPeer('node-b', 'text' as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT' }));
     expect(await counter(registry, 'pqc_record_rejected_total', { reason: 'replay' })).toBe(1);
     expect(await counter(registry, 'pqc_record_rejected_total', { reason: 'forged' })).toBe(1);
+    expect(refused).toEqual(['replay', 'forged', 'malformed']);
     // A record from encryptForPeer and one from send share the counter sequence: no nonce is used twice.
     const viaChannel = messages(await inboundOf(b), 1);
     await outbound.send(bytes('via the channel'));

@@ -81,3 +81,48 @@ describe(`channels over the caller's own framed transport on the ${environment.b
     await lonely.close();
   });
 });
+
+describe('FramedTransport when the stream or a handler throws', () => {
+  const frame = (bytes: number[]) => Uint8Array.of(0, 0, 0, bytes.length, ...bytes);
+
+  it('a stream that throws as it ends, after a frame handler failed, still closes the transport, and later end-of-stream tasks run', async () => {
+    const [left] = streamPair();
+    left.end = () => {
+      throw new Error('the stream cannot end');
+    };
+    const transport = new FramedTransport(left);
+    const closes: (string | undefined)[] = [];
+    transport.onClose = (error) => closes.push(error?.code);
+    transport.onFrame = () => Promise.reject(new Error('a handler bug'));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      left.onData(frame([1, 2, 3]));
+      const ran = await new Promise<boolean>((resolve) => {
+        transport.afterFrames(() => resolve(true));
+        setTimeout(() => resolve(false), 2000);
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(ran).toBe(true);
+      expect(transport.closed).toBe(true);
+      expect(closes).toEqual(['ERR_PQC_CHANNEL_CLOSED']);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('close() on a stream that throws as it ends reports the close, then the stream’s error', () => {
+    const [left] = streamPair();
+    left.end = () => {
+      throw new Error('the stream cannot end');
+    };
+    const transport = new FramedTransport(left);
+    let closed = 0;
+    transport.onClose = () => closed++;
+    expect(() => transport.close()).toThrow('the stream cannot end');
+    expect(transport.closed).toBe(true);
+    expect(closed).toBe(1);
+  });
+});
