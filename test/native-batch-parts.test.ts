@@ -5,7 +5,7 @@ import { SecretBytes } from '../lib/bytes.js';
 import { Op } from '../lib/engine.js';
 import { PqcError } from '../lib/errors.js';
 import type { Addon, NativeAlgorithm } from '../lib/native/addon.js';
-import { NativeKemEngine, PART_LIMIT, partSize } from '../lib/native/native-backend.js';
+import { NativeKemEngine, PART_LIMIT, PART_SECRET_BYTES, partSize } from '../lib/native/native-backend.js';
 
 /**
  * How lib/native/native-backend.ts cuts a batch into parts and puts the parts' results
@@ -120,6 +120,19 @@ describe('batch parts of bounded size', () => {
       expect(partSize(count)).toBeLessThanOrEqual(PART_LIMIT);
       expect(partSize(count)).toBeGreaterThanOrEqual(pipelined ? 16 : Math.min(count, PART_LIMIT));
     }
+  });
+
+  it('partSize: parts of key pairs hold at most PART_SECRET_BYTES of secret keys, never fewer than 16 items', () => {
+    for (const secretKeyLength of [2400, 3168, 2560, 4032, 4896]) {
+      const limit = Math.floor(PART_SECRET_BYTES / secretKeyLength);
+      for (const count of [limit + 1, 4096, 10 ** 6]) {
+        expect(partSize(count, secretKeyLength)).toBeLessThanOrEqual(limit);
+        expect(partSize(count, secretKeyLength)).toBeGreaterThanOrEqual(pipelined ? 16 : limit);
+      }
+    }
+    // A 32-byte shared secret is far from the bound: the item limit applies.
+    expect(partSize(10 ** 6, 32)).toBe(partSize(10 ** 6));
+    expect(partSize(8, 4896)).toBe(8);
   });
 
   it('after the first parts, one part is queued per turn of the event loop, and the number in flight is bounded', async () => {
