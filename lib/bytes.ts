@@ -64,9 +64,10 @@ export class SecretBytes extends Uint8Array {
 
   /** As Uint8Array's `with`: a copy with the byte at `index` (from the end when negative) replaced. */
   override with(index: number, value: number): SecretBytes {
-    const relative = Math.trunc(Number(index)) || 0;
+    // Unary plus is ToNumber, as the built-in converts: a BigInt index or value is a TypeError.
+    const relative = Math.trunc(+index) || 0;
     const at = relative < 0 ? this.length + relative : relative;
-    const byte = Number(value);
+    const byte = +value;
     if (at < 0 || at >= this.length) throw new RangeError('Invalid typed array index');
     const copy = SecretBytes.copyOf(this);
     copy[at] = byte;
@@ -143,7 +144,7 @@ export function describe(value: unknown): string {
 }
 
 function describeObject(value: object): string {
-  if (types.isProxy(value)) return arrayOrRevoked(value) === undefined ? 'revoked Proxy' : 'Proxy';
+  if (types.isProxy(value)) return arrayOrRevoked(value) === 'revoked' ? 'revoked Proxy' : 'Proxy';
   const tag = typedArrayTag.call(value);
   if (tag !== undefined) return `${tag}(${typedArrayByteLength.call(value)} bytes)`;
   if (types.isPromise(value)) return 'Promise (missing await?)';
@@ -180,6 +181,7 @@ export function requireBytes(value: unknown, name: string, length?: number, what
     throw new PqcError('ERR_PQC_INVALID_INPUT', `${label()} must be a Uint8Array, got ${describe(value)}`);
   }
   const byteLength = typedArrayByteLength.call(value);
+  // Stryker disable next-line ConditionalExpression: `byteLength === 0` → true only tests every view for detachment; a view of any bytes is never detached, so only the work changes
   if (byteLength === 0 && isDetached(value)) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `${label()} is a detached buffer`);
   }
@@ -190,14 +192,14 @@ export function requireBytes(value: unknown, name: string, length?: number, what
 }
 
 /**
- * Array.isArray(value), or undefined for a revoked Proxy: it throws on every use, and
+ * Array.isArray(value), or 'revoked' for a revoked Proxy: it throws on every use, and
  * Array.isArray is the one test that finds one without running a live Proxy's traps.
  */
-function arrayOrRevoked(value: unknown): boolean | undefined {
+function arrayOrRevoked(value: unknown): boolean | 'revoked' {
   try {
     return Array.isArray(value);
   } catch {
-    return undefined;
+    return 'revoked';
   }
 }
 
@@ -213,10 +215,10 @@ export function isArray(value: unknown): value is unknown[] {
  */
 export function requireArray<T>(value: unknown, name: string, check: (item: unknown, i: number) => T): Promise<T[]> {
   const length = isArray(value) ? value.length : undefined;
-  if (!Number.isInteger(length) || length! < 1 || length! > MAX_BATCH) {
+  if (!isInteger(length) || length < 1 || length > MAX_BATCH) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `${name} must be an array of 1 to ${MAX_BATCH} Uint8Array, got ${describe(value)}`);
   }
-  return mapInSlices(length!, (i) => check((value as unknown[])[i], i));
+  return mapInSlices(length, (i) => check((value as unknown[])[i], i));
 }
 
 export function requireByteArray(value: unknown, name: string, length?: number, what?: string): Promise<Uint8Array[]> {
@@ -236,8 +238,11 @@ function isDetached(view: Uint8Array): boolean {
 /** Largest batch the addon accepts in one call (csrc/algorithm_handle.cc). */
 export const MAX_BATCH = 1 << 20;
 
+/** Number.isInteger, typed as the test for a number that it is. */
+const isInteger = Number.isInteger as (value: unknown) => value is number;
+
 export function requireCount(count: unknown): number {
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
+  if (!isInteger(count) || count < 1 || count > MAX_BATCH) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `count must be an integer from 1 to ${MAX_BATCH}, got ${describe(count)}`);
   }
   return count;
@@ -262,7 +267,7 @@ export function requireOutputObject<T extends object>(out: T): T {
 
 /** Whether the properties of `value` can be read: an object, and not a revoked Proxy. */
 function isReadableObject(value: unknown): value is object {
-  return value !== null && typeof value === 'object' && arrayOrRevoked(value) !== undefined;
+  return value !== null && typeof value === 'object' && arrayOrRevoked(value) !== 'revoked';
 }
 
 /** `output` must not overlap `other`: liboqs may read an input after it has written an output. */

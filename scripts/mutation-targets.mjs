@@ -14,7 +14,7 @@ export const MUTATION_TARGETS = {
   },
   bytes: {
     mutate: ['lib/bytes.ts'],
-    tests: ['test/secret-bytes.test.ts', 'test/hostile-arguments.test.ts', 'test/kem.test.ts', 'test/sig.test.ts'],
+    tests: ['test/bytes-checks.test.ts', 'test/secret-bytes.test.ts', 'test/hostile-arguments.test.ts', 'test/kem.test.ts', 'test/sig.test.ts'],
   },
   policy: {
     mutate: ['lib/policy/**/*.ts'],

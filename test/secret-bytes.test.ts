@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SecretBytes } from '../lib/index.js';
 
 /**
@@ -43,6 +43,14 @@ describe('SecretBytes renders no bytes as text', () => {
     }
   });
 
+  it('the methods that render bytes as text render what toString does', () => {
+    const secret = SecretBytes.copyOf(Uint8Array.from(BYTES));
+    expect(secret.toString()).toBe(REDACTED);
+    expect(secret.toLocaleString()).toBe(REDACTED);
+    expect(secret.join()).toBe(REDACTED);
+    expect(secret.join('-')).toBe(REDACTED);
+  });
+
   it('as do the generic Array methods, which call join', () => {
     const secret = SecretBytes.copyOf(Uint8Array.from(BYTES));
     expect(Array.prototype.toString.call(secret)).toBe(REDACTED);
@@ -62,14 +70,74 @@ describe("SecretBytes' own copies behave as Uint8Array's", () => {
     for (const [index, value] of [[0, 7], [-1, 300], [2.7, -1], [-6, 1], [Number.NaN, 5]] as const) {
       expect(Array.from(secret().with(index, value)), `with(${index}, ${value})`).toEqual(Array.from(plain.with(index, value)));
     }
-    for (const index of [6, -7, Infinity]) {
-      expect(() => secret().with(index, 0)).toThrow(RangeError);
-      expect(() => plain.with(index, 0)).toThrow(RangeError);
+    // Refused as the built-in refuses: an index out of range, and (converted as numbers are) a
+    // BigInt index or value.
+    for (const [index, value] of [[6, 0], [-7, 0], [Infinity, 0], [2n, 0], [1, 5n]]) {
+      const call = (bytes: Uint8Array) => () => (bytes.with as (index: unknown, value: unknown) => Uint8Array)(index, value);
+      const expected = thrown(call(plain));
+      expect(expected).toBeInstanceOf(typeof index === 'bigint' || typeof value === 'bigint' ? TypeError : RangeError);
+      const error = thrown(call(secret()));
+      expect(error.constructor, `with(${index}, ${value})`).toBe(expected.constructor);
+      expect(error.message, `with(${index}, ${value})`).toBe(expected.message);
     }
     // The original is left as it was.
     const original = secret();
     original.toReversed();
     original.with(0, 0);
     expect(Array.from(original)).toEqual(BYTES);
+  });
+});
+
+function thrown(run: () => unknown): Error {
+  try {
+    run();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('did not throw');
+}
+
+describe("the ES2026 hex and base64 methods (Uint8Array's toHex and toBase64)", () => {
+  const NAMES = ['toHex', 'toBase64'] as const;
+
+  it('SecretBytes has them only where Uint8Array has them', () => {
+    for (const name of NAMES) expect(name in SecretBytes.prototype, name).toBe(name in Uint8Array.prototype);
+  });
+
+  // A runtime that has them is stood in for by defining them, as ECMA-262 does, before a fresh
+  // import of lib/bytes.ts (Node 20 to 24 lack them; Node 26 has them).
+  it('on a runtime that has them they render what toString does, and are methods like the others', async () => {
+    const hadThem = NAMES.filter((name) => Object.hasOwn(Uint8Array.prototype, name));
+    const render = { toHex: 'hex', toBase64: 'base64' } as const;
+    for (const name of NAMES) {
+      if (hadThem.includes(name)) continue;
+      Object.defineProperty(Uint8Array.prototype, name, {
+        value(this: Uint8Array) {
+          return Buffer.from(this.buffer, this.byteOffset, this.byteLength).toString(render[name]);
+        },
+        writable: true,
+        enumerable: false,
+        configurable: true,
+      });
+    }
+    try {
+      vi.resetModules();
+      const { SecretBytes: Fresh } = await import('../lib/bytes.js');
+      const secret = Fresh.copyOf(Uint8Array.from(BYTES)) as unknown as Record<string, () => string>;
+      const { value: _toString, ...method } = Object.getOwnPropertyDescriptor(Fresh.prototype, 'toString')!;
+      for (const name of NAMES) {
+        expect(secret[name]!(), name).toBe(REDACTED);
+        const { value: _value, ...attributes } = Object.getOwnPropertyDescriptor(Fresh.prototype, name)!;
+        expect(attributes, name).toEqual(method);
+        // A caller may still replace it on one instance, as on a Uint8Array.
+        secret[name] = () => 'replaced';
+        expect(secret[name]!()).toBe('replaced');
+      }
+      // The plain Uint8Array still renders its bytes.
+      expect((Uint8Array.of(0xab) as unknown as Record<string, () => string>).toHex!()).toBe('ab');
+    } finally {
+      for (const name of NAMES) if (!hadThem.includes(name)) delete (Uint8Array.prototype as unknown as Record<string, unknown>)[name];
+      vi.resetModules();
+    }
   });
 });
