@@ -19,6 +19,10 @@ export default {
   mutate: target.mutate,
   // Each mutant runs only the tests that reached it in the dry run.
   coverageAnalysis: 'perTest',
+  // A static mutant (a module-level value, evaluated once on import) reruns every test of the
+  // target: in lib/policy/ 15 % of the mutants took 94 % of the time, and their results were
+  // unreliable both ways (docs/reliability.md). They are left out of the score, and counted.
+  ignoreStatic: true,
   // The machine has 2 cores.
   concurrency: 2,
   // Generous: the machine is shared, and a mutant that loops is still caught.
