@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { POLICY_VARIABLES } from '../../lib/policy/environment.js';
 import type { Diagnosis } from '../../lib/policy/doctor.js';
+import { CHOSEN_WHY, NATIVE, requiresLiboqs, WASM_IN_USE, wasmInProduction } from './backends.js';
+import { stubEnvs } from './stub-envs.js';
 
 /**
  * `x0tta6bl4-pqc doctor` in this process: diagnose() and formatDiagnosis() called as the CLI
@@ -13,16 +15,10 @@ import type { Diagnosis } from '../../lib/policy/doctor.js';
 let doctor: typeof import('../../lib/policy/doctor.js');
 
 const POLICY_NAMES = Object.values(POLICY_VARIABLES).map((spec) => spec.name);
-const CHOSEN_WHY = 'X0TTA6BL4_PQC_BACKEND=wasm selects it; unset that variable to use the native liboqs';
-const WASM_IN_USE = `the WebAssembly liboqs is in use: ${CHOSEN_WHY}`;
-const WASM_IN_PRODUCTION = `production mode runs on the WebAssembly liboqs because X0TTA6BL4_ALLOW_WASM_PQC=true (several times slower). The native backend is not in use: ${CHOSEN_WHY}`;
+const WASM_IN_PRODUCTION = wasmInProduction(CHOSEN_WHY);
 const MOCK_ALLOWED = 'X0TTA6BL4_ALLOW_MOCK_PQC=true lifts the ban on the mock KEM, which has no security: unset it in production';
 const pqcDisabled = (ttl: number) =>
   `X0TTA6BL4_DISABLE_PQC=true: start-up enters classical-only fallback mode and shuts the node down after ${ttl} s; unset it to run with PQC`;
-
-function setEnv(env: Record<string, string>) {
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-}
 
 beforeAll(async () => {
   vi.stubEnv('X0TTA6BL4_PQC_BACKEND', 'wasm');
@@ -61,20 +57,17 @@ describe('diagnose()', () => {
   });
 
   it('in production on the WebAssembly liboqs without the opt-in: not ready, with the fix', () => {
-    setEnv({ X0TTA6BL4_PRODUCTION: 'true' });
+    stubEnvs({ X0TTA6BL4_PRODUCTION: 'true' });
     expect(doctor.diagnose()).toMatchObject({
       production: true,
       ready: false,
-      problems: [
-        `production mode (X0TTA6BL4_PRODUCTION=true) requires the native liboqs backend, which is not in use: ${CHOSEN_WHY}\n` +
-          'To run production on the WebAssembly liboqs instead (several times slower), set X0TTA6BL4_ALLOW_WASM_PQC=true.',
-      ],
+      problems: [requiresLiboqs(CHOSEN_WHY)],
       warnings: [],
     });
   });
 
   it('in production with the opt-in: ready, with the warning, and the values in force', () => {
-    setEnv({ X0TTA6BL4_PRODUCTION: 'TRUE', X0TTA6BL4_ALLOW_WASM_PQC: 'true', X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '120' });
+    stubEnvs({ X0TTA6BL4_PRODUCTION: 'TRUE', X0TTA6BL4_ALLOW_WASM_PQC: 'true', X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '120' });
     const diagnosis = doctor.diagnose();
     expect(diagnosis).toMatchObject({ production: true, ready: true, problems: [], warnings: [WASM_IN_PRODUCTION] });
     expect(diagnosis.policy.X0TTA6BL4_PRODUCTION).toEqual({ raw: 'TRUE', value: true, default: false, effect: POLICY_VARIABLES.production.effect, error: null });
@@ -82,21 +75,21 @@ describe('diagnose()', () => {
   });
 
   it('X0TTA6BL4_DISABLE_PQC=true is a problem in production and a warning elsewhere, naming the TTL', () => {
-    setEnv({ X0TTA6BL4_PRODUCTION: 'true', X0TTA6BL4_ALLOW_WASM_PQC: 'true', X0TTA6BL4_DISABLE_PQC: 'true', X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '120' });
+    stubEnvs({ X0TTA6BL4_PRODUCTION: 'true', X0TTA6BL4_ALLOW_WASM_PQC: 'true', X0TTA6BL4_DISABLE_PQC: 'true', X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '120' });
     expect(doctor.diagnose()).toMatchObject({ ready: false, problems: [pqcDisabled(120)], warnings: [WASM_IN_PRODUCTION] });
-    setEnv({ X0TTA6BL4_PRODUCTION: 'false', X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '' });
+    stubEnvs({ X0TTA6BL4_PRODUCTION: 'false', X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '' });
     expect(doctor.diagnose()).toMatchObject({ production: false, ready: true, problems: [], warnings: [WASM_IN_USE, pqcDisabled(3600)] });
   });
 
   it('X0TTA6BL4_ALLOW_MOCK_PQC=true is a problem in production only', () => {
-    setEnv({ X0TTA6BL4_PRODUCTION: 'true', X0TTA6BL4_ALLOW_WASM_PQC: 'true', X0TTA6BL4_ALLOW_MOCK_PQC: 'true' });
+    stubEnvs({ X0TTA6BL4_PRODUCTION: 'true', X0TTA6BL4_ALLOW_WASM_PQC: 'true', X0TTA6BL4_ALLOW_MOCK_PQC: 'true' });
     expect(doctor.diagnose()).toMatchObject({ ready: false, problems: [MOCK_ALLOWED], warnings: [WASM_IN_PRODUCTION] });
-    setEnv({ X0TTA6BL4_PRODUCTION: 'false' });
+    stubEnvs({ X0TTA6BL4_PRODUCTION: 'false' });
     expect(doctor.diagnose()).toMatchObject({ ready: true, problems: [], warnings: [WASM_IN_USE] });
   });
 
   it('an invalid variable is a problem that stops the other checks; an invalid X0TTA6BL4_PRODUCTION counts as production', () => {
-    setEnv({ X0TTA6BL4_PRODUCTION: 'yes', X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '1h' });
+    stubEnvs({ X0TTA6BL4_PRODUCTION: 'yes', X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '1h' });
     const diagnosis = doctor.diagnose();
     expect(diagnosis).toMatchObject({
       production: true,
@@ -117,21 +110,15 @@ describe('diagnose()', () => {
   });
 
   it('an invalid variable beside X0TTA6BL4_PRODUCTION=false or unset leaves the node out of production', () => {
-    setEnv({ X0TTA6BL4_PRODUCTION: 'false', X0TTA6BL4_ALLOW_MOCK_PQC: '1' });
+    stubEnvs({ X0TTA6BL4_PRODUCTION: 'false', X0TTA6BL4_ALLOW_MOCK_PQC: '1' });
     expect(doctor.diagnose()).toMatchObject({ production: false, ready: false, problems: ['X0TTA6BL4_ALLOW_MOCK_PQC must be "true" or "false", got "1"'] });
-    setEnv({ X0TTA6BL4_PRODUCTION: '' });
+    stubEnvs({ X0TTA6BL4_PRODUCTION: '' });
     expect(doctor.diagnose()).toMatchObject({ production: false, ready: false });
   });
 });
 
 const NATIVE_READY: Diagnosis = {
-  backend: 'native',
-  liboqs: { version: '0.16.0', path: '/opt/liboqs/0.16.0/lib/liboqs.so.9' },
-  wasm: null,
-  kems: ['ML-KEM-512', 'ML-KEM-768', 'ML-KEM-1024'],
-  sigs: ['ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87'],
-  capabilities: { kemKeypairDerand: true, kemEncapsDerand: true, sigContext: true },
-  nativeUnavailable: null,
+  ...NATIVE,
   production: true,
   policy: Object.fromEntries(
     Object.values(POLICY_VARIABLES).map((spec) => [spec.name, { raw: null, value: spec.default, default: spec.default, effect: spec.effect, error: null }]),

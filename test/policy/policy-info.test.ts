@@ -1,16 +1,19 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { info } from '../../lib/policy/policy-info.js';
+import { stubEnvs } from './stub-envs.js';
 
 /** info().policy in this process: each flag read from the environment on each call (README "Variables"). */
 describe('info().policy', () => {
   afterEach(() => vi.unstubAllEnvs());
 
   it('reports each flag as set, null for an invalid one, and every configuration error', () => {
-    vi.stubEnv('X0TTA6BL4_PRODUCTION', 'true');
-    vi.stubEnv('X0TTA6BL4_ALLOW_MOCK_PQC', 'false');
-    vi.stubEnv('X0TTA6BL4_ALLOW_WASM_PQC', '');
-    vi.stubEnv('X0TTA6BL4_DISABLE_PQC', 'yes');
-    vi.stubEnv('X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS', '0');
+    stubEnvs({
+      X0TTA6BL4_PRODUCTION: 'true',
+      X0TTA6BL4_ALLOW_MOCK_PQC: 'false',
+      X0TTA6BL4_ALLOW_WASM_PQC: '',
+      X0TTA6BL4_DISABLE_PQC: 'yes',
+      X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '0',
+    });
     expect(info().policy).toEqual({
       production: true,
       mockAllowed: false,
@@ -27,11 +30,13 @@ describe('info().policy', () => {
   });
 
   it('tells the flags apart, and has no configuration error when every value is valid', () => {
-    vi.stubEnv('X0TTA6BL4_PRODUCTION', 'false');
-    vi.stubEnv('X0TTA6BL4_ALLOW_MOCK_PQC', 'TRUE');
-    vi.stubEnv('X0TTA6BL4_ALLOW_WASM_PQC', 'false');
-    vi.stubEnv('X0TTA6BL4_DISABLE_PQC', ' true ');
-    vi.stubEnv('X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS', '60');
+    stubEnvs({
+      X0TTA6BL4_PRODUCTION: 'false',
+      X0TTA6BL4_ALLOW_MOCK_PQC: 'TRUE',
+      X0TTA6BL4_ALLOW_WASM_PQC: 'false',
+      X0TTA6BL4_DISABLE_PQC: ' true ',
+      X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '60',
+    });
     expect(info().policy).toMatchObject({
       production: false,
       mockAllowed: true,
@@ -39,8 +44,7 @@ describe('info().policy', () => {
       pqcDisabled: true,
       configurationErrors: [],
     });
-    vi.stubEnv('X0TTA6BL4_PRODUCTION', 'nope');
-    vi.stubEnv('X0TTA6BL4_ALLOW_WASM_PQC', 'True');
+    stubEnvs({ X0TTA6BL4_PRODUCTION: 'nope', X0TTA6BL4_ALLOW_WASM_PQC: 'True' });
     expect(info().policy).toMatchObject({ production: null, mockAllowed: true, wasmAllowed: true, pqcDisabled: true });
   });
 });

@@ -2,21 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { Info } from '../../lib/backend.js';
 import { readPolicy } from '../../lib/policy/environment.js';
 import { assessBackend } from '../../lib/policy/readiness.js';
+import { CHOSEN_WHY, NATIVE, requiresLiboqs, wasmInProduction } from './backends.js';
 
 /**
  * assessBackend() on its own: start-up and doctor reach it only with the backend this process
  * selected (and doctor's CLI tests in child processes), so here each kind of backend is described
  * as info() describes it: a native liboqs, the WebAssembly one chosen or fallen back to, none.
  */
-const NATIVE: Info = {
-  backend: 'native',
-  liboqs: { version: '0.16.0', path: '/opt/liboqs/0.16.0/lib/liboqs.so' },
-  wasm: null,
-  kems: ['ML-KEM-512', 'ML-KEM-768', 'ML-KEM-1024'],
-  sigs: ['ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87'],
-  capabilities: { kemKeypairDerand: true, kemEncapsDerand: true, sigContext: true },
-  nativeUnavailable: null,
-};
 const NOT_FOUND = { code: 'ERR_PQC_LIBOQS_NOT_FOUND', message: 'liboqs was not found. Tried:\n  liboqs.so: cannot open shared object file' };
 const WASM_CHOSEN: Info = {
   ...NATIVE,
@@ -39,7 +31,6 @@ const DEVELOPMENT = readPolicy({});
 const PRODUCTION = readPolicy({ X0TTA6BL4_PRODUCTION: 'true' });
 const PRODUCTION_ON_WASM = readPolicy({ X0TTA6BL4_PRODUCTION: 'true', X0TTA6BL4_ALLOW_WASM_PQC: 'true' });
 
-const CHOSEN_WHY = 'X0TTA6BL4_PQC_BACKEND=wasm selects it; unset that variable to use the native liboqs';
 const ALL_CLEAR = { problems: [], warnings: [], wasmInProduction: false };
 
 describe('assessBackend', () => {
@@ -83,14 +74,7 @@ describe('assessBackend', () => {
       [WASM_CHOSEN, CHOSEN_WHY],
     ] as const) {
       expect(assessBackend(PRODUCTION, backend)).toEqual({
-        problems: [
-          {
-            code: 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS',
-            message:
-              `production mode (X0TTA6BL4_PRODUCTION=true) requires the native liboqs backend, which is not in use: ${why}\n` +
-              'To run production on the WebAssembly liboqs instead (several times slower), set X0TTA6BL4_ALLOW_WASM_PQC=true.',
-          },
-        ],
+        problems: [{ code: 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS', message: requiresLiboqs(why) }],
         warnings: [],
         wasmInProduction: false,
       });
@@ -100,9 +84,7 @@ describe('assessBackend', () => {
   it('in production with X0TTA6BL4_ALLOW_WASM_PQC=true the WebAssembly liboqs passes, with a warning', () => {
     expect(assessBackend(PRODUCTION_ON_WASM, WASM_FALLEN_BACK)).toEqual({
       problems: [],
-      warnings: [
-        `production mode runs on the WebAssembly liboqs because X0TTA6BL4_ALLOW_WASM_PQC=true (several times slower). The native backend is not in use: ${NOT_FOUND.message}`,
-      ],
+      warnings: [wasmInProduction(NOT_FOUND.message)],
       wasmInProduction: true,
     });
   });
@@ -112,20 +94,20 @@ describe('assessBackend', () => {
     const lacking = { ...NATIVE, kems: ['ML-KEM-512', 'ML-KEM-1024'], sigs: ['ML-DSA-44', 'ML-DSA-87'] };
     expect(assessBackend(DEVELOPMENT, lacking)).toEqual({
       problems: [
-        { code: 'ERR_PQC_UNSUPPORTED_ALGORITHM', message: `liboqs 0.16.0 (/opt/liboqs/0.16.0/lib/liboqs.so) does not enable ML-KEM-768: ${fix}` },
-        { code: 'ERR_PQC_UNSUPPORTED_ALGORITHM', message: `liboqs 0.16.0 (/opt/liboqs/0.16.0/lib/liboqs.so) does not enable ML-DSA-65: ${fix}` },
+        { code: 'ERR_PQC_UNSUPPORTED_ALGORITHM', message: `liboqs 0.16.0 (/opt/liboqs/0.16.0/lib/liboqs.so.9) does not enable ML-KEM-768: ${fix}` },
+        { code: 'ERR_PQC_UNSUPPORTED_ALGORITHM', message: `liboqs 0.16.0 (/opt/liboqs/0.16.0/lib/liboqs.so.9) does not enable ML-DSA-65: ${fix}` },
       ],
       warnings: [],
       wasmInProduction: false,
     });
     expect(assessBackend(PRODUCTION, { ...NATIVE, kems: lacking.kems })).toEqual({
-      problems: [{ code: 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS', message: `liboqs 0.16.0 (/opt/liboqs/0.16.0/lib/liboqs.so) does not enable ML-KEM-768: ${fix}` }],
+      problems: [{ code: 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS', message: `liboqs 0.16.0 (/opt/liboqs/0.16.0/lib/liboqs.so.9) does not enable ML-KEM-768: ${fix}` }],
       warnings: [],
       wasmInProduction: false,
     });
     expect(assessBackend(PRODUCTION_ON_WASM, { ...WASM_CHOSEN, sigs: lacking.sigs })).toEqual({
       problems: [{ code: 'ERR_PQC_PRODUCTION_REQUIRES_LIBOQS', message: `the WebAssembly liboqs 0.15.1 does not enable ML-DSA-65: ${fix}` }],
-      warnings: [expect.stringMatching(/^production mode runs on the WebAssembly liboqs because/)],
+      warnings: [wasmInProduction(CHOSEN_WHY)],
       wasmInProduction: true,
     });
   });

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { StartupOptions } from '../../lib/policy/startup.js';
 import { POLICY_VARIABLES } from '../../lib/policy/environment.js';
+import type { StartupOptions } from '../../lib/policy/startup.js';
+import { CHOSEN_WHY, requiresLiboqs, WASM_IN_USE, wasmInProduction } from './backends.js';
 import { FakeClock } from './fake-clock.js';
+import { stubEnvs } from './stub-envs.js';
 import { captureLogger, NO_NATIVE, skipWithoutNative } from './support.js';
 
 /**
@@ -11,11 +13,8 @@ import { captureLogger, NO_NATIVE, skipWithoutNative } from './support.js';
  * liboqs is chosen by X0TTA6BL4_PQC_BACKEND=wasm, which this process can select on every
  * machine; the native case needs this run's liboqs.
  */
-const CHOSEN_WHY = 'X0TTA6BL4_PQC_BACKEND=wasm selects it; unset that variable to use the native liboqs';
-const REQUIRES_LIBOQS =
-  `production mode (X0TTA6BL4_PRODUCTION=true) requires the native liboqs backend, which is not in use: ${CHOSEN_WHY}\n` +
-  'To run production on the WebAssembly liboqs instead (several times slower), set X0TTA6BL4_ALLOW_WASM_PQC=true.';
-const WASM_IN_PRODUCTION = `production mode runs on the WebAssembly liboqs because X0TTA6BL4_ALLOW_WASM_PQC=true (several times slower). The native backend is not in use: ${CHOSEN_WHY}`;
+const REQUIRES_LIBOQS = requiresLiboqs(CHOSEN_WHY);
+const WASM_IN_PRODUCTION = wasmInProduction(CHOSEN_WHY);
 
 /** The fields of a log record this file checks: what the operator reads. */
 const fields = ({ level, event, msg, ...rest }: Record<string, unknown>) => {
@@ -25,7 +24,7 @@ const fields = ({ level, event, msg, ...rest }: Record<string, unknown>) => {
 
 async function start(env: Record<string, string>, options: StartupOptions = {}) {
   vi.resetModules();
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  stubEnvs(env);
   const { startup } = await import('../../lib/policy/startup.js');
   const { info } = await import('../../lib/policy/policy-info.js');
   const { Kem } = await import('../../lib/kem.js');
@@ -50,7 +49,7 @@ describe('startup() in process', () => {
     const { started, records, Kem } = await start({ X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS: '600' });
     const result = await started;
     expect(result.serving).toBe('wasm');
-    expect(result.warnings).toEqual([`the WebAssembly liboqs is in use: ${CHOSEN_WHY}`]);
+    expect(result.warnings).toEqual([WASM_IN_USE]);
     expect(result.fallback.isEnabled()).toBe(false);
     expect(result.fallback.ttlSeconds).toBe(600);
     // ready() preloaded the WebAssembly instances: a sync call on this fresh copy works.
@@ -63,7 +62,7 @@ describe('startup() in process', () => {
       new RegExp(`^pqc_backend_info\\{backend="wasm",liboqs_version="${version.replaceAll('.', '\\.')}",production="false",wasm_opt_in="false"\\} 1$`, 'm'),
     );
     expect(records()).toEqual([
-      { level: 40, event: 'pqc_startup_warning', msg: `the WebAssembly liboqs is in use: ${CHOSEN_WHY}` },
+      { level: 40, event: 'pqc_startup_warning', msg: WASM_IN_USE },
       { level: 30, event: 'pqc_started', msg: 'PQC ready on the wasm backend', backend: 'wasm', liboqs: null, production: false, fallback: null },
     ]);
   });
