@@ -53,7 +53,7 @@ export function assessBackend(policy: Policy, backend: BackendInfo): Readiness {
       warnings.push(`the WebAssembly liboqs is in use: ${why}`);
     }
   }
-  const where = backend.liboqs ? `liboqs ${backend.liboqs.version} (${backend.liboqs.path})` : `the WebAssembly liboqs ${backend.wasm?.version}`;
+  const where = backend.liboqs ? `liboqs ${backend.liboqs.version} (${backend.liboqs.path})` : `the WebAssembly liboqs ${backend.wasm!.version}`;
   for (const [list, name] of [
     [backend.kems, REQUIRED_ALGORITHMS.kem],
     [backend.sigs, REQUIRED_ALGORITHMS.sig],

@@ -89,7 +89,7 @@ async function start(options: StartupOptions): Promise<Startup> {
   metrics.backendInfo.set(
     {
       backend: serving,
-      liboqs_version: serving === 'none' ? '' : (backend.liboqs?.version ?? backend.wasm?.version ?? ''),
+      liboqs_version: serving === 'none' ? '' : (backend.liboqs?.version ?? backend.wasm!.version),
       production: String(policy.production),
       wasm_opt_in: String(wasmInProduction),
     },
@@ -99,7 +99,8 @@ async function start(options: StartupOptions): Promise<Startup> {
     {
       event: 'pqc_started',
       backend: serving,
-      liboqs: serving === 'none' ? null : (backend.liboqs?.version ?? null),
+      // A selected native liboqs always serves (production refuses only the WebAssembly one).
+      liboqs: backend.liboqs?.version ?? null,
       production: policy.production,
       fallback: fallback.reason,
     },
