@@ -407,21 +407,27 @@ describe('PQCFallbackHandler: what it says and when', () => {
     });
   });
 
-  it('closing: a resource that fails is logged and the others still close; one that hangs is logged after the grace period', async () => {
+  /** A handler whose shutdown action only closes the resources, with what it logs and whether it is done. */
+  function closing(closeGraceMs?: number) {
     const { logger, records } = captureLogger();
     const clock = new FakeClock();
-    const closed: string[] = [];
-    let done = false;
+    const state = { done: false };
     const handler = new PQCFallbackHandler({
       ttlSeconds: 1,
       clock,
       logger,
-      closeGraceMs: 500,
+      closeGraceMs,
       shutdown: async ({ closeResources }) => {
         await closeResources();
-        done = true;
+        state.done = true;
       },
     });
+    return { handler, clock, records, state };
+  }
+
+  it('closing: a resource that fails is logged and the others still close; one that hangs is logged after the grace period', async () => {
+    const { handler, clock, records, state } = closing(500);
+    const closed: string[] = [];
     handler.register({ close: () => void closed.push('first') });
     handler.register({ close: () => new Promise(() => {}) });
     handler.register({
@@ -433,7 +439,7 @@ describe('PQCFallbackHandler: what it says and when', () => {
     clock.advance(1000);
     await vi.waitFor(() => expect(records().some((r) => r.event === 'pqc_fallback_close_failed')).toBe(true));
     clock.advance(500);
-    await vi.waitFor(() => expect(done).toBe(true));
+    await vi.waitFor(() => expect(state.done).toBe(true));
     expect(closed).toEqual([]);
     expect(records().filter((r) => Number(r.level) === 50).map(({ event, msg, error }) => ({ event, msg, error }))).toEqual([
       { event: 'pqc_fallback_close_failed', msg: 'closing a resource before shutdown failed', error: { type: 'Error', message: 'already closed' } },
@@ -442,24 +448,13 @@ describe('PQCFallbackHandler: what it says and when', () => {
   });
 
   it('closing resources that all close logs nothing beyond the fallback itself', async () => {
-    const { logger, records } = captureLogger();
-    const clock = new FakeClock();
+    const { handler, clock, records, state } = closing();
     const closed: string[] = [];
-    let done = false;
-    const handler = new PQCFallbackHandler({
-      ttlSeconds: 1,
-      clock,
-      logger,
-      shutdown: async ({ closeResources }) => {
-        await closeResources();
-        done = true;
-      },
-    });
     handler.register({ close: () => void closed.push('a') });
     handler.register({ close: async () => void closed.push('b') });
     handler.enable('forced');
     clock.advance(1000);
-    await vi.waitFor(() => expect(done).toBe(true));
+    await vi.waitFor(() => expect(state.done).toBe(true));
     expect(closed).toEqual(['b', 'a']);
     expect(records().map((r) => r.event)).toEqual(['pqc_fallback_enabled', 'pqc_fallback_expired']);
     expect(clock.pendingTimers).toBe(0);

@@ -292,13 +292,14 @@ describe('structural errors are findings with rule id "schema"', () => {
   });
 });
 
-describe('loading', () => {
-  function policyFile(change: (policy: Record<string, any>) => void): string {
-    const policy = structuredClone(json(POLICY_FILES.policy)) as Record<string, any>;
-    change(policy);
-    return scratchFile('policy.json', JSON.stringify(policy));
-  }
+/** A policy file: the shipped policy as `change` leaves it. */
+function policyFile(change: (policy: Record<string, any>) => void): string {
+  const policy = structuredClone(json(POLICY_FILES.policy)) as Record<string, any>;
+  change(policy);
+  return scratchFile('policy.json', JSON.stringify(policy));
+}
 
+describe('loading', () => {
   it('an invalid policy is ERR_PQC_INVALID_POLICY, saying what is wrong', () => {
     const cases: [(policy: Record<string, any>) => void, RegExp][] = [
       [(p) => (p.rules[0].requirement = { atLeast: 1 }), /does not match policy\.schema\.json/],
@@ -623,12 +624,6 @@ describe('schema findings, further', () => {
 });
 
 describe('loading, further', () => {
-  function policyWith(change: (policy: Record<string, any>) => void): string {
-    const policy = structuredClone(json(POLICY_FILES.policy)) as Record<string, any>;
-    change(policy);
-    return scratchFile('policy.json', JSON.stringify(policy));
-  }
-
   it('the shipped policy loads as it is written', () => {
     expect(loadPolicy().policy).toEqual(json(POLICY_FILES.policy));
   });
@@ -636,14 +631,14 @@ describe('loading, further', () => {
   it('a pointer may pass through a list by index; the index must be canonical and the value a list', () => {
     const good = ['/mesh/suites/0', '/mesh/suites/123'];
     const bad = ['/mesh/suites/x0', '/mesh/suites/0x', '/mesh/suites/01', '/mesh/suites/first', '/allowMockPqc/0'];
-    const usePaths = (paths: string[]) => policyWith((policy) => paths.forEach((p, i) => (policy.rules[i].path = p)));
+    const usePaths = (paths: string[]) => policyFile((policy) => paths.forEach((p, i) => (policy.rules[i].path = p)));
     expect(loadPolicy(usePaths(good)).policy.rules.slice(0, 2).map((rule) => rule.path)).toEqual(good);
     const { message } = expectCode(() => loadPolicy(usePaths(bad)), 'ERR_PQC_INVALID_POLICY');
     expect(message.split('; ')).toEqual(bad.map((p, i) => expect.stringContaining(`rule ${rules[i]!.id} names ${p}, which is not a key`)));
   });
 
   it('a condition’s path must be a key too; every problem is named, joined by "; "', () => {
-    const file = policyWith((policy) => {
+    const file = policyFile((policy) => {
       policy.rules[0].path = '/nope';
       policy.rules.find((rule: PolicyRule) => rule.when).when.path = '/nowhere';
     });
