@@ -38,6 +38,10 @@ describe('policy variables', () => {
         message: expect.stringMatching(/X0TTA6BL4_PRODUCTION.*X0TTA6BL4_DISABLE_PQC.*X0TTA6BL4_PQC_FALLBACK_TTL_SECONDS/),
       }),
     );
+    // Each variable's own error, as doctor lists it, separated by "; ".
+    const each = policyVariables(env).flatMap((variable) => (variable.error ? [variable.error] : []));
+    expect(each).toHaveLength(3);
+    expect(() => readPolicy(env)).toThrow(expect.objectContaining({ message: each.join('; ') }));
   });
 
   it('bound the TTL by what a Node timer can hold', () => {

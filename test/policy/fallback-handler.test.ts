@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MAX_FALLBACK_TTL_SECONDS } from '../../lib/policy/environment.js';
 import { PQCFallbackHandler, type FallbackOptions, type ShutdownContext } from '../../lib/policy/fallback-handler.js';
 import { FakeClock } from './fake-clock.js';
 import { captureLogger } from './support.js';
@@ -241,5 +242,221 @@ describe('the TTL is measured by the clock, not only by the timer', () => {
     expect(expiries).toHaveLength(1);
     await Promise.resolve();
     expect(shutdowns).toHaveLength(1);
+  });
+});
+
+describe('PQCFallbackHandler: what it says and when', () => {
+  const lines = (records: () => Record<string, unknown>[]) => records().map(({ level, event, msg }) => ({ level, event, msg }));
+
+  it('accepts a TTL of exactly 1 s and exactly MAX_FALLBACK_TTL_SECONDS', () => {
+    expect(new PQCFallbackHandler({ ttlSeconds: 1 }).ttlSeconds).toBe(1);
+    expect(new PQCFallbackHandler({ ttlSeconds: MAX_FALLBACK_TTL_SECONDS }).ttlSeconds).toBe(MAX_FALLBACK_TTL_SECONDS);
+  });
+
+  it('its configuration errors say what is allowed and what was given', () => {
+    expect(() => new PQCFallbackHandler({ ttlSeconds: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_CONFIGURATION', message: `the fallback TTL must be from 1 to ${MAX_FALLBACK_TTL_SECONDS} seconds, got 0` }),
+    );
+    expect(() => new PQCFallbackHandler({ onPqcFailure: 'ignore' as 'fail' })).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_CONFIGURATION', message: 'onPqcFailure must be "fail" or "fallback", got ignore' }),
+    );
+  });
+
+  it('a reason must be a string: one that only converts to a valid reason is refused, saying what it was', () => {
+    const { handler } = setup();
+    expect(() => handler.enable(['forced'] as unknown as string)).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: 'a fallback reason must match /^[a-z][a-z0-9_]{0,63}$/, got ["forced"]' }),
+    );
+    expect(() => handler.enable('Forced')).toThrow(expect.objectContaining({ message: 'a fallback reason must match /^[a-z][a-z0-9_]{0,63}$/, got "Forced"' }));
+    expect(handler.isEnabled()).toBe(false);
+  });
+
+  it('before any enable: not enabled, not expired, no reason, no remaining time, nothing to check or disable', () => {
+    const { handler, records, clock } = setup();
+    const disabled = vi.fn();
+    handler.on('disabled', disabled);
+    expect([handler.isEnabled(), handler.isExpired(), handler.reason, handler.remainingSeconds(), handler.checkTtl()]).toEqual([false, false, null, null, false]);
+    handler.disable();
+    expect(disabled).not.toHaveBeenCalled();
+    expect(records()).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('logs each change with its event, level and message', async () => {
+    const { handler, clock, records, shutdowns } = setup({ ttlSeconds: 90 });
+    handler.enable('forced');
+    clock.advance(30_500);
+    handler.disable();
+    handler.enable('pqc_unavailable');
+    clock.advance(90_000);
+    await Promise.resolve();
+    expect(shutdowns).toHaveLength(1);
+    expect(lines(records)).toEqual([
+      {
+        level: 60,
+        event: 'pqc_fallback_enabled',
+        msg: 'PQC FALLBACK ENABLED (forced): key exchange is classical only and not quantum-safe; the node shuts down in 90 s unless fallback is disabled',
+      },
+      { level: 40, event: 'pqc_fallback_disabled', msg: 'PQC fallback disabled: post-quantum key exchange restored' },
+      {
+        level: 60,
+        event: 'pqc_fallback_enabled',
+        msg: 'PQC FALLBACK ENABLED (pqc_unavailable): key exchange is classical only and not quantum-safe; the node shuts down in 90 s unless fallback is disabled',
+      },
+      { level: 60, event: 'pqc_fallback_expired', msg: 'PQC FALLBACK TTL EXPIRED (90 s >= 90 s): shutting down' },
+    ]);
+    expect(records()[1]).toMatchObject({ reason: 'forced' });
+  });
+
+  it('a second enable says the time left, rounded up', () => {
+    const { handler, clock, records } = setup({ ttlSeconds: 90 });
+    handler.enable('forced');
+    clock.advance(30_500);
+    handler.enable('forced');
+    expect(records()[1]!.msg).toMatch(/the node shuts down in 60 s unless/);
+  });
+
+  it('measures the TTL from the enable, whatever the clock read then', async () => {
+    const { handler, clock, shutdowns } = setup({ ttlSeconds: 60 });
+    clock.advance(1_000_000);
+    handler.enable('forced');
+    clock.advance(59_999);
+    expect([handler.checkTtl(), handler.isEnabled()]).toEqual([false, true]);
+    expect(handler.remainingSeconds()).toBeCloseTo(0.001, 6);
+    clock.advance(1);
+    await Promise.resolve();
+    expect(shutdowns).toMatchObject([{ elapsedSeconds: 60 }]);
+  });
+
+  it('sets one timer for the whole TTL, and one for the rest when it fires early', () => {
+    let now = 0;
+    const timers: { ms: number; fire: () => void }[] = [];
+    const clock = { now: () => now, setTimeout: (fire: () => void, ms: number) => timers.push({ ms, fire }), clearTimeout: () => {} };
+    const { handler, expiries } = setup({ ttlSeconds: 60, clock });
+    handler.enable('forced');
+    expect(timers.map((t) => t.ms)).toEqual([60_000]);
+    now = 59_750;
+    timers[0]!.fire();
+    expect(timers.map((t) => t.ms)).toEqual([60_000, 250]);
+    expect(expiries).toEqual([]);
+    now = 60_000;
+    timers[1]!.fire();
+    expect(expiries).toHaveLength(1);
+    expect(timers).toHaveLength(2);
+  });
+
+  it('the listeners given as options get every event', async () => {
+    const events: [string, unknown][] = [];
+    const on = {
+      alert: (alert: unknown) => void events.push(['alert', alert]),
+      expired: (expiry: unknown) => void events.push(['expired', expiry]),
+      disabled: (disabled: unknown) => void events.push(['disabled', disabled]),
+    };
+    const { handler, clock } = setup({ ttlSeconds: 5, on });
+    handler.enable('forced');
+    handler.disable();
+    handler.enable('forced');
+    clock.advance(5000);
+    await Promise.resolve();
+    expect(events).toEqual([
+      ['alert', { reason: 'forced', ttlSeconds: 5, remainingSeconds: 5 }],
+      ['disabled', { reason: 'forced' }],
+      ['alert', { reason: 'forced', ttlSeconds: 5, remainingSeconds: 5 }],
+      ['expired', { reason: 'forced', ttlSeconds: 5, elapsedSeconds: 5 }],
+    ]);
+  });
+
+  it('a throwing listener is logged with the event it failed on', async () => {
+    const { handler, clock, records } = setup({ ttlSeconds: 1 });
+    for (const event of ['alert', 'disabled', 'expired'] as const) {
+      handler.on(event, () => {
+        throw new Error(`pager down (${event})`);
+      });
+    }
+    handler.enable('forced');
+    handler.disable();
+    handler.enable('forced');
+    clock.advance(1000);
+    await Promise.resolve();
+    const failures = records().filter((r) => String(r.event).endsWith('_listener_failed'));
+    expect(failures.map(({ level, event, msg, error }) => ({ level, event, msg, error }))).toEqual(
+      ['alert', 'disabled', 'alert', 'expired'].map((event) => ({
+        level: 50,
+        event: `pqc_fallback_${event}_listener_failed`,
+        msg: `a PQC fallback '${event}' listener threw`,
+        error: { type: 'Error', message: `pager down (${event})` },
+      })),
+    );
+  });
+
+  it('a shutdown action that fails is logged at fatal level, not left as an unhandled rejection', async () => {
+    const failure = new Error('cannot exit');
+    const { handler, clock, records } = setup({
+      ttlSeconds: 1,
+      shutdown: async () => {
+        throw failure;
+      },
+    });
+    handler.enable('forced');
+    clock.advance(1000);
+    await vi.waitFor(() => expect(records().some((r) => r.event === 'pqc_fallback_shutdown_failed')).toBe(true));
+    expect(records().find((r) => r.event === 'pqc_fallback_shutdown_failed')).toMatchObject({
+      level: 60,
+      msg: 'the PQC fallback shutdown action failed',
+      error: { type: 'Error', message: 'cannot exit' },
+    });
+  });
+
+  /** A handler whose shutdown action only closes the resources, with what it logs and whether it is done. */
+  function closing(closeGraceMs?: number) {
+    const { logger, records } = captureLogger();
+    const clock = new FakeClock();
+    const state = { done: false };
+    const handler = new PQCFallbackHandler({
+      ttlSeconds: 1,
+      clock,
+      logger,
+      closeGraceMs,
+      shutdown: async ({ closeResources }) => {
+        await closeResources();
+        state.done = true;
+      },
+    });
+    return { handler, clock, records, state };
+  }
+
+  it('closing: a resource that fails is logged and the others still close; one that hangs is logged after the grace period', async () => {
+    const { handler, clock, records, state } = closing(500);
+    const closed: string[] = [];
+    handler.register({ close: () => void closed.push('first') });
+    handler.register({ close: () => new Promise(() => {}) });
+    handler.register({
+      close: () => {
+        throw new Error('already closed');
+      },
+    });
+    handler.enable('forced');
+    clock.advance(1000);
+    await vi.waitFor(() => expect(records().some((r) => r.event === 'pqc_fallback_close_failed')).toBe(true));
+    clock.advance(500);
+    await vi.waitFor(() => expect(state.done).toBe(true));
+    expect(closed).toEqual([]);
+    expect(records().filter((r) => Number(r.level) === 50).map(({ event, msg, error }) => ({ event, msg, error }))).toEqual([
+      { event: 'pqc_fallback_close_failed', msg: 'closing a resource before shutdown failed', error: { type: 'Error', message: 'already closed' } },
+      { event: 'pqc_fallback_close_timeout', msg: 'resources did not close in time; shutting down regardless', error: undefined },
+    ]);
+  });
+
+  it('closing resources that all close logs nothing beyond the fallback itself', async () => {
+    const { handler, clock, records, state } = closing();
+    const closed: string[] = [];
+    handler.register({ close: () => void closed.push('a') });
+    handler.register({ close: async () => void closed.push('b') });
+    handler.enable('forced');
+    clock.advance(1000);
+    await vi.waitFor(() => expect(state.done).toBe(true));
+    expect(closed).toEqual(['b', 'a']);
+    expect(records().map((r) => r.event)).toEqual(['pqc_fallback_enabled', 'pqc_fallback_expired']);
+    expect(clock.pendingTimers).toBe(0);
   });
 });

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Op } from '../../lib/engine.js';
 import { Kem } from '../../lib/kem.js';
-import { MOCK_KEM_NAME, MockKemFaults } from '../../lib/policy/mock-kem.js';
+import { MOCK_KEM_NAME, MockKemEngine, MockKemFaults } from '../../lib/policy/mock-kem.js';
 import { info } from '../../lib/policy/policy-info.js';
 import { processPolicy } from '../../lib/policy/process-policy.js';
 import { Sig } from '../../lib/sig.js';
@@ -212,5 +214,110 @@ describe('no automatic path picks the mock', () => {
       { X0TTA6BL4_PQC_BACKEND: 'mock' },
     );
     expect(stdout).toBe('ERR_PQC_UNSUPPORTED_BACKEND');
+  });
+});
+
+describe('the mock KEM, as its doc comment defines it', () => {
+  // H(label ‖ x) = SHA-256("SimplifiedNTRU/" ‖ label ‖ x), lib/policy/mock-kem.ts.
+  const H = (label: string, ...parts: Uint8Array[]) => {
+    const hash = createHash('sha256').update(`SimplifiedNTRU/${label}`);
+    for (const part of parts) hash.update(part);
+    return new Uint8Array(hash.digest());
+  };
+  const xor = (a: Uint8Array, b: Uint8Array) => a.map((byte, i) => byte ^ b[i]!);
+
+  it('keypair(d): pk = H("pk" ‖ d), sk = d ‖ pk; encaps(pk, m): ct = m ⊕ H("mask" ‖ pk), ss = H("ss" ‖ m ‖ ct)', () => {
+    const kem = mock();
+    const d = seed(7);
+    const m = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const { publicKey, secretKey } = kem.generateKeyPair({ seed: d });
+    expect(toHex(publicKey)).toBe(toHex(H('pk', d)));
+    expect(toHex(secretKey)).toBe(toHex(d) + toHex(H('pk', d)));
+    const { ciphertext, sharedSecret } = kem.encapsulate(publicKey, { seed: m });
+    const ct = xor(m, H('mask', publicKey));
+    expect(toHex(ciphertext)).toBe(toHex(ct));
+    expect(toHex(sharedSecret)).toBe(toHex(H('ss', m, ct)));
+    expect(toHex(kem.decapsulate(ciphertext, secretKey))).toBe(toHex(H('ss', m, ct)));
+  });
+});
+
+describe('MockKemEngine on its own', () => {
+  it('is ready at once, and refuses an operation that is not a KEM operation', () => {
+    const engine = new MockKemEngine(MOCK_KEM_NAME);
+    expect(engine.isReady()).toBe(true);
+    expect(() => engine.run(Op.SigSign)).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_UNSUPPORTED_CAPABILITY', message: `SimplifiedNTRU: operation ${Op.SigSign} is not a KEM operation` }),
+    );
+  });
+
+  it('names what it has when asked for another algorithm, and what faults must be', () => {
+    expect(() => new Kem('ML-KEM-768', { backend: 'mock' })).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_UNSUPPORTED_ALGORITHM', message: 'the mock backend has only SimplifiedNTRU, not ML-KEM-768' }),
+    );
+    for (const faults of [{}, { take: () => undefined }, 'fail']) {
+      expect(() => mock(faults as unknown as MockKemFaults), JSON.stringify(faults)).toThrow(
+        expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: expect.stringMatching(/^faults must be a MockKemFaults, got (object|string "fail")$/) }),
+      );
+    }
+  });
+});
+
+describe('MockKemFaults, further', () => {
+  it('counts what is still planned, and clear() drops it all', () => {
+    const faults = new MockKemFaults().inject('fail', { op: 'encaps', times: 3 }).inject('corrupt');
+    expect(faults.pending).toBe(4);
+    expect(faults.take('encaps')).toBe('fail');
+    expect(faults.pending).toBe(3);
+    faults.clear();
+    expect(faults.pending).toBe(0);
+    expect([faults.take('keypair'), faults.take('encaps'), faults.take('decaps')]).toEqual([undefined, undefined, undefined]);
+    const kem = mock(faults);
+    const { publicKey, secretKey } = kem.generateKeyPair();
+    const { ciphertext, sharedSecret } = kem.encapsulate(publicKey);
+    expect(toHex(kem.decapsulate(ciphertext, secretKey))).toBe(toHex(sharedSecret));
+  });
+
+  it('says what a fault, its operation and its count may be', () => {
+    const injecting = (...args: Parameters<MockKemFaults['inject']>) => () => new MockKemFaults().inject(...args);
+    expect(injecting('explode' as 'fail')).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: 'fault must be one of fail, corrupt, wrong-secret, got string "explode"' }),
+    );
+    // A value that only converts to a fault's name is not one.
+    expect(injecting(['fail'] as unknown as 'fail')).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: 'fault must be one of fail, corrupt, wrong-secret, got Array(1)' }),
+    );
+    expect(injecting('corrupt', { op: 'decaps' })).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: `fault 'corrupt' applies to keypair, encaps, not string "decaps"` }),
+    );
+    expect(injecting('fail', { times: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: 'times must be a positive integer, got number 1.5' }));
+  });
+});
+
+describe('the production ban, in words', () => {
+  it('the refusal says why, what to use instead and how the ban is lifted', () => {
+    process.env.X0TTA6BL4_PRODUCTION = 'true';
+    expect(() => mock()).toThrow(
+      expect.objectContaining({
+        code: 'ERR_PQC_MOCK_IN_PRODUCTION',
+        message:
+          'SimplifiedNTRU is a mock KEM with no security and is banned in production mode (X0TTA6BL4_PRODUCTION=true). ' +
+          "Use a real KEM on the native liboqs backend, e.g. new Kem('ML-KEM-768'), and check the node with " +
+          '"x0tta6bl4-pqc doctor". X0TTA6BL4_ALLOW_MOCK_PQC=true lifts the ban, for tests only.',
+      }),
+    );
+  });
+
+  it('the allowed use in production is logged at fatal level, naming the variable that allows it', () => {
+    process.env.X0TTA6BL4_PRODUCTION = 'true';
+    process.env.X0TTA6BL4_ALLOW_MOCK_PQC = 'true';
+    mock();
+    expect(captured.records()).toMatchObject([
+      {
+        level: 60,
+        event: 'pqc_mock_in_production',
+        algorithm: 'SimplifiedNTRU',
+        msg: 'MOCK PQC IN PRODUCTION: SimplifiedNTRU has no security and is allowed only because X0TTA6BL4_ALLOW_MOCK_PQC=true',
+      },
+    ]);
   });
 });

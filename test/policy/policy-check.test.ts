@@ -9,6 +9,7 @@ import { SUITE_NAMES, suiteByName } from '../../lib/mesh/suites.js';
 import { MAX_FALLBACK_TTL_SECONDS, POLICY_VARIABLES } from '../../lib/policy/environment.js';
 import {
   checkDeployment,
+  formatPolicyReport,
   loadPolicy,
   POLICY_FILES,
   readDeploymentConfig,
@@ -291,13 +292,14 @@ describe('structural errors are findings with rule id "schema"', () => {
   });
 });
 
-describe('loading', () => {
-  function policyFile(change: (policy: Record<string, any>) => void): string {
-    const policy = structuredClone(json(POLICY_FILES.policy)) as Record<string, any>;
-    change(policy);
-    return scratchFile('policy.json', JSON.stringify(policy));
-  }
+/** A policy file: the shipped policy as `change` leaves it. */
+function policyFile(change: (policy: Record<string, any>) => void): string {
+  const policy = structuredClone(json(POLICY_FILES.policy)) as Record<string, any>;
+  change(policy);
+  return scratchFile('policy.json', JSON.stringify(policy));
+}
 
+describe('loading', () => {
   it('an invalid policy is ERR_PQC_INVALID_POLICY, saying what is wrong', () => {
     const cases: [(policy: Record<string, any>) => void, RegExp][] = [
       [(p) => (p.rules[0].requirement = { atLeast: 1 }), /does not match policy\.schema\.json/],
@@ -318,6 +320,63 @@ describe('loading', () => {
   it('a config that cannot be read or is not JSON is ERR_PQC_INVALID_CONFIGURATION, saying which', () => {
     expect(expectCode(() => readDeploymentConfig(path.join(scratch, 'none.json')), 'ERR_PQC_INVALID_CONFIGURATION').message).toMatch(/^cannot read the config .*none\.json: ENOENT/);
     expect(expectCode(() => readDeploymentConfig(scratchFile('c.json', '{"production": tru}')), 'ERR_PQC_INVALID_CONFIGURATION').message).toMatch(/c\.json is not valid JSON: /);
+  });
+});
+
+/** The `policy check` commands of README.md's Policy as code section, each with its output and the directory it runs in. */
+function readmeExamples() {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Policy as code'), readme.indexOf('\n## ', readme.indexOf('### Policy as code')));
+  const blocks = [...section.matchAll(/^```(json|console)\n([\s\S]*?)^```$/gm)].map(([, kind, body]) => ({ kind, body: body! }));
+  return blocks.flatMap(({ kind, body }, index) => {
+    if (kind !== 'console') return [];
+    const [command, ...output] = body.split('\n');
+    const args = /^\$ npx x0tta6bl4-pqc (policy check \S+)$/.exec(command!)![1]!.split(' ');
+    // A config shown just above the command is the file it checks.
+    const cwd = blocks[index - 1]?.kind === 'json' ? path.dirname(scratchFile(args[2]!, blocks[index - 1]!.body)) : root;
+    return [{ command: command!, args, cwd, output: output.join('\n') }];
+  });
+}
+
+describe('formatPolicyReport: the text of policy check', () => {
+  it('is what README.md’s Policy as code section shows', () => {
+    for (const { command, args, cwd, output } of readmeExamples()) {
+      const file = args[2]!;
+      const report = checkDeployment(readDeploymentConfig(path.resolve(cwd, file)), { configDir: path.dirname(path.resolve(cwd, file)), policy: loaded });
+      expect(`${formatPolicyReport(report, file)}\n`, command).toBe(output);
+    }
+  });
+
+  it('counts in the singular and plural, names the root "(the config)", and a missing value "nothing"', () => {
+    const findings: PolicyFinding[] = [
+      { rule: 'schema', path: '', expected: 'a value of type object', found: null, fix: 'make the config an object' },
+      { rule: 'schema', path: '/a', expected: 'a value (the key is required)', fix: 'add "a"' },
+    ];
+    const unchecked = [
+      { rule: 'r1', path: '', reason: 'the config has a schema finding at its root' },
+      { rule: 'r2', path: '/b', reason: 'because' },
+    ];
+    expect(formatPolicyReport({ policy: 'p', rules: 1, compliant: false, findings, unchecked }, 'c.json').split('\n')).toEqual([
+      'policy   p (1 rule)',
+      'config   c.json',
+      'verdict  NOT COMPLIANT (2 findings)',
+      '',
+      'findings:',
+      '  - schema at (the config): expected a value of type object, found null',
+      '    fix: make the config an object',
+      '  - schema at /a: expected a value (the key is required), found nothing',
+      '    fix: add "a"',
+      '',
+      'unchecked:',
+      '  - r1 at (the config): the config has a schema finding at its root',
+      '  - r2 at /b: because',
+    ]);
+    expect(formatPolicyReport({ policy: 'p', rules: 2, compliant: false, findings: findings.slice(1), unchecked: [] }, 'c.json')).toBe(
+      'policy   p (2 rules)\nconfig   c.json\nverdict  NOT COMPLIANT (1 finding)\n\nfindings:\n  - schema at /a: expected a value (the key is required), found nothing\n    fix: add "a"',
+    );
+    expect(formatPolicyReport({ policy: 'p', rules: 0, compliant: true, findings: [], unchecked: unchecked.slice(1) }, 'c.json')).toBe(
+      'policy   p (0 rules)\nconfig   c.json\nverdict  COMPLIANT\n\nunchecked:\n  - r2 at /b: because',
+    );
   });
 });
 
@@ -355,25 +414,13 @@ describe('x0tta6bl4-pqc policy check', { timeout: 60_000 }, () => {
   });
 
   it('prints what README.md’s Policy as code section shows', () => {
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('### Policy as code'), readme.indexOf('\n## ', readme.indexOf('### Policy as code')));
-    const blocks = [...section.matchAll(/^```(json|console)\n([\s\S]*?)^```$/gm)].map(([, kind, body]) => ({ kind, body: body! }));
-    let shown = 0;
-    blocks.forEach(({ kind, body }, index) => {
-      if (kind !== 'console') return;
-      const [command, ...output] = body.split('\n');
-      const args = /^\$ npx x0tta6bl4-pqc (policy check \S+)$/.exec(command!)![1]!.split(' ');
-      // A config shown just above the command is the file it checks.
-      let cwd = root;
-      if (blocks[index - 1]?.kind === 'json') {
-        cwd = path.dirname(scratchFile(args[2]!, blocks[index - 1]!.body));
-      }
+    const examples = readmeExamples();
+    for (const { command, args, cwd, output } of examples) {
       const { status, stdout } = runCli(args, {}, cwd);
-      expect(stdout, command).toBe(output.join('\n'));
+      expect(stdout, command).toBe(output);
       expect(status).toBe(stdout.includes('verdict  COMPLIANT') ? 0 : 1);
-      shown++;
-    });
-    expect(shown).toBe(2);
+    }
+    expect(examples).toHaveLength(2);
   });
 
   it('usage errors: exit 2 with the usage', () => {
@@ -390,5 +437,226 @@ describe('x0tta6bl4-pqc policy check', { timeout: 60_000 }, () => {
       expect(stderr.split('\n')[0]).toBe(`x0tta6bl4-pqc: ${message}`);
       expect(stderr).toContain('x0tta6bl4-pqc policy check <config.json> [--json]');
     }
+  });
+});
+
+const anyConfig = new Ajv2020({ verbose: true }).compile({});
+/** A policy of `ruleList` alone, over configs `validateConfig` accepts (by default every value): the vocabulary on its own. */
+function checkWith(config: unknown, ruleList: { path: string; requirement: Requirement }[], validateConfig = anyConfig) {
+  const policy = { id: 'test', description: 'test', rules: ruleList.map((rule, i) => ({ id: `rule-${i}`, description: 'test', fix: 'fix it', ...rule })) };
+  return checkDeployment(config, { configDir: scratch, policy: { policy, validateConfig } });
+}
+
+describe('JSON pointers into the config (RFC 6901)', () => {
+  const NEVER = 'a value no config here holds';
+  /** What a rule at `p` reads: `equals` never holds, so its finding shows the value. */
+  const at = (config: unknown, p: string) => {
+    const { findings } = checkWith(config, [{ path: p, requirement: { equals: NEVER } }]);
+    expect(findings, p).toHaveLength(1);
+    return findings[0]!.found;
+  };
+
+  it('"" is the whole config; "~1" and "~0" are "/" and "~", decoded in that order', () => {
+    const config = { 'a/b': 1, 'a~b': 2, '~1': 3, ab: 4, a: { b: 5 } };
+    expect(at(config, '')).toBe(config);
+    expect([at(config, '/a~1b'), at(config, '/a~0b'), at(config, '/~01'), at(config, '/a/b')]).toEqual([1, 2, 3, 5]);
+  });
+
+  it('an array entry by its index, written without leading zeros, within the array', () => {
+    const list = ['e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7', 'e8', 'e9', 'e10', 'e11', 'e12'];
+    const config = { list, nested: [['x', 'y']] };
+    expect([at(config, '/list/0'), at(config, '/list/1'), at(config, '/list/12'), at(config, '/nested/0/1')]).toEqual(['e0', 'e1', 'e12', 'y']);
+    for (const p of ['/list/01', '/list/00', '/list/0x1', '/list/1e1', '/list/-', '/list/13', '/list/length', '/list/x1']) expect(at(config, p), p).toBe(undefined);
+  });
+
+  it('an index past the end finds nothing even when Array.prototype has one (a polluted prototype)', () => {
+    const config = { list: ['e0'] };
+    const read = (p: string) => checkWith(config, [{ path: p, requirement: { equals: NEVER } }]).findings[0]?.found;
+    // Index 1 is the array's length: the first index past its end.
+    Object.defineProperty(Array.prototype, '1', { value: 'polluted', configurable: true, writable: true });
+    try {
+      expect(read('/list/1')).toBe(undefined);
+    } finally {
+      delete (Array.prototype as unknown as Record<string, unknown>)['1'];
+    }
+  });
+
+  it('own keys of objects only: nothing in strings, null, numbers, prototypes or missing keys', () => {
+    const config = { s: 'abc', n: null, k: 7, o: {} };
+    for (const p of ['/s/0', '/s/length', '/n/x', '/n/0', '/k/x', '/o/toString', '/constructor', '/__proto__', '/missing', '/missing/deeper']) {
+      expect(at(config, p), p).toBe(undefined);
+    }
+  });
+});
+
+describe('the vocabulary, operator by operator', () => {
+  const holds = (value: unknown, requirement: Requirement) => checkWith({ value }, [{ path: '/value', requirement }]).compliant;
+
+  it('max: a number at most the operand, nothing else', () => {
+    expect([5, 10, -1].map((v) => holds(v, { max: 10 }))).toEqual([true, true, true]);
+    expect([11, '5', null, true, false, [5]].map((v) => holds(v, { max: 10 }))).toEqual([false, false, false, false, false, false]);
+  });
+
+  it('containsFileNamed: some string entry whose last path segment, with / or \\, is the name', () => {
+    const contains = (value: unknown) => holds(value, { containsFileNamed: 'pqc.rules.yml' });
+    expect([['a/pqc.rules.yml'], ['pqc.rules.yml'], ['C:\\prom\\pqc.rules.yml'], [42, 'x/pqc.rules.yml']].map(contains)).toEqual([true, true, true, true]);
+    expect([[], ['other.rules.yml'], ['pqc.rules.yml/x'], [42], 'pqc.rules.yml'].map(contains)).toEqual([false, false, false, false, false]);
+  });
+
+  it('definesAlerts: entries that are not strings, or a value that is not a list, name no rule file', () => {
+    const rulesFile = scratchFile('pqc.rules.yml', readFileSync(RULES_FILE, 'utf8'));
+    const definesAlerts = { file: 'pqc.rules.yml', alerts: ['PQCFallbackEnabled'] };
+    expect(checkWith({ value: [42, null, rulesFile] }, [{ path: '/value', requirement: { definesAlerts } }])).toMatchObject({ compliant: true, unchecked: [] });
+    for (const value of ['pqc.rules.yml', { 0: rulesFile }, null]) {
+      expect(checkWith({ value }, [{ path: '/value', requirement: { definesAlerts } }]), JSON.stringify(value)).toMatchObject({ compliant: true, unchecked: [] });
+    }
+  });
+
+  it('byzantineQuorum: with one allowed value the expectation is that value', () => {
+    const config = example();
+    config.controlPlane = { validators: 1, quorumThreshold: 2 };
+    expect(check(config).findings).toMatchObject([{ rule: 'quorum', expected: '1: more than two thirds of the 1 validators (/controlPlane/validators)', found: 2 }]);
+    config.controlPlane = { validators: 2, quorumThreshold: 1 };
+    expect(check(config).findings).toMatchObject([{ rule: 'quorum', expected: '2: more than two thirds of the 2 validators (/controlPlane/validators)', found: 1 }]);
+  });
+});
+
+describe('rule files, further', () => {
+  const alertRule = rules.find((rule) => 'definesAlerts' in rule.requirement)!;
+  const required = (alertRule.requirement as { definesAlerts: { alerts: string[] } }).definesAlerts.alerts;
+
+  it('a path through a regular file (ENOTDIR) is not on this machine either', () => {
+    const file = `${scratchFile('plain.txt', 'not a directory')}/pqc.rules.yml`;
+    const config = example();
+    config.prometheus.ruleFiles = [file];
+    expect(check(config)).toMatchObject({
+      compliant: true,
+      unchecked: [{ rule: alertRule.id, path: '/prometheus/ruleFiles', reason: `alerts not checked: ${file} is not on this machine` }],
+    });
+  });
+
+  it('two that are not here are listed in one reason', () => {
+    const config = example();
+    config.prometheus.ruleFiles = ['/nonexistent/a/pqc.rules.yml', '/nonexistent/b/pqc.rules.yml'];
+    expect(check(config).unchecked).toEqual([
+      { rule: alertRule.id, path: '/prometheus/ruleFiles', reason: 'alerts not checked: /nonexistent/a/pqc.rules.yml, /nonexistent/b/pqc.rules.yml are not on this machine' },
+    ]);
+  });
+
+  it('one that defines none of the alerts lacks them all, listed', () => {
+    const file = scratchFile('pqc.rules.yml', 'groups: []\n');
+    const config = example();
+    config.prometheus.ruleFiles = [file];
+    expect(check(config).findings).toEqual([
+      { rule: alertRule.id, path: '/prometheus/ruleFiles/0', expected: `a pqc.rules.yml defining ${required.join(', ')}`, found: `${file} lacks ${required.join(', ')}`, fix: alertRule.fix },
+    ]);
+  });
+
+  it('one named otherwise does not satisfy the alert-rules rule', () => {
+    const config = example();
+    config.prometheus.ruleFiles = ['/etc/prometheus/other.rules.yml'];
+    expect(check(config).findings.map((f) => f.rule)).toEqual(['alert-rules']);
+  });
+});
+
+describe('a value with a schema finding leaves the rules reading it unchecked, saying where', () => {
+  it('a finding under the rule’s path', () => {
+    const config = example();
+    config.mesh.suites = ['XWING-MLDSA65', 'NOT-A-SUITE'];
+    const report = check(config);
+    expect(report.findings.map((f) => f.path)).toEqual(['/mesh/suites/1']);
+    expect(report.unchecked).toEqual([{ rule: 'hybrid-suites', path: '/mesh/suites', reason: 'the config has a schema finding at /mesh/suites' }]);
+  });
+
+  it('a finding at the path of the rule’s condition', () => {
+    const config = example();
+    config.allowWasmPqc = 'no';
+    expect(check(config).unchecked).toEqual([{ rule: 'native-backend', path: '/backend', reason: 'the config has a schema finding at /allowWasmPqc' }]);
+  });
+
+  it('a finding at the root, for a rule on the whole config', () => {
+    const report = checkWith(42, [{ path: '', requirement: { equals: 42 } }], new Ajv2020({ verbose: true }).compile({ type: 'object' }));
+    expect(report.unchecked).toEqual([{ rule: 'rule-0', path: '', reason: 'the config has a schema finding at its root' }]);
+  });
+});
+
+describe('schema findings, further', () => {
+  const verbose = new Ajv2020({ allErrors: true, verbose: true });
+
+  it('a key with "/" or "~" is escaped in the finding’s path', () => {
+    const config = { ...example(), 'a/b~c': 1 };
+    expect(check(config).findings).toMatchObject([{ rule: 'schema', path: '/a~1b~0c', expected: 'no such key', found: 1 }]);
+  });
+
+  it('a required key the schema does not describe: the fix only names it', () => {
+    const validate = verbose.compile({ type: 'object', required: ['x'] });
+    expect(checkWith({}, [], validate).findings).toEqual([{ rule: 'schema', path: '/x', expected: 'a value (the key is required)', fix: 'add "x"' }]);
+  });
+
+  it('any other keyword at the root names the config', () => {
+    const validate = verbose.compile({ type: 'object', minProperties: 1 });
+    expect(checkWith({}, [], validate).findings).toEqual([
+      { rule: 'schema', path: '', expected: 'a value that must NOT have fewer than 1 properties', found: {}, fix: 'change the config: it must NOT have fewer than 1 properties' },
+    ]);
+  });
+
+  it('a validator compiled without verbose (a LoadedPolicy of the caller’s own) still gives each finding', () => {
+    const validate = new Ajv2020({ allErrors: true }).compile({ type: 'object', required: ['x'], properties: { x: {} }, additionalProperties: false });
+    expect(checkWith({ y: 1 }, [], validate).findings).toEqual([
+      { rule: 'schema', path: '/x', expected: 'a value (the key is required)', fix: 'add "x"' },
+      { rule: 'schema', path: '/y', expected: 'no such key', fix: 'remove "y"; the keys here are ' },
+    ]);
+  });
+
+  it('the shipped policy, loaded by default, reports every structural error with its data', () => {
+    const config = example();
+    config.allowMockPqc = 'false';
+    delete config.controlPlane.validators;
+    config.backend = 'mock';
+    const report = checkDeployment(config, { configDir: path.dirname(EXAMPLE) });
+    expect(report).toEqual(check(config));
+    expect(report.findings.map((f) => [f.path, f.found, f.fix])).toEqual([
+      ['/allowMockPqc', 'false', 'make /allowMockPqc a boolean'],
+      ['/backend', 'mock', 'use one of "native", "wasm", "auto"'],
+      ['/controlPlane/validators', undefined, 'add "validators" (n: the validators in the control plane\'s validator set)'],
+    ]);
+  });
+});
+
+describe('loading, further', () => {
+  it('the shipped policy loads as it is written', () => {
+    expect(loadPolicy().policy).toEqual(json(POLICY_FILES.policy));
+  });
+
+  it('a pointer may pass through a list by index; the index must be canonical and the value a list', () => {
+    const good = ['/mesh/suites/0', '/mesh/suites/123'];
+    const bad = ['/mesh/suites/x0', '/mesh/suites/0x', '/mesh/suites/01', '/mesh/suites/first', '/allowMockPqc/0'];
+    const usePaths = (paths: string[]) => policyFile((policy) => paths.forEach((p, i) => (policy.rules[i].path = p)));
+    expect(loadPolicy(usePaths(good)).policy.rules.slice(0, 2).map((rule) => rule.path)).toEqual(good);
+    const { message } = expectCode(() => loadPolicy(usePaths(bad)), 'ERR_PQC_INVALID_POLICY');
+    expect(message.split('; ')).toEqual(bad.map((p, i) => expect.stringContaining(`rule ${rules[i]!.id} names ${p}, which is not a key`)));
+  });
+
+  it('a condition’s path must be a key too; every problem is named, joined by "; "', () => {
+    const file = policyFile((policy) => {
+      policy.rules[0].path = '/nope';
+      policy.rules.find((rule: PolicyRule) => rule.when).when.path = '/nowhere';
+    });
+    const withCondition = rules.find((rule) => rule.when)!;
+    expect(expectCode(() => loadPolicy(file), 'ERR_PQC_INVALID_POLICY').message).toBe(
+      `the policy ${file} is inconsistent: rule ${rules[0]!.id} names /nope, which is not a key of the deployment config; ` +
+        `rule ${withCondition.id} names /nowhere, which is not a key of the deployment config`,
+    );
+  });
+
+  it('a policy that cannot be read or is not JSON: the message says which, with the cause', () => {
+    const missing = path.join(scratch, 'no-policy.json');
+    const unread = expectCode(() => loadPolicy(missing), 'ERR_PQC_INVALID_POLICY');
+    expect(unread.message).toMatch(new RegExp(`^cannot read the policy ${missing}: ENOENT`));
+    expect(unread.cause).toMatchObject({ code: 'ENOENT' });
+    const broken = scratchFile('policy.json', '{');
+    const invalid = expectCode(() => loadPolicy(broken), 'ERR_PQC_INVALID_POLICY');
+    expect(invalid.message).toMatch(new RegExp(`^the policy ${broken} is not valid JSON: `));
+    expect(invalid.cause).toBeInstanceOf(SyntaxError);
   });
 });

@@ -7,20 +7,33 @@ import { describe, expect, it, vi } from 'vitest';
  * for the addon's.
  */
 const handedOut = vi.hoisted(() => [] as ArrayBuffer[]);
+/** What else the key schedule holds of a secret: HKDF's input keying material, the DH outputs, the fresh ikm. */
+const held = vi.hoisted(() => ({ hkdfInputs: [] as Uint8Array[], dhOutputs: [] as Uint8Array[], randomOutputs: [] as Uint8Array[] }));
 
 vi.mock('node:crypto', async (importOriginal) => {
   const crypto = await importOriginal<typeof import('node:crypto')>();
   return {
     ...crypto,
     hkdfSync: (...args: Parameters<typeof crypto.hkdfSync>) => {
+      held.hkdfInputs.push(args[1] as Uint8Array);
       const output = crypto.hkdfSync(...args);
       handedOut.push(output);
+      return output;
+    },
+    diffieHellman: (...args: Parameters<typeof crypto.diffieHellman>) => {
+      const output = crypto.diffieHellman(...args);
+      held.dhOutputs.push(output);
+      return output;
+    },
+    randomBytes: (size: number) => {
+      const output = crypto.randomBytes(size);
+      held.randomOutputs.push(output);
       return output;
     },
   };
 });
 
-const { Kem, X25519_KEM_NAME } = await import('../../lib/index.js');
+const { Kem, X25519_KEM_NAME, SecretBytes } = await import('../../lib/index.js');
 
 describe('X25519 KEM: every HKDF output is wiped once copied', () => {
   const kem = new Kem(X25519_KEM_NAME);
@@ -39,5 +52,40 @@ describe('X25519 KEM: every HKDF output is wiped once copied', () => {
     // One per key pair (DeriveKeyPair), two per encapsulation (the ephemeral key and the secret), one per decapsulation.
     expect(handedOut.length).toBe(3 * 1 + 3 * 2 + 3 * 1);
     expect(wiped()).toBe(true);
+  });
+});
+
+describe('X25519 KEM: every other copy of a secret is wiped once used', () => {
+  const kem = new Kem(X25519_KEM_NAME);
+  const zero = (bytes: Uint8Array) => bytes.every((byte) => byte === 0);
+  const clear = () => Object.values(held).forEach((list) => (list.length = 0));
+
+  it('the labeled HKDF inputs (seed or DH output), the DH outputs and the fresh ikm, sync and batched', async () => {
+    clear();
+    const { publicKey, secretKey } = kem.generateKeyPair();
+    const { ciphertext } = kem.encapsulate(publicKey);
+    kem.decapsulate(ciphertext, secretKey);
+    kem.generateKeyPair({ seed: new Uint8Array(32).fill(1) });
+    kem.encapsulate(publicKey, { seed: new Uint8Array(32).fill(2) });
+    await kem.encapsulateMany([publicKey, publicKey]);
+    // HKDF: one per key pair (2), two per encapsulation (4), one per decapsulation (1). DH: one per
+    // encapsulation and decapsulation. Fresh ikm: the unseeded key pair and the 3 unseeded encapsulations.
+    expect([held.hkdfInputs.length, held.dhOutputs.length, held.randomOutputs.length]).toEqual([2 + 4 * 2 + 1, 4 + 1, 1 + 3]);
+    expect([held.hkdfInputs.every(zero), held.dhOutputs.every(zero), held.randomOutputs.every(zero)]).toEqual([true, true, true]);
+  });
+
+  it('the ephemeral secret key of an encapsulation, with fresh or given randomness', () => {
+    const { publicKey } = kem.generateKeyPair();
+    const alloc = vi.spyOn(SecretBytes, 'alloc');
+    try {
+      const results = [kem.encapsulate(publicKey), kem.encapsulate(publicKey, { seed: new Uint8Array(32).fill(3) })];
+      const returned = new Set<unknown>(results.map((r) => r.sharedSecret));
+      const ephemeral = alloc.mock.results.map((r) => r.value as Uint8Array).filter((bytes) => !returned.has(bytes));
+      expect(ephemeral).toHaveLength(2);
+      expect(ephemeral.every(zero)).toBe(true);
+      expect(results.every((r) => !zero(r.sharedSecret))).toBe(true);
+    } finally {
+      alloc.mockRestore();
+    }
   });
 });

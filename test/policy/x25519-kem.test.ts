@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Op } from '../../lib/engine.js';
 import { Kem } from '../../lib/kem.js';
 import { PQCFallbackHandler } from '../../lib/policy/fallback-handler.js';
 import { processPolicy } from '../../lib/policy/process-policy.js';
-import { x25519, X25519_KEM_NAME } from '../../lib/policy/x25519-kem.js';
+import { x25519, X25519_KEM_NAME, X25519KemEngine } from '../../lib/policy/x25519-kem.js';
 import { hex, readVectors, toHex } from '../support/environment.js';
 import { expectIntoCallsAgree } from '../support/kem-properties.js';
 import { FakeClock } from './fake-clock.js';
@@ -180,5 +181,44 @@ describe('X25519 in production mode', () => {
     expect(() => k.generateKeyPair()).not.toThrow();
     clock.advance(60_000);
     expect(() => k.generateKeyPair()).toThrow(refused);
+  });
+});
+
+describe('X25519KemEngine on its own, and in words', () => {
+  it('is ready at once, and refuses an operation that is not a KEM operation', () => {
+    const engine = new X25519KemEngine();
+    expect(engine.isReady()).toBe(true);
+    expect(() => engine.run(Op.SigVerify)).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_UNSUPPORTED_CAPABILITY', message: `X25519: operation ${Op.SigVerify} is not a KEM operation` }),
+    );
+  });
+
+  it('takes only a PQCFallbackHandler as its handler', () => {
+    for (const fallback of [{}, { isEnabled: () => true }]) {
+      expect(() => new Kem(X25519_KEM_NAME, { fallback: fallback as PQCFallbackHandler })).toThrow(
+        expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: 'fallback must be a PQCFallbackHandler, got object' }),
+      );
+    }
+  });
+
+  it('a small-order peer key: the refusal says why', () => {
+    expect(() => kem().encapsulate(new Uint8Array(32))).toThrow(
+      expect.objectContaining({
+        code: 'ERR_PQC_INVALID_INPUT',
+        message: 'X25519: the peer public key is a small-order point (the shared secret would be all zero)',
+      }),
+    );
+  });
+
+  it('in production outside fallback: the refusal says when it works and what to use instead', () => {
+    process.env.X0TTA6BL4_PRODUCTION = 'true';
+    expect(() => kem().generateKeyPair()).toThrow(
+      expect.objectContaining({
+        code: 'ERR_PQC_CLASSICAL_REQUIRES_FALLBACK',
+        message:
+          'X25519 alone is not quantum-safe: in production mode (X0TTA6BL4_PRODUCTION=true) it works only while PQC fallback mode is enabled ' +
+          '(X0TTA6BL4_DISABLE_PQC=true at start-up, or a fallback handler with onPqcFailure "fallback" after a PQC failure). Use ML-KEM or a hybrid KEM.',
+      }),
+    );
   });
 });
