@@ -1,8 +1,8 @@
 /**
  * Mutation scores per folder from a StrykerJS JSON report (mutation-testing-report-schema), as
  * Stryker counts them: detected (killed, timed out) over detected and undetected (survived, not
- * covered). Ignored mutants (a `Stryker disable` comment giving why the mutant is equivalent) and
- * ones that do not compile or crash on load are left out.
+ * covered). Ignored mutants (static ones, and those with a `Stryker disable` comment giving why the
+ * mutant is equivalent) and ones that do not compile or crash on load are left out.
  */
 import { dirname, relative } from 'node:path';
 
@@ -19,12 +19,14 @@ export function folderScores(report, root = process.cwd()) {
   const rows = new Map();
   for (const [file, { mutants }] of Object.entries(report.files)) {
     const folder = folderOf(relative(root, file.startsWith('/') ? file : `${root}/${file}`));
-    const row = rows.get(folder) ?? { folder, detected: 0, survived: 0, noCoverage: 0, ignored: 0, total: 0 };
-    for (const { status } of mutants) {
+    const row = rows.get(folder) ?? { folder, detected: 0, survived: 0, noCoverage: 0, ignored: 0, static: 0, total: 0 };
+    for (const { status, static: isStatic } of mutants) {
       row.total++;
       if (DETECTED.has(status)) row.detected++;
       else if (status === 'Survived') row.survived++;
       else if (status === 'NoCoverage') row.noCoverage++;
+      // Left out by `ignoreStatic` (stryker.config.mjs), or by a `Stryker disable` comment.
+      else if (status === 'Ignored' && isStatic) row.static++;
       else if (status === 'Ignored') row.ignored++;
     }
     rows.set(folder, row);

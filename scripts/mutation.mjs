@@ -59,7 +59,7 @@ for (const target of targets) {
   if (!existsSync(report)) continue;
   const result = JSON.parse(readFileSync(report, 'utf8'));
   for (const row of folderScores(result, root)) {
-    console.log(`  ${row.folder.padEnd(28)} ${row.score.toFixed(1).padStart(5)} %  (${row.detected}/${row.valid}; survived ${row.survived}, no coverage ${row.noCoverage}, equivalent ${row.ignored})`);
+    console.log(`  ${row.folder.padEnd(28)} ${row.score.toFixed(1).padStart(5)} %  (${row.detected}/${row.valid}; survived ${row.survived}, no coverage ${row.noCoverage}, equivalent ${row.ignored}, static left out ${row.static})`);
   }
   for (const line of undetected(result, root)) console.log(`    ${line}`);
 }
