@@ -39,9 +39,10 @@ export function folderScores(report, root = process.cwd()) {
 
 /**
  * Mutants that survived or were never reached, as `file:line status mutator → replacement`. A
- * static mutant that survived with fewer tests run than the target has made a test file fail to
- * load: StrykerJS's vitest runner counts only the tests that ran, so it says survived where the
- * plain suite fails. Those are marked to be checked by hand (docs/reliability.md).
+ * static mutant that survived with fewer tests run than the target has may have made a test file
+ * fail to load (StrykerJS's vitest runner counts only the tests that ran, so it says survived where
+ * the plain suite fails), or may simply have run only the tests that cover it at run time too:
+ * those are marked to be checked by hand (docs/reliability.md).
  */
 export function undetected(report, root = process.cwd()) {
   const tests = Object.values(report.testFiles ?? {}).reduce((sum, { tests }) => sum + tests.length, 0);
@@ -51,7 +52,7 @@ export function undetected(report, root = process.cwd()) {
       .map((m) => {
         const loadFailure = m.status === 'Survived' && m.static && m.testsCompleted < tests;
         const where = `${relative(root, file)}:${m.location.start.line}`;
-        return `${where} ${m.status} ${m.mutatorName} → ${JSON.stringify(m.replacement ?? '')}${loadFailure ? ` (${m.testsCompleted} of ${tests} tests ran: a test file failed to load)` : ''}`;
+        return `${where} ${m.status} ${m.mutatorName} → ${JSON.stringify(m.replacement ?? '')}${loadFailure ? ` (static, ${m.testsCompleted} of ${tests} tests ran: check by hand whether a test file failed to load)` : ''}`;
       }),
   );
 }
