@@ -14,6 +14,7 @@ import {
   validatorSetHash,
   type Decision,
   type ValidatorSet,
+  ControlPlaneError,
 } from '../../lib/control-plane/index.js';
 import { publicKeys } from '../../lib/mesh/identity.js';
 import { counter } from '../mesh/support.js';
@@ -310,6 +311,23 @@ describe('QuorumValidator refusals', async () => {
     ]);
     const rejected = (reason: string) => counter(registry, 'pqc_certificate_rejected_total', { reason });
     expect(await Promise.all(['duplicate_signer', 'unknown_signer', 'insufficient_quorum', 'forged', 'wrong_validator_set', 'malformed'].map(rejected))).toEqual([1, 1, 1, 1, 2, 2]);
+  });
+
+  it('turns whatever a hostile input throws into a malformed refusal, never an untyped error', async () => {
+    const quorum = new QuorumValidator({ validatorSet: set });
+    const throwing = (thrown: unknown) => Object.defineProperty(new Uint8Array(8), 'length', { get: () => { throw thrown; } });
+    const outcomes = await Promise.all(
+      [new TypeError('length went away'), undefined].map((thrown) =>
+        quorum.accept(throwing(thrown)).then(
+          () => 'accepted',
+          (e: Error & { code?: string; reason?: string }) => [e instanceof ControlPlaneError, e.code, e.reason, e.message],
+        ),
+      ),
+    );
+    expect(outcomes).toEqual([
+      [true, 'ERR_PQC_MALFORMED_MESSAGE', 'malformed', 'length went away'],
+      [true, 'ERR_PQC_MALFORMED_MESSAGE', 'malformed', 'undefined'],
+    ]);
   });
 
   it('refuses a threshold above n, saying which thresholds a set allows', () => {
