@@ -161,7 +161,7 @@ describe('ControlPlane.receive: the refusals between precheck and apply', async 
     expect(refused.outgoing).toEqual([]);
     // A payload that is no evidence: the parser's error is counted as malformed.
     const garbage = await controlPlane(b!, all).publish(EnvelopeKind.Evidence, Uint8Array.of(0, 0, 0, 9));
-    expect((await carol.receive(garbage)).receipts.map((r) => r.reason)).toEqual(['malformed']);
+    expect((await carol.receive(garbage)).receipts.map((r) => [r.status, r.reason])).toEqual([['rejected', 'malformed']]);
     expect(await counter(carol.metrics.registry, 'pqc_gossip_rejected_total', { reason: 'malformed' })).toBe(1);
   });
 
