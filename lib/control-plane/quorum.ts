@@ -66,8 +66,11 @@ export function quorumThreshold(n: number): number {
   return Math.floor((2 * n) / 3) + 1;
 }
 
+/** The canonical encoding (sorted by node id) of a set with no node named twice and no key under two names. */
 export function encodeValidatorSet(set: ValidatorSet): Uint8Array {
-  const sorted = [...set.validators].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  requireDistinct(set.validators);
+  // Stryker disable next-line EqualityOperator: node ids are distinct here, so `<=` is `<`; `>=` (reversed order) is also disabled by this, and the canonical-order test would catch it.
+  const sorted = [...set.validators].sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
   const writer = new WireWriter().u32(set.epoch).u16(sorted.length);
   for (const v of sorted) writer.short(encoder.encode(v.nodeId)).short(encoder.encode(v.sigAlgorithm)).long(v.sigPublicKey);
   return writer.finish();
@@ -186,7 +189,6 @@ export class QuorumValidator {
   constructor(options: { validatorSet: ValidatorSet; threshold?: number; registry?: Registry }) {
     this.metrics = pqcMetrics(options.registry ?? new Registry());
     this.#thresholdOverride = options.threshold;
-    requireDistinct(options.validatorSet.validators);
     this.#epoch = options.validatorSet.epoch;
     this.#eras.set(this.#epoch, this.#era(options.validatorSet));
   }
@@ -226,8 +228,8 @@ export class QuorumValidator {
       const earlier = this.#accepted.get(key);
       const signers = votes.map((vote) => vote.signer);
       if (earlier && earlier.digest !== digest) {
-        // One entry per conflicting decision, however its votes are reordered or re-signed.
-        if (!this.#conflicts.some((c) => c.epoch === decision.epoch && c.slot === decision.slot && c.secondDigest === digest)) {
+        // One entry per conflicting decision, however its votes are reordered or re-signed; its digest covers its slot and epoch.
+        if (!this.#conflicts.some((c) => c.secondDigest === digest)) {
           const signedBoth = signers.filter((signer) => earlier.signers.includes(signer));
           this.#conflicts.push({ slot: decision.slot, epoch: decision.epoch, first: earlier.certificate, second: certificate, signedBoth, secondDigest: digest });
         }
