@@ -350,8 +350,8 @@ const MISS_CAUSES = [
   [
     'stall',
     () =>
-      'stall misses: the calling thread\'s share of a part uses new memory too (each secret\'s ArrayBuffer, ' +
-      'the result objects V8 then moves to its old generation), at the page cost above; "longest GC pause" ' +
+      'stall misses: the calling thread\'s share of a part uses new memory too (the copy of its inputs, each ' +
+      'secret\'s ArrayBuffer, the result objects V8 then moves to its old generation), at the page cost above; "longest GC pause" ' +
       'is the longest single garbage collection during the call (part of the stall); on a machine whose ' +
       'cores are busy with other work, the calling thread also waits for a core between its turns',
   ],
@@ -360,7 +360,9 @@ const MISS_CAUSES = [
     () =>
       'memory misses: each secret item lives in an ArrayBuffer of its own (the secret-memory rule), and ' +
       'each item has a view and a result object: about 300 bytes of V8 objects an item beside a ' +
-      '32-byte shared secret, which outweighs its own bytes when the outputs are small (decapsulation)',
+      '32-byte shared secret, which outweighs its own bytes when the outputs are small (decapsulation); ' +
+      'and the parts in flight (up to 8 of 512 items) hold copies of their inputs, which outweigh inputs ' +
+      'that repeat 1,024 values (verification: up to 19 MB of ML-DSA-87 signatures)',
   ],
 ];
 
