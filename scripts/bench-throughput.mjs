@@ -5,11 +5,14 @@
 // The batch and async paths of the native backend as a high-throughput service sees them: for
 // every ML-KEM and ML-DSA operation, `…Many` batches of 256, 4,096, 65,536 and 10^6 items and
 // 10,000 concurrent single `…Async` calls (gathered into shared runs, lib/coalesced-calls.ts),
-// each beside the sync call in the same process: time per item, rate ÷ sync rate, the longest
-// event-loop stall while the call ran (perf_hooks.monitorEventLoopDelay, 1 ms resolution: the
-// largest gap between turns of the loop, which includes the 1 ms timer interval itself), and the
-// peak extra memory (resident set sampled each turn, less that before the call) ÷ the bytes of
-// the batch's own inputs and outputs.
+// each beside the sync call in the same process: time per item, rate ÷ sync rate and ÷ the rate
+// of a sync loop that keeps its results (as a batch must: its memory is new, where the plain loop
+// reuses the memory of the results it drops), the longest event-loop stall while the call ran
+// (perf_hooks.monitorEventLoopDelay, 1 ms resolution: the largest gap between turns of the loop,
+// which includes the 1 ms timer interval itself), the longest garbage collection in that time,
+// and the peak extra memory (resident set sampled each turn, less that before the call) ÷ the
+// bytes of the batch's own inputs and outputs. The machine's cost of new memory (µs per 4 KiB
+// page) is measured first and printed with the causes of the misses.
 //
 // Each measurement runs in a child process of this script, so that each starts from a fresh heap
 // and pool. The inputs cycle through 1,024 distinct values (keys, ciphertexts, messages and their
