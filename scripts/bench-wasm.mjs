@@ -311,7 +311,8 @@ function verdict() {
   return lines;
 }
 
-const threads = Math.min(Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4), os.availableParallelism());
+// The pool's size, as the package computes it.
+const { parallelThreads: threads } = await dist('parallel-threads.js');
 const machine = [
   `- ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores available to Node; worker threads: ${threads} (UV_THREADPOOL_SIZE${process.env.UV_THREADPOOL_SIZE ? `=${process.env.UV_THREADPOOL_SIZE}` : ' unset, default 4'}, at most the cores)`,
   `- Node ${process.version}; @oqs/liboqs-js ${pqc.info().wasm?.version ?? '?'}; ${rounds} rounds; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; ${elapsed.toFixed(0)} s in all`,

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { SecretBytes } from '../lib/bytes.js';
@@ -6,6 +5,7 @@ import { Op } from '../lib/engine.js';
 import { PqcError } from '../lib/errors.js';
 import type { Addon, NativeAlgorithm } from '../lib/native/addon.js';
 import { NativeKemEngine, PART_LIMIT, PART_SECRET_BYTES, partSize } from '../lib/native/native-backend.js';
+import { parallelThreads } from '../lib/parallel-threads.js';
 
 /**
  * How lib/native/native-backend.ts cuts a batch into parts and puts the parts' results
@@ -77,7 +77,7 @@ function fakeEngine(options: { fail?: { part: number; how: 'throw' | 'reject' };
 
 const keys = (count: number) => Array.from({ length: count }, (_, i) => Uint8Array.of(i % 251, 0, 0, 0, 0, 0, 0, 0));
 const COUNT = 200;
-const threads = Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4);
+const threads = parallelThreads;
 // One worker per core: with one core a small batch is a single part, and there is nothing to cut.
 const pipelined = threads > 1;
 
