@@ -56,7 +56,7 @@ export interface Policy {
 }
 
 /** Node's timers hold at most 2^31-1 ms; a longer fallback is not a containment measure anyway. */
-export const MAX_FALLBACK_TTL_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+export const MAX_FALLBACK_TTL_SECONDS = Math.floor(0x7fff_ffff / 1000);
 
 export interface PolicyVariable extends PolicyVariableSpec {
   /** As set in the environment; undefined when unset. */

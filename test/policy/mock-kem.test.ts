@@ -290,6 +290,37 @@ describe('MockKemFaults, further', () => {
       expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: `fault 'corrupt' applies to keypair, encaps, not string "decaps"` }),
     );
     expect(injecting('fail', { times: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: 'times must be a positive integer, got number 1.5' }));
+    expect(injecting('wrong-secret', { op: 'keypair' })).toThrow(
+      expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT', message: `fault 'wrong-secret' applies to encaps, decaps, not string "keypair"` }),
+    );
+  });
+
+  it('plans each fault for each operation it applies to, and that operation is the one that misbehaves', () => {
+    const cases = [
+      ['fail', 'keypair'],
+      ['fail', 'encaps'],
+      ['fail', 'decaps'],
+      ['corrupt', 'keypair'],
+      ['corrupt', 'encaps'],
+      ['wrong-secret', 'encaps'],
+      ['wrong-secret', 'decaps'],
+    ] as const;
+    for (const [fault, op] of cases) {
+      const faults = new MockKemFaults().inject(fault, { op });
+      const kem = mock(faults);
+      const agreed = (() => {
+        try {
+          const { publicKey, secretKey } = kem.generateKeyPair();
+          const { ciphertext, sharedSecret } = kem.encapsulate(publicKey);
+          return toHex(kem.decapsulate(ciphertext, secretKey)) === toHex(sharedSecret);
+        } catch (error) {
+          expect(error, `${fault} on ${op}`).toMatchObject({ code: 'ERR_PQC_OPERATION_FAILED', message: expect.stringContaining(`injected failure in ${op}`) });
+          return 'failed';
+        }
+      })();
+      expect(agreed, `${fault} on ${op}`).toBe(fault === 'fail' ? 'failed' : false);
+      expect(faults.pending, `${fault} on ${op}`).toBe(0);
+    }
   });
 });
 
