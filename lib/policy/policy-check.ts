@@ -322,12 +322,15 @@ function schemaFinding(error: ErrorObject): PolicyFinding {
   }
 }
 
+let shippedPolicy: LoadedPolicy | undefined;
+
 /**
  * Every structural error of `config` (rule "schema"), then one finding per violated rule. A
  * rule whose values have a structural error is unchecked rather than judged on a value of the
- * wrong shape; a rule whose `when` does not hold does not apply.
+ * wrong shape; a rule whose `when` does not hold does not apply. Without `policy`, the shipped
+ * one, loaded and compiled on the first call only.
  */
-export function checkDeployment(config: unknown, { configDir, policy = loadPolicy() }: { configDir: string; policy?: LoadedPolicy }): PolicyReport {
+export function checkDeployment(config: unknown, { configDir, policy = (shippedPolicy ??= loadPolicy()) }: { configDir: string; policy?: LoadedPolicy }): PolicyReport {
   const context: Context = { config, configDir };
   const findings = policy.validateConfig(config) ? [] : policy.validateConfig.errors!.map(schemaFinding);
   const unchecked: UncheckedRule[] = [];

@@ -621,6 +621,19 @@ describe('schema findings, further', () => {
       ['/controlPlane/validators', undefined, 'add "validators" (n: the validators in the control plane\'s validator set)'],
     ]);
   });
+
+  it('the shipped policy is compiled once, not on every check', () => {
+    checkDeployment(example(), { configDir: path.dirname(EXAMPLE) });
+    const compile = vi.spyOn(Ajv2020.prototype, 'compile');
+    try {
+      const config = example();
+      config.backend = 'mock';
+      expect(checkDeployment(config, { configDir: path.dirname(EXAMPLE) }).findings.map((f) => f.path)).toEqual(['/backend']);
+      expect(compile).not.toHaveBeenCalled();
+    } finally {
+      compile.mockRestore();
+    }
+  });
 });
 
 describe('loading, further', () => {
