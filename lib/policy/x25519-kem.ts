@@ -53,10 +53,15 @@ function dh(key: X25519Key, peer: Uint8Array): Uint8Array {
 
 /** X25519 on raw keys, with the small-order refusal. */
 export function x25519(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
-  return dh(X25519Key.fromScalar(secretKey), peerPublicKey);
+  const key = X25519Key.fromScalar(secretKey);
+  try {
+    return dh(key, peerPublicKey);
+  } finally {
+    key.wipe();
+  }
 }
 
-/** RFC 9180 DeriveKeyPair: the key pair from 32 bytes of input keying material. */
+/** RFC 9180 DeriveKeyPair: the key pair from 32 bytes of input keying material; the caller wipes the key. */
 function deriveKeyPair(ikm: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): X25519Key {
   labeledDerive('dkp_prk', ikm, 'sk', new Uint8Array(0), secretKey);
   const key = X25519Key.fromScalar(secretKey);
@@ -77,19 +82,25 @@ function encapsulate(recipient: Uint8Array, ikm: Uint8Array, ciphertext: Uint8Ar
   // The caller's ciphertext is written only once the exchange has succeeded: a refused peer key
   // leaves the outputs as they were.
   const enc = new Uint8Array(SIZE);
+  let key: X25519Key | undefined;
   try {
-    const key = deriveKeyPair(ikm, enc, ephemeral);
+    key = deriveKeyPair(ikm, enc, ephemeral);
     const shared = dh(key, recipient);
     ciphertext.set(enc);
     extractAndExpand(shared, ciphertext, recipient, sharedSecret);
   } finally {
+    key?.wipe();
     ephemeral.wipe();
   }
 }
 
 function decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array, sharedSecret: Uint8Array): void {
   const key = X25519Key.fromScalar(secretKey);
-  extractAndExpand(dh(key, ciphertext), ciphertext, key.publicKey(), sharedSecret);
+  try {
+    extractAndExpand(dh(key, ciphertext), ciphertext, key.publicKey(), sharedSecret);
+  } finally {
+    key.wipe();
+  }
 }
 
 function withFreshIkm(use: (ikm: Buffer) => void): number {
@@ -130,9 +141,9 @@ export class X25519KemEngine implements KemEngine {
     this.#requireFallbackInProduction();
     switch (op) {
       case Op.KemKeypair:
-        return withFreshIkm((ikm) => deriveKeyPair(ikm, operands[0]!, operands[1]!));
+        return withFreshIkm((ikm) => deriveKeyPair(ikm, operands[0]!, operands[1]!).wipe());
       case Op.KemKeypairDerand:
-        deriveKeyPair(operands[0]!, operands[1]!, operands[2]!);
+        deriveKeyPair(operands[0]!, operands[1]!, operands[2]!).wipe();
         return 0;
       case Op.KemEncaps:
         return withFreshIkm((ikm) => encapsulate(operands[0]!, ikm, operands[1]!, operands[2]!));

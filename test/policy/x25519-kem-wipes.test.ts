@@ -89,3 +89,30 @@ describe('X25519 KEM: every other copy of a secret is wiped once used', () => {
     }
   });
 });
+
+describe('X25519 KEM: every X25519 key object it makes is wiped once used', () => {
+  it('key generation (fresh and seeded), encapsulation and decapsulation, also when the peer key is refused', async () => {
+    const { X25519Key } = await import('../../lib/x25519/index.js');
+    const kem = new Kem(X25519_KEM_NAME);
+    const made: { wiped: boolean }[] = [];
+    const fromScalar = X25519Key.fromScalar.bind(X25519Key);
+    const spy = vi.spyOn(X25519Key, 'fromScalar').mockImplementation((scalar) => {
+      const key = fromScalar(scalar);
+      const record = { wiped: false };
+      made.push(record);
+      return { publicKey: () => key.publicKey(), sharedSecret: (peer) => key.sharedSecret(peer), wipe: () => ((record.wiped = true), key.wipe()) };
+    });
+    try {
+      const { publicKey, secretKey } = kem.generateKeyPair();
+      kem.generateKeyPair({ seed: new Uint8Array(32).fill(4) });
+      const { ciphertext } = kem.encapsulate(publicKey);
+      kem.decapsulate(ciphertext, secretKey);
+      // A small-order peer key (u = 0) is refused after the ephemeral key was made.
+      expect(() => kem.encapsulate(new Uint8Array(32))).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT' }));
+      expect(made).toHaveLength(5);
+      expect(made.map((record) => record.wiped)).toEqual([true, true, true, true, true]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
