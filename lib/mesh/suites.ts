@@ -89,9 +89,6 @@ export async function probeSuite(suite: MeshSuite, kemOptions: KemOptions = {}):
   } catch (error) {
     return PqcError.from(error);
   }
-  // The probe's own key pair only: X-Wing keys need ML-KEM key generation from a seed, which
-  // liboqs < 0.13 and the WebAssembly build lack, while encapsulating to an X-Wing key works everywhere.
-  const reference = suite.kem === 'X-Wing' ? new Kem('X25519MLKEM768', kemOptions) : kem;
   const capability: SuiteCapability = { suite, kem, canInitiate: true, canRespond: true };
   let publicKey: Uint8Array | undefined;
   try {
@@ -101,11 +98,11 @@ export async function probeSuite(suite: MeshSuite, kemOptions: KemOptions = {}):
     capability.missing = PqcError.from(error).message;
   }
   try {
-    if (suite.kem === 'X-Wing' && !publicKey) {
-      // X-Wing's public key is ML-KEM-768's ‖ X25519's, as X25519MLKEM768's is (same parts, same order).
-      const { publicKey: hybrid } = reference.generateKeyPair();
-      publicKey = hybrid;
-    }
+    // X-Wing keys need ML-KEM key generation from a seed, which liboqs < 0.13 and the WebAssembly
+    // build lack, while encapsulating to an X-Wing key works everywhere. The probe's own key then
+    // comes from X25519MLKEM768: X-Wing's public key is ML-KEM-768's ‖ X25519's, as
+    // X25519MLKEM768's is (same parts, same order).
+    if (suite.kem === 'X-Wing' && !publicKey) publicKey = new Kem('X25519MLKEM768', kemOptions).generateKeyPair().publicKey;
     if (publicKey) kem.encapsulate(publicKey);
     else capability.canRespond = false;
   } catch (error) {
@@ -142,8 +139,4 @@ export function suiteSupport(backend: { kems: string[]; sigs: string[]; capabili
     { name: HIGH_SUITE.name, initiate: has('ML-KEM-1024', 'ML-DSA-87'), respond: has('ML-KEM-1024', 'ML-DSA-87') },
     { name: CLASSICAL_SUITE.name, initiate: true, respond: true, note: 'only while in fallback mode' },
   ];
-}
-
-export function suiteById(id: number, known: readonly MeshSuite[]): MeshSuite | undefined {
-  return known.find((suite) => suite.id === id);
 }
