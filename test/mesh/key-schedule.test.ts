@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { onSecretWiped, SecretBytes } from '../../lib/bytes.js';
 import { MeshError } from '../../lib/mesh/failure.js';
 import { open, seal, wipeAll } from '../../lib/mesh/key-schedule.js';
+import { toHex } from '../support/environment.js';
 
 const hex = (text: string) => new Uint8Array(Buffer.from(text, 'hex'));
-const toHex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 // McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", test case 16 (AES-256, 60-byte plaintext, 20-byte AAD).
 const GCM_16 = {
