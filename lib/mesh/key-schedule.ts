@@ -76,14 +76,14 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 export function seal(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, prefix?: Uint8Array): Uint8Array {
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(aad);
-  const head = cipher.update(plaintext);
-  const tail = cipher.final();
+  const body = cipher.update(plaintext);
+  // GCM is a stream mode: update() returns every byte and final() only computes the tag.
+  cipher.final();
   const start = prefix?.length ?? 0;
-  const out = new Uint8Array(start + head.length + tail.length + TAG_LENGTH);
+  const out = new Uint8Array(start + body.length + TAG_LENGTH);
   if (prefix) out.set(prefix);
-  out.set(head, start);
-  out.set(tail, start + head.length);
-  out.set(cipher.getAuthTag(), start + head.length + tail.length);
+  out.set(body, start);
+  out.set(cipher.getAuthTag(), start + body.length);
   return out;
 }
 
@@ -93,12 +93,12 @@ export function open(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, sealed: U
   const decipher = createDecipheriv('aes-256-gcm', key, iv);
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
-  const head = decipher.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
+  const body = decipher.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
   try {
-    const tail = decipher.final();
-    return tail.length === 0 ? new Uint8Array(head.buffer, head.byteOffset, head.length) : Buffer.concat([head, tail]);
+    decipher.final();
+    return new Uint8Array(body.buffer, body.byteOffset, body.length);
   } catch {
-    head.fill(0);
+    body.fill(0);
     return null;
   }
 }

@@ -111,7 +111,7 @@ export class RecordLayer {
    * index does.
    */
   ownsRecord(record: Uint8Array): boolean {
-    if (record.length < TAG_OFFSET + SESSION_TAG_LENGTH) return false;
+    // Past a short record's end an index reads undefined, which equals no byte of the tag.
     for (let i = 0; i < SESSION_TAG_LENGTH; i++) if (record[TAG_OFFSET + i] !== this.tag[i]) return false;
     return true;
   }
@@ -153,6 +153,7 @@ export class RecordLayer {
     if (wire.u8() !== PROTOCOL_VERSION) fail('malformed', 'a record of another protocol version');
     const type = wire.u8();
     if (type !== MessageType.Data && type !== MessageType.RekeyInit && type !== MessageType.RekeyReply) fail('malformed', `record type ${type} is unknown`);
+    // Stryker disable next-line StringLiteral: the field's name appears only if the record is too short for it, and one of RECORD_OVERHEAD (34) bytes holds the tag (bytes 2 to 5)
     wire.bytesOf(SESSION_TAG_LENGTH, 'the session tag');
     if (!this.ownsRecord(record)) {
       fail('key_desync', 'a record of another session (sealed before a fresh handshake, or by a session this side does not hold)');
