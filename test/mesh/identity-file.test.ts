@@ -63,6 +63,18 @@ async function failure(promise: Promise<unknown>, code: string): Promise<Instanc
   return error as InstanceType<typeof PqcError>;
 }
 
+/** The SecretBytes copies made from now on (saveIdentity's copy of the secret key among them). */
+function recordSecretCopies(): Uint8Array[] {
+  const copies: Uint8Array[] = [];
+  const copyOf = SecretBytes.copyOf.bind(SecretBytes);
+  vi.spyOn(SecretBytes, 'copyOf').mockImplementation((bytes) => {
+    const copy = copyOf(bytes);
+    copies.push(copy);
+    return copy;
+  });
+  return copies;
+}
+
 function resetSeen(): void {
   seen.handles.length = 0;
   seen.written.length = 0;
@@ -76,13 +88,7 @@ afterEach(() => {
 
 describe('saveIdentity', () => {
   it('writes the format of README, closes its file and wipes its copies of the secret key', async () => {
-    const copies: Uint8Array[] = [];
-    const copyOf = SecretBytes.copyOf.bind(SecretBytes);
-    vi.spyOn(SecretBytes, 'copyOf').mockImplementation((bytes) => {
-      const copy = copyOf(bytes);
-      copies.push(copy);
-      return copy;
-    });
+    const copies = recordSecretCopies();
     const path = join(dir, 'saved.key');
     await saveIdentity(path, identity);
     const expected = identityFile('ML-DSA-65', identity.publicKey, identity.secretKey);
@@ -98,13 +104,7 @@ describe('saveIdentity', () => {
   });
 
   it('refuses a path it cannot write, with the cause, leaving no temporary file and no secret behind', async () => {
-    const copies: Uint8Array[] = [];
-    const copyOf = SecretBytes.copyOf.bind(SecretBytes);
-    vi.spyOn(SecretBytes, 'copyOf').mockImplementation((bytes) => {
-      const copy = copyOf(bytes);
-      copies.push(copy);
-      return copy;
-    });
+    const copies = recordSecretCopies();
     // A directory in the way: the temporary file is written, the rename over the directory fails.
     const parent = join(dir, 'blocked');
     const path = join(parent, 'node.key');
