@@ -21,7 +21,7 @@ export interface SignedItem {
 
 /** Verifies `items` with one pooled verifyMany per signature algorithm; the answers in order. */
 export async function verifyAll(items: SignedItem[]): Promise<boolean[]> {
-  const results: boolean[] = new Array(items.length).fill(false);
+  const results: boolean[] = [];
   const groups = new Map<string, number[]>();
   items.forEach((item, i) => {
     const group = groups.get(item.algorithm);

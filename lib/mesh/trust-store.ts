@@ -43,6 +43,7 @@ export class TrustStore {
     if (known || this.#untrusted.has(nodeId) || !this.#lookup) return known;
     try {
       const found = await this.#lookup(nodeId);
+      // Stryker disable next-line ConditionalExpression: parsePublicKeys(undefined) throws, and the catch below returns undefined as this does
       if (found === undefined) return undefined;
       const keys = parsePublicKeys(found);
       return keys.nodeId === nodeId ? keys : undefined;
@@ -60,7 +61,7 @@ export class TrustStore {
       try {
         found = this.#lookup(nodeId);
       } catch {
-        found = undefined;
+        // A lookup function that throws trusts nobody: found stays undefined.
       }
       if (found instanceof Promise) {
         found.catch(() => undefined);
