@@ -48,8 +48,9 @@ export class TrustStore {
       const keys = parsePublicKeys(found);
       return keys.nodeId === nodeId ? keys : undefined;
     } catch {
-      return undefined;
+      // A lookup function that throws, or answers with something that is not keys, trusts nobody.
     }
+    return undefined;
   }
 
   /** `lookup` for callers that cannot wait: throws for an untrusted peer or an asynchronous lookup function. */
