@@ -449,7 +449,8 @@ export class Responder {
       this.onTimeout(entry.peer.nodeId);
     }
     for (const [key, expiresAt] of this.#seen) {
-      if (expiresAt > this.ctx.wallNow()) break;
+      // Kept up to and including its expiry: until then the InitHello's timestamp can still pass the skew check.
+      if (expiresAt >= this.ctx.wallNow()) break;
       this.#seen.delete(key);
     }
     for (const [key, entry] of this.#completed) {
