@@ -10,7 +10,7 @@ import { parties, type Party } from './support.js';
 await ready();
 
 /**
- * The responder's state (docs/protocol.md, "Responder state"): how long each map keeps an entry,
+ * The responder's state (docs/protocol.md, §4 "Responder"): how long each map keeps an entry,
  * what a busy entry is spared, and the per-peer count of half-open handshakes.
  */
 
