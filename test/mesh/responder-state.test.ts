@@ -44,6 +44,19 @@ describe(`responder state on the ${environment.backend} backend`, async () => {
   });
   const timeoutMs = bob!.ctx.limits.timeoutMs;
   const skew = bob!.ctx.limits.maxClockSkewMs;
+  /** bob's KEMs, each encapsulation's shared secret pushed to `secrets`. */
+  const recordingEncapsulations =
+    (secrets: Uint8Array[]): HandshakeContext['kem'] =>
+    (suite) => {
+      const kem = bob!.ctx.kem(suite);
+      return Object.assign(Object.create(kem), {
+        encapsulateAsync: async (publicKey: Uint8Array) => {
+          const result = await kem.encapsulateAsync(publicKey);
+          secrets.push(result.sharedSecret);
+          return result;
+        },
+      });
+    };
   const hello = async () => (await InitiatorHandshake.start(initiator.ctx, bob!.keys)).hello;
 
   it('drops a half-open handshake exactly timeoutMs after its InitHello, counting it once', async () => {
@@ -130,18 +143,7 @@ describe(`responder state on the ${environment.backend} backend`, async () => {
   it('wipes every half-open handshake on close()', async () => {
     now = 1000;
     const secrets: Uint8Array[] = [];
-    const spied = ctx({
-      kem: (suite) => {
-        const kem = bob!.ctx.kem(suite);
-        return Object.assign(Object.create(kem), {
-          encapsulateAsync: async (publicKey: Uint8Array) => {
-            const result = await kem.encapsulateAsync(publicKey);
-            secrets.push(result.sharedSecret);
-            return result;
-          },
-        });
-      },
-    });
+    const spied = ctx({ kem: recordingEncapsulations(secrets) });
     const responder = new Responder(spied, () => {});
     const handshake = await InitiatorHandshake.start(initiator.ctx, bob!.keys);
     const initAuth = (await handshake.receive((await responder.receive(handshake.hello)).reply!)).reply!;
@@ -212,16 +214,7 @@ describe(`responder state on the ${environment.backend} backend`, async () => {
     const crowded = ctx(
       {
         peer: async (id) => (await asked.opened, bob!.ctx.peer(id)),
-        kem: (suite) => {
-          const kem = bob!.ctx.kem(suite);
-          return Object.assign(Object.create(kem), {
-            encapsulateAsync: async (publicKey: Uint8Array) => {
-              const result = await kem.encapsulateAsync(publicKey);
-              secrets.push(result.sharedSecret);
-              return result;
-            },
-          });
-        },
+        kem: recordingEncapsulations(secrets),
       },
       { maxPending: 1 },
     );
