@@ -546,6 +546,8 @@ export class Responder {
       const th3 = entry.transcript.add(bytes).snapshot();
       const payload = await ownPayload(extension, { role: 'responder', transcript: th3, peer: entry.peer });
       const ours = await this.ctx.signer.sign(signedData(LABELS.responderSignature, th3, entry.peer.nodeId, payload));
+      // close() may have wiped the entry's secrets while this ran: a session from zeroed keys would be one anybody can compute.
+      if (this.#pending.get(key) !== entry) fail('closed', 'the responder closed during the handshake');
       const respAuth = encodeAuth(MessageType.RespAuth, auth.sessionI, entry.sessionR, (aad) => seal(entry.keys.responder, ZERO_IV, aad, concat(ours, payload)));
       const transcript = entry.transcript.add(respAuth).snapshot();
       const session: Session = {

@@ -167,7 +167,7 @@ describe(`responder state on the ${environment.backend} backend`, async () => {
     expect(outcomes).toEqual(['reply 3', 'rate_limited: too many half-open handshakes']);
   });
 
-  it('counts a handshake dropped by close() only once, even when its InitAuth finishes later', async () => {
+  it('ends a handshake that close() dropped while its InitAuth was verified, without a session, and counts it only once', async () => {
     now = 1000;
     const verifying = latch();
     const release = latch();
@@ -189,7 +189,7 @@ describe(`responder state on the ${environment.backend} backend`, async () => {
     responder.close();
     expect(await outcome(responder.receive(await hello()))).toBe('reply 3');
     release.open();
-    await busy;
+    expect(await busy).toBe('closed: the responder closed during the handshake');
     const outcomes = [await outcome(responder.receive(await hello())), await outcome(responder.receive(await hello()))];
     expect(outcomes).toEqual(['reply 3', 'rate_limited: too many half-open handshakes']);
   });
