@@ -201,6 +201,7 @@ export class InitiatorHandshake {
     this.#suite = offers[0]!;
     this.startedAt = ctx.now();
     this.#helloFields = {
+      // Stryker disable next-line BooleanLiteral: a placeholder, like shareSuite and share: #makeHello sets retried from #retried before the first InitHello is encoded, and nothing reads it before
       retried: false,
       sessionI: new Uint8Array(randomBytes(SESSION_ID_LENGTH)),
       timestamp: Math.floor(ctx.wallNow()),
@@ -256,9 +257,8 @@ export class InitiatorHandshake {
     }
   }
 
-  /** Ends the handshake and wipes its secrets (also on timeout). */
+  /** Ends the handshake and wipes its secrets (also on timeout); after success there are none left, and no message is taken either way. */
   abort(): void {
-    if (this.#state === 'done') return;
     this.#state = 'failed';
     this.#wipe();
   }
@@ -449,7 +449,8 @@ export class Responder {
       this.onTimeout(entry.peer.nodeId);
     }
     for (const [key, expiresAt] of this.#seen) {
-      if (expiresAt > this.ctx.wallNow()) break;
+      // Kept up to and including its expiry: until then the InitHello's timestamp can still pass the skew check.
+      if (expiresAt >= this.ctx.wallNow()) break;
       this.#seen.delete(key);
     }
     for (const [key, entry] of this.#completed) {
@@ -545,6 +546,8 @@ export class Responder {
       const th3 = entry.transcript.add(bytes).snapshot();
       const payload = await ownPayload(extension, { role: 'responder', transcript: th3, peer: entry.peer });
       const ours = await this.ctx.signer.sign(signedData(LABELS.responderSignature, th3, entry.peer.nodeId, payload));
+      // close() may have wiped the entry's secrets while this ran: a session from zeroed keys would be one anybody can compute.
+      if (this.#pending.get(key) !== entry) fail('closed', 'the responder closed during the handshake');
       const respAuth = encodeAuth(MessageType.RespAuth, auth.sessionI, entry.sessionR, (aad) => seal(entry.keys.responder, ZERO_IV, aad, concat(ours, payload)));
       const transcript = entry.transcript.add(respAuth).snapshot();
       const session: Session = {
@@ -593,6 +596,7 @@ export class Responder {
     if (this.#pending.get(key) !== entry) return;
     this.#pending.delete(key);
     const left = (this.#pendingPerPeer.get(entry.peer.nodeId) ?? 1) - 1;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: `true` and `>= 0` differ only for left === 0, which they store as a 0 that `?? 0` reads back as no entry; only trusted peers get one
     if (left > 0) this.#pendingPerPeer.set(entry.peer.nodeId, left);
     else this.#pendingPerPeer.delete(entry.peer.nodeId);
     wipeAll(entry.sharedSecret, entry.keys.initiator, entry.keys.responder);
