@@ -9,6 +9,7 @@ import { ready } from '../../lib/index.js';
 import type { Steps } from '../../lib/hybrid/pq-steps.js';
 import { runSerialBatch } from '../../lib/serial-batch.js';
 import { hex, readVectors } from '../support/environment.js';
+import { recordSecretCopies } from '../support/secret-copies.js';
 
 /**
  * A failed operation leaves no secret behind in what it allocated, as csrc/batch.cc and
@@ -155,13 +156,7 @@ describe('X25519MLKEM768: a batch refused at item i wipes the shared secrets of 
     const good = [SecretBytes.copyOf(secretKey), SecretBytes.copyOf(secretKey)];
     const bad = SecretBytes.copyOf(secretKey);
     bad[2400 - 64] ^= 1;
-    const copies: Uint8Array[] = [];
-    const copyOf = SecretBytes.copyOf.bind(SecretBytes);
-    vi.spyOn(SecretBytes, 'copyOf').mockImplementation((bytes) => {
-      const copy = copyOf(bytes);
-      copies.push(copy);
-      return copy;
-    });
+    const copies = recordSecretCopies();
     const error = await failure(() => engine.runAsync(Op.KemDecaps, 3, [[ciphertext, ciphertext, ciphertext], [...good, bad]]));
     expect(error.message).toMatch(/hash check/);
     copies.forEach((copy, i) => expect(zero(copy), `copy ${i} wiped`).toBe(true));

@@ -35,9 +35,10 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 const { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } = await import('node:fs/promises');
 const { tmpdir } = await import('node:os');
 const { join } = await import('node:path');
-const { ready, SecretBytes, PqcError } = await import('../../lib/index.js');
+const { ready, PqcError } = await import('../../lib/index.js');
 const { generateIdentity, loadIdentity, saveIdentity } = await import('../../lib/mesh/identity.js');
 const { toHex } = await import('../support/environment.js');
+const { recordSecretCopies } = await import('../support/secret-copies.js');
 
 await ready();
 const dir = await mkdtemp(join(tmpdir(), 'x0tta6bl4-identity-file-'));
@@ -61,18 +62,6 @@ async function failure(promise: Promise<unknown>, code: string): Promise<Instanc
   expect(error).toBeInstanceOf(PqcError);
   expect((error as InstanceType<typeof PqcError>).code).toBe(code);
   return error as InstanceType<typeof PqcError>;
-}
-
-/** The SecretBytes copies made from now on (saveIdentity's copy of the secret key among them). */
-function recordSecretCopies(): Uint8Array[] {
-  const copies: Uint8Array[] = [];
-  const copyOf = SecretBytes.copyOf.bind(SecretBytes);
-  vi.spyOn(SecretBytes, 'copyOf').mockImplementation((bytes) => {
-    const copy = copyOf(bytes);
-    copies.push(copy);
-    return copy;
-  });
-  return copies;
 }
 
 function resetSeen(): void {
