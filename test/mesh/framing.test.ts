@@ -89,16 +89,23 @@ describe('FramedTransport sending', () => {
     await settle();
     expect(resolved).toBe(false);
     stream.onDrain();
-    await sent;
+    await settle();
     expect(resolved).toBe(true);
+    await sent;
   });
 
   it('a send waiting for drain rejects when the connection closes, naming the remote', async () => {
     const { stream } = recordingStream(false);
     const transport = new FramedTransport(stream);
-    const sent = transport.send(Uint8Array.of(1)).then(() => undefined, (error: unknown) => error);
+    let outcome: unknown = 'pending';
+    void transport.send(Uint8Array.of(1)).then(
+      () => (outcome = 'resolved'),
+      (error: unknown) => (outcome = error),
+    );
     transport.close();
-    expect(await sent).toMatchObject({ code: 'ERR_PQC_CHANNEL_CLOSED', message: `the connection to ${REMOTE} closed` });
+    await settle();
+    expect(outcome).toBeInstanceOf(PqcError);
+    expect(outcome).toMatchObject({ code: 'ERR_PQC_CHANNEL_CLOSED', message: `the connection to ${REMOTE} closed` });
   });
 
   it('close ends the stream once, however often it is called, and reports one close', () => {
