@@ -4,27 +4,35 @@ import type { Kem } from '../../lib/kem.js';
 import { MeshError, type FailureReason } from '../../lib/mesh/failure.js';
 import { DEFAULT_HANDSHAKE_LIMITS, Responder, type Session } from '../../lib/mesh/handshake.js';
 import { MessageType } from '../../lib/mesh/messages.js';
-import { DEFAULT_REKEY_LIMITS, type RekeyLimits } from '../../lib/mesh/record-layer.js';
+import { DEFAULT_REKEY_LIMITS, RecordLayer, type RekeyLimits } from '../../lib/mesh/record-layer.js';
 import { SecureChannel, type ChannelHost } from '../../lib/mesh/secure-channel.js';
 import { FakeClock } from '../policy/fake-clock.js';
 import { fullHandshake, parties, type Party } from './support.js';
 
-/** A KEM operation the test may hold back, so that it can act while the real operation is pending. */
+/**
+ * KEM operations the test may hold back, so that it can act while a real operation is pending:
+ * an operation waits for the gate that was closed when it started; `release` opens the oldest.
+ */
 class Gate {
-  #open: Promise<void> = Promise.resolve();
-  #release: () => void = () => {};
+  #current: Promise<void> = Promise.resolve();
+  readonly #releases: (() => void)[] = [];
   /** How many operations have come through (their result handed on). */
   passed = 0;
+  /** A backend failure to inject in place of the result (fault injection, not a crypto result). */
+  failure: Error | undefined;
   close(): void {
-    this.#open = new Promise((resolve) => (this.#release = resolve));
+    this.#current = new Promise((resolve) => this.#releases.push(resolve));
   }
   release(): void {
-    this.#release();
+    this.#releases.shift()?.();
+    if (this.#releases.length === 0) this.#current = Promise.resolve();
   }
   async pass<T>(value: Promise<T>): Promise<T> {
+    const gate = this.#current;
     const result = await value;
-    await this.#open;
+    await gate;
     this.passed++;
+    if (this.failure) throw this.failure;
     return result;
   }
 }
@@ -38,6 +46,10 @@ class TestHost implements ChannelHost {
   readonly handshakeLimits = DEFAULT_HANDSHAKE_LIMITS;
   readonly keygen = new Gate();
   readonly encapsulation = new Gate();
+  readonly decapsulation = new Gate();
+  /** The shared secrets this side's encapsulations produced, to check that they are wiped. */
+  readonly sharedSecrets: Uint8Array[] = [];
+  sendFailure: PqcError | undefined;
   peer!: SecureChannel;
   deliver = true;
   resynchronizes = true;
@@ -59,12 +71,19 @@ class TestHost implements ChannelHost {
     const real = this.realKem;
     return {
       generateKeyPairAsync: () => this.keygen.pass(real.generateKeyPairAsync()),
-      encapsulateAsync: (publicKey: Uint8Array) => this.encapsulation.pass(real.encapsulateAsync(publicKey)),
-      decapsulateAsync: (ciphertext: Uint8Array, secretKey: Uint8Array) => real.decapsulateAsync(ciphertext, secretKey),
+      encapsulateAsync: (publicKey: Uint8Array) =>
+        this.encapsulation.pass(
+          real.encapsulateAsync(publicKey).then((encapsulation) => {
+            this.sharedSecrets.push(encapsulation.sharedSecret);
+            return encapsulation;
+          }),
+        ),
+      decapsulateAsync: (ciphertext: Uint8Array, secretKey: Uint8Array) => this.decapsulation.pass(real.decapsulateAsync(ciphertext, secretKey)),
     } as unknown as Kem;
   }
 
   async sendFrame(frame: Uint8Array): Promise<void> {
+    if (this.sendFailure) throw this.sendFailure;
     this.sent.push(frame);
     if (this.deliver) void this.peer.receive(frame);
     else this.held.push(frame);
@@ -481,5 +500,166 @@ describe('SecureChannel repair after key desync', () => {
     expect(() => a.decrypt(record)).toThrow(MeshError);
     expect(errors.map((error) => (error as MeshError).reason)).toEqual(['forged']);
     expect(hostA.rejected).toEqual(['forged', 'forged']);
+  });
+});
+
+/** u32 epoch ‖ rest: the payload of RekeyInit and RekeyReply (docs/protocol.md). */
+function rotationPayload(epoch: number, rest: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(epoch);
+  return new Uint8Array(Buffer.concat([head, rest]));
+}
+
+/** Channel b alone, and a record layer on the initiator's session that seals what a peer would. */
+async function channelWithPeerLayer() {
+  const { initiator, responder } = await sessions();
+  const kem = alice.ctx.kem(alice.ctx.offers()[0]!);
+  const host = new TestHost(kem);
+  const b = new SecureChannel(responder, host);
+  const peer = new RecordLayer(initiator, DEFAULT_REKEY_LIMITS, () => 0);
+  host.deliver = false;
+  const errors: MeshError[] = [];
+  b.on('error', (error) => errors.push(error as MeshError));
+  return { b, host, peer, errors, kem };
+}
+
+describe('SecureChannel rotation records from the peer', () => {
+  it('refuses a truncated RekeyInit as malformed, naming the message', async () => {
+    const { b, host, peer, errors } = await channelWithPeerLayer();
+    await b.receive(peer.seal(MessageType.RekeyInit, new Uint8Array(2)));
+    expect(host.rotationsFailed).toEqual(['malformed']);
+    expect(errors.map((error) => error.message)).toEqual(['RekeyInit is truncated: a 32-bit number needs 4 bytes, 2 left']);
+  });
+
+  it('refuses a truncated RekeyReply as malformed, naming the message', async () => {
+    const { b, host, peer, errors } = await channelWithPeerLayer();
+    await b.receive(peer.seal(MessageType.RekeyReply, new Uint8Array(2)));
+    expect(host.rotationsFailed).toEqual(['malformed']);
+    expect(errors.map((error) => error.message)).toEqual(['RekeyReply is truncated: a 32-bit number needs 4 bytes, 2 left']);
+  });
+
+  it('refuses a RekeyInit that skips an epoch as key desync, with no rotation of its own to end', async () => {
+    const { b, host, peer, errors, kem } = await channelWithPeerLayer();
+    const { publicKey } = await kem.generateKeyPairAsync();
+    await expect(b.receive(peer.seal(MessageType.RekeyInit, rotationPayload(2, publicKey)))).resolves.toBeUndefined();
+    expect(host.rotationsFailed).toEqual(['key_desync']);
+    expect(errors.map((error) => error.message)).toEqual(['a rotation to epoch 2 while this side is at 0']);
+    expect(host.sent).toEqual([]);
+    expect(b.epoch).toBe(0);
+  });
+
+  it('refuses a RekeyReply it did not ask for as a replay', async () => {
+    const { b, host, peer, errors } = await channelWithPeerLayer();
+    await b.receive(peer.seal(MessageType.RekeyReply, rotationPayload(1, new Uint8Array(8))));
+    expect(host.rotationsFailed).toEqual(['replay']);
+    expect(errors.map((error) => error.message)).toEqual(['a RekeyReply for epoch 1, which this side did not ask for']);
+  });
+
+  it('refuses a RekeyReply for another epoch than the one it asked for as a replay', async () => {
+    const { b, host, peer, errors } = await channelWithPeerLayer();
+    const rotation = b.rotateKeys();
+    await until(() => host.held.length === 1);
+    await b.receive(peer.seal(MessageType.RekeyReply, rotationPayload(2, new Uint8Array(8))));
+    await expect(rotation).rejects.toMatchObject({ code: 'ERR_PQC_REPLAY' });
+    expect(host.rotationsFailed).toEqual(['replay']);
+    expect(errors.map((error) => error.message)).toEqual(['a RekeyReply for epoch 2, which this side did not ask for']);
+  });
+
+  it('drops a RekeyInit to an epoch that another one installed while it was encapsulating', async () => {
+    const { b, host, peer, kem } = await channelWithPeerLayer();
+    const first = await kem.generateKeyPairAsync();
+    const second = await kem.generateKeyPairAsync();
+    host.encapsulation.close();
+    const answerFirst = b.receive(peer.seal(MessageType.RekeyInit, rotationPayload(1, first.publicKey)));
+    host.encapsulation.close();
+    const answerSecond = b.receive(peer.seal(MessageType.RekeyInit, rotationPayload(1, second.publicKey)));
+    await until(() => host.sharedSecrets.length === 2);
+    host.encapsulation.release();
+    await answerFirst;
+    expect(b.epoch).toBe(1);
+    host.encapsulation.release();
+    await answerSecond;
+    expect(b.epoch).toBe(1);
+    expect(host.sent.map(recordType)).toEqual([MessageType.RekeyReply]);
+    expect(host.rotationsSucceeded).toBe(1);
+    // Both shared secrets are wiped: the one used for epoch 1 and the one dropped.
+    for (const secret of host.sharedSecrets) expect(secret.every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('drops a RekeyInit whose encapsulation ends after the channel closed', async () => {
+    const { b, host, peer, kem } = await channelWithPeerLayer();
+    const { publicKey } = await kem.generateKeyPairAsync();
+    host.encapsulation.close();
+    const answer = b.receive(peer.seal(MessageType.RekeyInit, rotationPayload(1, publicKey)));
+    await until(() => host.sharedSecrets.length === 1);
+    b.close();
+    host.encapsulation.release();
+    await answer;
+    expect(host.sent).toEqual([]);
+    expect(host.rotationsFailed).toEqual([]);
+    expect(host.rotationsSucceeded).toBe(0);
+    expect(host.sharedSecrets[0]!.every((byte) => byte === 0)).toBe(true);
+  });
+});
+
+describe('SecureChannel rotation failures of its own', () => {
+  it('fails a rotation whose key pair the backend could not make', async () => {
+    const { a, hostA } = await channelPair();
+    hostA.keygen.failure = new Error('backend failure');
+    await expect(a.rotateKeys()).rejects.toMatchObject({ reason: 'kem_error' });
+    expect(hostA.rotationsFailed).toEqual(['kem_error']);
+    expect(hostA.sent).toEqual([]);
+  });
+
+  it('counts no failure for a failed key pair of a rotation that already ended', async () => {
+    const { a, hostA } = await channelPair();
+    hostA.keygen.close();
+    hostA.keygen.failure = new Error('backend failure');
+    const rotation = a.rotateKeys();
+    a.close();
+    await expect(rotation).rejects.toMatchObject({ code: 'ERR_PQC_CHANNEL_CLOSED' });
+    hostA.keygen.release();
+    await until(() => hostA.keygen.passed === 1);
+    await settle();
+    expect(hostA.rotationsFailed).toEqual([]);
+  });
+
+  it('fails a rotation whose RekeyInit the connection could not send', async () => {
+    const { a, hostA } = await channelPair();
+    hostA.sendFailure = new PqcError('ERR_PQC_CHANNEL_CLOSED', 'the connection is gone');
+    await expect(a.rotateKeys()).rejects.toMatchObject({ reason: 'closed' });
+    expect(hostA.rotationsFailed).toEqual(['closed']);
+  });
+
+  it('installs nothing when the channel closes while the RekeyReply is decapsulated', async () => {
+    const { a, b, hostA } = await channelPair();
+    hostA.decapsulation.close();
+    const rotated: unknown[] = [];
+    a.on('rotated', (event) => rotated.push(event));
+    const rotation = a.rotateKeys();
+    await until(() => b.epoch === 1);
+    await until(() => hostA.decapsulation.passed === 0 && hostA.keygen.passed === 1);
+    a.close();
+    await expect(rotation).rejects.toMatchObject({ code: 'ERR_PQC_CHANNEL_CLOSED' });
+    hostA.decapsulation.release();
+    await until(() => hostA.decapsulation.passed === 1);
+    await settle();
+    expect(rotated).toEqual([]);
+    expect(hostA.rotationsSucceeded).toBe(0);
+    expect(hostA.rotationsFailed).toEqual([]);
+  });
+
+  it('installs nothing when a fresh handshake replaced the session while the RekeyReply is decapsulated', async () => {
+    const { a, b, hostA } = await channelPair();
+    hostA.decapsulation.close();
+    const rotation = a.rotateKeys();
+    await until(() => b.epoch === 1);
+    a.replaceSession((await sessions()).initiator);
+    await expect(rotation).rejects.toMatchObject({ code: 'ERR_PQC_KEY_DESYNC' });
+    hostA.decapsulation.release();
+    await until(() => hostA.decapsulation.passed === 1);
+    await settle();
+    expect(a.epoch).toBe(0);
+    expect(hostA.rotationsSucceeded).toBe(0);
   });
 });
