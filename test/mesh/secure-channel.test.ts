@@ -330,6 +330,25 @@ describe('SecureChannel rotation', () => {
   });
 });
 
+describe('SecureChannel rotation collision', () => {
+  it('lets the initiator ignore the responder’s RekeyInit to the epoch of its own rotation', async () => {
+    const { a, b, hostA, hostB } = await channelPair();
+    hostA.deliver = false;
+    hostB.deliver = false;
+    const theirs = b.rotateKeys();
+    const mine = a.rotateKeys();
+    await until(() => hostA.held.length === 1 && hostB.held.length === 1);
+    await a.receive(hostB.held[0]!);
+    expect(hostA.sent.map(recordType)).toEqual([MessageType.RekeyInit]);
+    expect(a.epoch).toBe(0);
+    hostB.deliver = true;
+    await b.receive(hostA.held[0]!);
+    await Promise.all([mine, theirs]);
+    expect(a.epoch).toBe(1);
+    expect(b.epoch).toBe(1);
+  });
+});
+
 describe('SecureChannel close', () => {
   it('closes once: a second close calls the host and emits nothing', async () => {
     const { a, hostA } = await channelPair();
