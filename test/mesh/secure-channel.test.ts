@@ -310,6 +310,18 @@ describe('SecureChannel rotation', () => {
     expect(hostA.sent).toEqual([]);
   });
 
+  it('sends no RekeyInit for a rotation a fresh handshake ended while its key pair was being made', async () => {
+    const { a, hostA } = await channelPair();
+    hostA.keygen.close();
+    const rotation = a.rotateKeys();
+    a.replaceSession((await sessions()).initiator);
+    await expect(rotation).rejects.toMatchObject({ code: 'ERR_PQC_KEY_DESYNC' });
+    hostA.keygen.release();
+    await until(() => hostA.keygen.passed === 1);
+    await settle();
+    expect(hostA.sent).toEqual([]);
+  });
+
   it('sends no RekeyInit for its own rotation once the initiator’s rotation to the same epoch won', async () => {
     const { a, b, hostA, hostB } = await channelPair();
     hostB.keygen.close();
