@@ -162,7 +162,9 @@ export class RecordLayer {
     const counter = wire.u64();
     const epoch = number === this.#current.number ? this.#current : number === this.#previous?.number ? this.#previous : undefined;
     if (!epoch) fail('key_desync', `a record for epoch ${number}; this side has ${this.#previous ? `${this.#previous.number} and ` : ''}${this.#current.number}`);
-    if (this.now() - epoch.createdAt >= this.limits.rejectAfterMs) fail('key_desync', `a record under keys of epoch ${number}, which are past their lifetime`);
+    // The current epoch's rotation records still open past its lifetime, as `seal` lets them out: they are what replaces spent keys.
+    const rotatesOut = type !== MessageType.Data && epoch === this.#current;
+    if (!rotatesOut && this.now() - epoch.createdAt >= this.limits.rejectAfterMs) fail('key_desync', `a record under keys of epoch ${number}, which are past their lifetime`);
     const seen = epoch.window.check(counter);
     if (seen !== 'ok') fail('replay', seen === 'replay' ? `record ${counter} of epoch ${number} was already received` : `record ${counter} is older than the replay window`);
     const plaintext = open(epoch.receive.key, nonce(epoch.receive.iv, counter), record.subarray(0, RECORD_HEADER_LENGTH), wire.rest());

@@ -84,6 +84,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   #rotation: Rotation | undefined;
   #resync: { promise: Promise<void>; resolve: () => void; timer: unknown } | undefined;
   #rekeyTimer: unknown;
+  /** The record layer whose next epoch a RekeyReply of ours is being made for: one answer per epoch. */
+  #answeringOn: RecordLayer | undefined;
   #closed = false;
 
   constructor(
@@ -327,11 +329,17 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   }
 
   async #onRekeyInit(payload: Uint8Array): Promise<void> {
+    const layer = this.#layer;
     try {
       const wire = new WireReader(payload, 'RekeyInit');
       const epoch = wire.u32();
       const publicKey = wire.rest();
-      if (epoch !== this.#layer.epoch + 1) fail('key_desync', `a rotation to epoch ${epoch} while this side is at ${this.#layer.epoch}`);
+      if (epoch !== layer.epoch + 1) fail('key_desync', `a rotation to epoch ${epoch} while this side is at ${layer.epoch}`);
+      if (this.#answeringOn === layer) {
+        // The peer sent its RekeyInit again (its rotation timed out and restarted): the answer under way decides the epoch.
+        this.host.recordRejected('replay');
+        return;
+      }
       const mine = this.#rotation;
       // Both sides started a rotation to the same epoch: the channel initiator's wins.
       if (mine && this.role === 'initiator') return;
@@ -340,22 +348,41 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
         wipeAll(mine.secretKey);
         mine.secretKey = undefined;
       }
-      const encapsulation = await kemStep(this.host.kem(this.#session.suite).encapsulateAsync(publicKey));
-      if (this.#closed || epoch !== this.#layer.epoch + 1) {
-        encapsulation.sharedSecret.wipe();
-        return;
-      }
-      let chainKey: SecretBytes;
+      this.#answeringOn = layer;
       try {
-        await this.host.sendFrame(this.#layer.seal(MessageType.RekeyReply, concat(u32(epoch), encapsulation.ciphertext)));
-        chainKey = this.#layer.nextChainKey(encapsulation.sharedSecret, publicKey, encapsulation.ciphertext);
+        await this.#answerRekeyInit(layer, epoch, publicKey);
       } finally {
-        encapsulation.sharedSecret.wipe();
+        if (this.#answeringOn === layer) this.#answeringOn = undefined;
       }
-      this.#install(chainKey);
     } catch (error) {
       this.#failRotation(asMeshError(error));
     }
+  }
+
+  /**
+   * Encapsulates to the peer's rotation key, sends the RekeyReply and installs the epoch, unless
+   * meanwhile the channel closed, a fresh handshake replaced the session, or a rotation of ours
+   * that the peer answered installed the epoch.
+   */
+  async #answerRekeyInit(layer: RecordLayer, epoch: number, publicKey: Uint8Array): Promise<void> {
+    const stillDue = () => !this.#closed && this.#layer === layer && layer.epoch + 1 === epoch;
+    const encapsulation = await kemStep(this.host.kem(layer.session.suite).encapsulateAsync(publicKey));
+    if (!stillDue()) {
+      encapsulation.sharedSecret.wipe();
+      return;
+    }
+    let chainKey: SecretBytes;
+    try {
+      await this.host.sendFrame(layer.seal(MessageType.RekeyReply, concat(u32(epoch), encapsulation.ciphertext)));
+      chainKey = layer.nextChainKey(encapsulation.sharedSecret, publicKey, encapsulation.ciphertext);
+    } finally {
+      encapsulation.sharedSecret.wipe();
+    }
+    if (!stillDue()) {
+      wipeAll(chainKey);
+      return;
+    }
+    this.#install(chainKey);
   }
 
   async #onRekeyReply(payload: Uint8Array): Promise<void> {

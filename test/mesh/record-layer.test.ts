@@ -251,6 +251,23 @@ describe('the record checks, in their order (docs/protocol.md §6, "Record"): re
     expect(refusal(() => r.open(records[1]!))).toEqual(desync('a record under keys of epoch 0, which are past their lifetime'));
   });
 
+  it('6: past rejectAfterMs, RekeyInit and RekeyReply under the current epoch still open (they replace the spent keys); under the previous epoch they do not', () => {
+    let now = 1_000;
+    const limits = { ...DEFAULT_REKEY_LIMITS, rejectAfterMs: 200 };
+    const [i, r] = sessionPair({ limits, now: () => now });
+    const init = i.seal(MessageType.RekeyInit, new Uint8Array(4));
+    const reply = i.seal(MessageType.RekeyReply, new Uint8Array(4));
+    const data = i.seal(MessageType.Data, new Uint8Array(1));
+    const late = i.seal(MessageType.RekeyInit, new Uint8Array(4));
+    now += 200;
+    expect(refusal(() => r.open(init))).toBe('accepted');
+    expect(refusal(() => r.open(reply))).toBe('accepted');
+    expect(refusal(() => r.open(data))).toEqual(desync('a record under keys of epoch 0, which are past their lifetime'));
+    const secret = new Uint8Array(32);
+    r.install(r.nextChainKey(secret, secret, secret));
+    expect(refusal(() => r.open(late))).toEqual(desync('a record under keys of epoch 0, which are past their lifetime'));
+  });
+
   it('7: a counter already received, or as far below the highest as the window (4064), is replay, each with its message', () => {
     const [i, r] = sessionPair();
     const chainKey = Uint8Array.from(i.session.chainKey);

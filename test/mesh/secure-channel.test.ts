@@ -211,6 +211,38 @@ describe('SecureChannel key lifetime', () => {
     expect(received[0]).toEqual(new Uint8Array([7]));
   });
 
+  it('rotates keys past rejectAfterMs before it sends, when the timed rotation failed (both sides past the lifetime)', async () => {
+    const { a, b, hostA, hostB } = await channelPair(shortLived, shortLived);
+    const received: Uint8Array[] = [];
+    b.on('message', (message) => received.push(message));
+    hostA.keygen.failure = new PqcError('ERR_PQC_KEM_FAILED', 'injected backend failure');
+    hostA.clock.advance(shortLived.rekeyAfterMs);
+    await until(() => hostA.rotationsFailed.length === 1);
+    hostA.keygen.failure = undefined;
+    hostA.clock.advance(shortLived.rejectAfterMs);
+    hostB.clock.advance(shortLived.rejectAfterMs);
+    await a.send(new Uint8Array([7]));
+    expect(a.epoch).toBe(1);
+    expect(b.epoch).toBe(1);
+    expect(hostA.sent.map(recordType)).toEqual([MessageType.RekeyInit, MessageType.Data]);
+    await until(() => received.length === 1);
+    expect(received[0]).toEqual(new Uint8Array([7]));
+    expect([hostA.rejected, hostB.rejected, hostA.desyncs, hostB.desyncs]).toEqual([[], [], [], []]);
+  });
+
+  it('rotates keys past rejectAfterMs on the responder’s send too (the peer’s RekeyReply opens under the expired epoch)', async () => {
+    const { a, b, hostB } = await channelPair(DEFAULT_REKEY_LIMITS, shortLived);
+    const received: Uint8Array[] = [];
+    a.on('message', (message) => received.push(message));
+    hostB.clock.advance(shortLived.rejectAfterMs);
+    await b.send(new Uint8Array([9]));
+    expect(b.epoch).toBe(1);
+    await until(() => received.length === 1);
+    expect(a.epoch).toBe(1);
+    expect(hostB.rejected).toEqual([]);
+    expect(hostB.rotationsFailed).toEqual([]);
+  });
+
   it('measures the lifetime of a replacing session on the host clock too', async () => {
     const { b, hostB } = await channelPair(DEFAULT_REKEY_LIMITS, shortLived);
     b.replaceSession((await sessions()).responder);
@@ -343,6 +375,62 @@ describe('SecureChannel rotation', () => {
 });
 
 describe('SecureChannel rotation collision', () => {
+  it('answers one RekeyInit per epoch: a second one sent while the first is being answered is refused as replay, before any encapsulation', async () => {
+    const { a, b, hostA, hostB } = await channelPair();
+    hostA.deliver = false;
+    hostB.deliver = false;
+    // a's first rotation times out unanswered and its second asks for the same epoch again.
+    void a.rotateKeys().catch(() => undefined);
+    await until(() => hostA.held.length === 1);
+    hostA.clock.advance(DEFAULT_HANDSHAKE_LIMITS.timeoutMs);
+    void a.rotateKeys().catch(() => undefined);
+    await until(() => hostA.held.length === 2);
+    hostB.encapsulation.close();
+    const first = b.receive(hostA.held[0]!);
+    await b.receive(hostA.held[1]!);
+    expect(hostB.rejected).toEqual(['replay']);
+    hostB.encapsulation.release();
+    await first;
+    expect(hostB.encapsulation.passed).toBe(1);
+    expect(b.epoch).toBe(1);
+    expect(hostB.sent.map(recordType)).toEqual([MessageType.RekeyReply]);
+  });
+
+  it('answers the peer’s RekeyInit again once the first answer failed to send', async () => {
+    const { a, b, hostA, hostB } = await channelPair();
+    hostA.deliver = false;
+    void a.rotateKeys().catch(() => undefined);
+    await until(() => hostA.held.length === 1);
+    hostB.sendFailure = new MeshError('closed', 'the connection closed');
+    await b.receive(hostA.held[0]!);
+    expect(hostB.rotationsFailed).toEqual(['closed']);
+    hostB.sendFailure = undefined;
+    hostA.clock.advance(DEFAULT_HANDSHAKE_LIMITS.timeoutMs);
+    hostA.deliver = true;
+    const retry = a.rotateKeys();
+    await retry;
+    expect([a.epoch, b.epoch]).toEqual([1, 1]);
+  });
+
+  it('drops its answer to the peer’s RekeyInit once a rotation of its own installed that epoch meanwhile', async () => {
+    const { a, b, hostA, hostB } = await channelPair();
+    hostB.deliver = false;
+    // b (the responder) starts a rotation; a answers it only after starting its own to the same epoch.
+    void b.rotateKeys().catch(() => undefined);
+    await until(() => hostB.held.length === 1);
+    hostA.encapsulation.close();
+    const answering = a.receive(hostB.held[0]!);
+    hostB.deliver = true;
+    // a is the initiator, so b abandons its rotation for a's, answers it, and a installs epoch 1.
+    await a.rotateKeys();
+    expect([a.epoch, b.epoch]).toEqual([1, 1]);
+    hostA.encapsulation.release();
+    await answering;
+    expect(a.epoch).toBe(1);
+    expect(hostA.sent.map(recordType)).toEqual([MessageType.RekeyInit]);
+    expect(hostA.sharedSecrets.every((secret) => secret.every((byte) => byte === 0))).toBe(true);
+  });
+
   it('lets the initiator ignore the responder’s RekeyInit to the epoch of its own rotation', async () => {
     const { a, b, hostA, hostB } = await channelPair();
     hostA.deliver = false;
@@ -594,27 +682,6 @@ describe('SecureChannel rotation records from the peer', () => {
     await expect(rotation).rejects.toMatchObject({ code: 'ERR_PQC_REPLAY' });
     expect(host.rotationsFailed).toEqual(['replay']);
     expect(errors.map((error) => error.message)).toEqual(['a RekeyReply for epoch 2, which this side did not ask for']);
-  });
-
-  it('drops a RekeyInit to an epoch that another one installed while it was encapsulating', async () => {
-    const { b, host, peer, kem } = await channelWithPeerLayer();
-    const first = await kem.generateKeyPairAsync();
-    const second = await kem.generateKeyPairAsync();
-    host.encapsulation.close();
-    const answerFirst = b.receive(peer.seal(MessageType.RekeyInit, rotationPayload(1, first.publicKey)));
-    host.encapsulation.close();
-    const answerSecond = b.receive(peer.seal(MessageType.RekeyInit, rotationPayload(1, second.publicKey)));
-    await until(() => host.sharedSecrets.length === 2);
-    host.encapsulation.release();
-    await answerFirst;
-    expect(b.epoch).toBe(1);
-    host.encapsulation.release();
-    await answerSecond;
-    expect(b.epoch).toBe(1);
-    expect(host.sent.map(recordType)).toEqual([MessageType.RekeyReply]);
-    expect(host.rotationsSucceeded).toBe(1);
-    // Both shared secrets are wiped: the one used for epoch 1 and the one dropped.
-    for (const secret of host.sharedSecrets) expect(secret.every((byte) => byte === 0)).toBe(true);
   });
 
   it('drops a RekeyInit whose encapsulation ends after the channel closed', async () => {
