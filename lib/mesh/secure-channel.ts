@@ -190,17 +190,19 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
 
   /** Makes `send` wait until a fresh handshake replaces the session (the connection starts one). */
   holdSends(): void {
-    if (this.#resync || this.#closed) return;
-    this.#startResync();
+    if (!this.#closed) this.#startResync();
   }
 
+  /** Holds sends until the session is replaced; once per repair (an 'error' listener may already have asked for it). */
   #startResync(): void {
+    if (this.#resync) return;
     let resolve!: () => void;
     const promise = new Promise<void>((done) => (resolve = done));
     // A repair that never comes (the peer ignored or never got the request) ends the channel, not a hang.
-    const timer = this.host.clock.setTimeout(() => {
-      if (this.#resync?.promise === promise) this.close(new MeshError('key_desync', `the channel with ${this.peerId} could not be repaired after key desync`));
-    }, 2 * this.host.handshakeLimits.timeoutMs);
+    const timer = this.host.clock.setTimeout(
+      () => this.close(new MeshError('key_desync', `the channel with ${this.peerId} could not be repaired after key desync`)),
+      2 * this.host.handshakeLimits.timeoutMs,
+    );
     this.#resync = { promise, resolve, timer };
   }
 
@@ -249,11 +251,16 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     if (failure.reason === 'key_desync' && !this.#resync && sameSession && this.host.resynchronize()) {
       // A record under the epoch a rotation of ours is waiting for means the peer installed it and our answer was lost.
       if (this.#rotation) this.#failRotation(failure);
-      if (!this.#resync) this.#startResync();
+      this.#startResync();
       this.host.keyDesync(failure);
     }
     this.emit('refused', failure);
-    if (this.listenerCount('error') > 0) this.emit('error', failure);
+    this.#emitError(failure);
+  }
+
+  /** An unheard 'error' would throw out of a timer or a frame handler and crash the process. */
+  #emitError(error: PqcError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   #open(record: Uint8Array) {
@@ -289,9 +296,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   #scheduleRekey(): void {
     this.host.clock.clearTimeout(this.#rekeyTimer);
     if (this.role !== 'initiator') return;
-    this.#rekeyTimer = this.host.clock.setTimeout(() => {
-      if (!this.#closed && !this.#rotation) this.rotateKeys().catch(() => undefined);
-    }, this.host.rekeyLimits.rekeyAfterMs);
+    // close() clears this timer, and during a rotation rotateKeys() joins it.
+    this.#rekeyTimer = this.host.clock.setTimeout(() => this.rotateKeys().catch(() => undefined), this.host.rekeyLimits.rekeyAfterMs);
   }
 
   #newRotation(epoch: number): Rotation {
@@ -300,9 +306,11 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
     const promise = new Promise<void>((ok, no) => ((resolve = ok), (reject = no)));
     promise.catch(() => undefined); // a rotation the channel starts itself may fail unheard; it is counted
     const rotation: Rotation = { epoch, promise, resolve, reject, timer: undefined };
-    rotation.timer = this.host.clock.setTimeout(() => {
-      if (this.#rotation === rotation) this.#failRotation(new MeshError('timeout', `${this.peerId} did not complete the key rotation in time`));
-    }, this.host.handshakeLimits.timeoutMs);
+    // #endRotation clears this timer.
+    rotation.timer = this.host.clock.setTimeout(
+      () => this.#failRotation(new MeshError('timeout', `${this.peerId} did not complete the key rotation in time`)),
+      this.host.handshakeLimits.timeoutMs,
+    );
     this.#rotation = rotation;
     return rotation;
   }
@@ -416,7 +424,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   #failRotation(error: MeshError): void {
     this.host.rotationFailed(this, error.reason);
     if (this.#rotation) this.#endRotation(error);
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    this.#emitError(error);
   }
 
   #endRotation(error?: PqcError): void {

@@ -172,6 +172,13 @@ describe('SecureChannel roles', () => {
     expect(b.role).toBe('responder');
   });
 
+  it('hands on what the connection’s handshake extension made of the peer’s payload', async () => {
+    const { initiator } = await sessions();
+    const extension = { role: 'validator' };
+    const channel = new SecureChannel({ ...initiator, extension }, new TestHost(alice.ctx.kem(alice.ctx.offers()[0]!)));
+    expect(channel.extension).toBe(extension);
+  });
+
   it('schedules the time-based rekey on the initiator only', async () => {
     const { hostA, hostB } = await channelPair();
     expect(hostA.clock.pendingTimers).toBe(1);
@@ -594,6 +601,19 @@ describe('SecureChannel repair after key desync', () => {
     expectPqcError(() => a.encrypt(new Uint8Array([1])), 'ERR_PQC_KEY_DESYNC', 'the channel with node-b is re-handshaking after key desync');
   });
 
+  it('starts one repair when an error listener holds sends while the rotation fails on key desync', async () => {
+    const { a, b, hostA } = await lostReply();
+    a.on('error', () => a.holdSends());
+    const record = b.encrypt(new Uint8Array([1]));
+    expect(() => a.decrypt(record)).toThrow(MeshError);
+    // The rotation's own timer is gone with it; one repair timer is left.
+    expect(hostA.clock.pendingTimers).toBe(2);
+    const fresh = await sessions();
+    a.replaceSession(fresh.initiator);
+    hostA.clock.advance(2 * DEFAULT_HANDSHAKE_LIMITS.timeoutMs);
+    expect(a.isOpen).toBe(true);
+  });
+
   it('fails no rotation on key desync when none is under way', async () => {
     const { a, b, hostA, rotation } = await lostReply();
     hostA.clock.advance(DEFAULT_HANDSHAKE_LIMITS.timeoutMs);
@@ -727,6 +747,26 @@ describe('SecureChannel rotation failures of its own', () => {
     hostA.sendFailure = new PqcError('ERR_PQC_CHANNEL_CLOSED', 'the connection is gone');
     await expect(a.rotateKeys()).rejects.toMatchObject({ reason: 'closed' });
     expect(hostA.rotationsFailed).toEqual(['closed']);
+  });
+
+  it('counts no failure when the RekeyInit of a rotation that already ended could not be sent', async () => {
+    const { a, hostA } = await channelPair();
+    let release!: () => void;
+    const sending = new Promise<void>((resolve) => (release = resolve));
+    hostA.sendFrame = async () => {
+      await sending;
+      throw new PqcError('ERR_PQC_CHANNEL_CLOSED', 'the connection is gone');
+    };
+    const errors: PqcError[] = [];
+    a.on('error', (error) => errors.push(error));
+    const rotation = a.rotateKeys();
+    await until(() => hostA.keygen.passed === 1);
+    a.close();
+    await expect(rotation).rejects.toMatchObject({ code: 'ERR_PQC_CHANNEL_CLOSED' });
+    release();
+    await settle();
+    expect(hostA.rotationsFailed).toEqual([]);
+    expect(errors).toEqual([]);
   });
 
   it('installs nothing when the channel closes while the RekeyReply is decapsulated', async () => {
