@@ -84,8 +84,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
   #rotation: Rotation | undefined;
   #resync: { promise: Promise<void>; resolve: () => void; timer: unknown } | undefined;
   #rekeyTimer: unknown;
-  /** The record layer whose next epoch a RekeyReply of ours is being made for: one answer per epoch. */
-  #answeringOn: RecordLayer | undefined;
+  /** Record layers whose next epoch a RekeyReply of ours is being made for: one answer per epoch. */
+  readonly #answering = new WeakSet<RecordLayer>();
   #closed = false;
 
   constructor(
@@ -343,7 +343,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
       const epoch = wire.u32();
       const publicKey = wire.rest();
       if (epoch !== layer.epoch + 1) fail('key_desync', `a rotation to epoch ${epoch} while this side is at ${layer.epoch}`);
-      if (this.#answeringOn === layer) {
+      if (this.#answering.has(layer)) {
         // The peer sent its RekeyInit again (its rotation timed out and restarted): the answer under way decides the epoch.
         this.host.recordRejected('replay');
         return;
@@ -356,11 +356,11 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> {
         wipeAll(mine.secretKey);
         mine.secretKey = undefined;
       }
-      this.#answeringOn = layer;
+      this.#answering.add(layer);
       try {
         await this.#answerRekeyInit(layer, epoch, publicKey);
       } finally {
-        if (this.#answeringOn === layer) this.#answeringOn = undefined;
+        this.#answering.delete(layer);
       }
     } catch (error) {
       this.#failRotation(asMeshError(error));

@@ -329,6 +329,14 @@ describe('SecureChannel rotation', () => {
     expect(hostA.rotationsFailed).toEqual(['timeout']);
   });
 
+  it('answers one rotation after another on the same session', async () => {
+    const { a, b, hostB } = await channelPair();
+    await a.rotateKeys();
+    await a.rotateKeys();
+    expect([a.epoch, b.epoch]).toEqual([2, 2]);
+    expect(hostB.rejected).toEqual([]);
+  });
+
   it('emits rotated with the new epoch', async () => {
     const { a } = await channelPair();
     const rotated: { epoch: number }[] = [];
