@@ -728,6 +728,68 @@ describe('SecureChannel rotation records from the peer', () => {
   });
 });
 
+describe('SecureChannel answers to a RekeyInit that the session outlived', () => {
+  it('drops a RekeyInit whose encapsulation ends after a fresh handshake replaced the session', async () => {
+    const { b, host, peer, kem } = await channelWithPeerLayer();
+    const { publicKey } = await kem.generateKeyPairAsync();
+    host.encapsulation.close();
+    const answer = b.receive(peer.seal(MessageType.RekeyInit, rotationPayload(1, publicKey)));
+    await until(() => host.sharedSecrets.length === 1);
+    b.replaceSession((await sessions()).responder);
+    host.encapsulation.release();
+    await answer;
+    expect(host.sent).toEqual([]);
+    expect(b.epoch).toBe(0);
+    expect(host.rotationsSucceeded).toBe(0);
+    expect(host.sharedSecrets[0]!.every((byte) => byte === 0)).toBe(true);
+  });
+
+  /** b's RekeyReply is being sent when `during` runs; resolves once b has handled the send's end. */
+  async function duringReplySend(during: (b: SecureChannel) => Promise<void> | void) {
+    const { b, host, peer, kem } = await channelWithPeerLayer();
+    const { publicKey } = await kem.generateKeyPairAsync();
+    let release!: () => void;
+    const sending = new Promise<void>((resolve) => (release = resolve));
+    const sent: Uint8Array[] = [];
+    host.sendFrame = async (frame) => {
+      sent.push(frame);
+      await sending;
+    };
+    const rotated: unknown[] = [];
+    b.on('rotated', (event) => rotated.push(event));
+    const answer = b.receive(peer.seal(MessageType.RekeyInit, rotationPayload(1, publicKey)));
+    await until(() => sent.length === 1);
+    await during(b);
+    release();
+    await answer;
+    return { b, host, sent, rotated };
+  }
+
+  it('installs nothing when a fresh handshake replaced the session while its RekeyReply was sent', async () => {
+    const fresh = (await sessions()).responder;
+    const { b, host, sent, rotated } = await duringReplySend((b) => b.replaceSession(fresh));
+    expect(sent.map(recordType)).toEqual([MessageType.RekeyReply]);
+    expect(b.epoch).toBe(0);
+    expect(rotated).toEqual([]);
+    expect(host.rotationsSucceeded).toBe(0);
+    expect(host.sharedSecrets[0]!.every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('installs nothing when the channel closed while its RekeyReply was sent', async () => {
+    const { host, rotated } = await duringReplySend((b) => b.close());
+    expect(rotated).toEqual([]);
+    expect(host.rotationsSucceeded).toBe(0);
+    expect(host.sharedSecrets[0]!.every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('wipes the rotation’s shared secret once the epoch it keyed is installed', async () => {
+    const { b, host, rotated } = await duringReplySend(() => undefined);
+    expect(b.epoch).toBe(1);
+    expect(rotated).toEqual([{ epoch: 1 }]);
+    expect(host.sharedSecrets[0]!.every((byte) => byte === 0)).toBe(true);
+  });
+});
+
 describe('SecureChannel rotation failures of its own', () => {
   it('fails a rotation whose key pair the backend could not make', async () => {
     const { a, hostA } = await channelPair();
