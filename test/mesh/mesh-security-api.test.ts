@@ -2,9 +2,9 @@ import { connect, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { PQCFallbackHandler, PqcError, ready } from '../../lib/index.js';
-import { FramedTransport, MeshError, PQMeshSecurity, type ByteStream, type SecureChannel } from '../../lib/mesh/index.js';
+import { FramedTransport, MeshError, PQMeshSecurity, type SecureChannel } from '../../lib/mesh/index.js';
 import { environment } from '../support/environment.js';
-import { connectPair, nodePair, silentLogger } from './support.js';
+import { connectPair, linkedStreams, nodePair, silentLogger } from './support.js';
 
 await ready();
 
@@ -18,39 +18,6 @@ function thrown(run: () => unknown): unknown {
     return error;
   }
   return undefined;
-}
-
-/** Two in-memory byte streams joined back to back; `left.end()` closes both cleanly. */
-function linkedStreams(): [ByteStream, ByteStream] {
-  const make = (): ByteStream & { peer?: ByteStream; open: boolean } => ({
-    remote: 'memory',
-    open: true,
-    write(bytes) {
-      const copy = Uint8Array.from(bytes);
-      setImmediate(() => this.peer?.onData(copy));
-      return true;
-    },
-    setPaused: () => undefined,
-    end: () => shut(),
-    destroy: () => shut(),
-    onData: () => undefined,
-    onDrain: () => undefined,
-    onClose: () => undefined,
-  });
-  const left = make();
-  const right = make();
-  left.peer = right;
-  right.peer = left;
-  const shut = () =>
-    setImmediate(() => {
-      for (const side of [left, right]) {
-        if (side.open) {
-          side.open = false;
-          side.onClose(false);
-        }
-      }
-    });
-  return [left, right];
 }
 
 /** Whether a TCP connection to 127.0.0.1:port is accepted. */
