@@ -121,6 +121,7 @@ describe(`PQMeshSecurity's trust and channels on the ${environment.backend} back
     a.untrustPeer('node-b');
     expect(await closed).toMatchObject({ reason: 'unknown_peer', message: 'node-b is no longer trusted' });
     expect(a.peerKeys('node-b')).toBeUndefined();
+    a.untrustPeer('node-c'); // no channels to close
     await Promise.all([a.close(), b.close()]);
   });
 
