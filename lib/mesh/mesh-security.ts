@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import type { BackendChoice } from '../backend.js';
 import type { SecretBytes } from '../bytes.js';
@@ -247,8 +247,8 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
       server.listen({ host, port: options.port ?? 0 }, resolve);
     });
     this.#servers.add(server);
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
+    // A listening TCP server's address is an AddressInfo (a string only for a pipe, null before listening).
+    const { port } = server.address() as AddressInfo;
     return {
       host,
       port,
@@ -286,12 +286,10 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     this.#requireOpen();
     if (options.expectedPeer !== undefined) requireNodeId(options.expectedPeer, 'expectedPeer');
     return new Promise((resolve, reject) => {
-      let settled = false;
       const connection = this.#inbound(transport, {
         extension: options.extension,
         expectedPeer: options.expectedPeer,
         opened: (channel) => {
-          settled = true;
           options.opened?.(channel);
           resolve(channel);
         },
@@ -299,7 +297,8 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
       const onClose = connection.transport.onClose;
       connection.transport.onClose = (error) => {
         onClose(error);
-        if (!settled) reject(error ?? new MeshError('closed', 'the connection closed before a handshake completed'));
+        // Once the channel has opened the promise is settled, and this rejection does nothing.
+        reject(error ?? new MeshError('closed', 'the connection closed before a handshake completed'));
       };
     });
   }
@@ -380,9 +379,8 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
 
   #kem(suite: MeshSuite): Kem {
     if (suite === CLASSICAL_SUITE) return (this.#classicalKem ??= new Kem(CLASSICAL_SUITE.kem, { fallback: this.#fallback }));
-    const plan = this.#plans.find((candidate) => candidate.suite === suite);
-    if (!plan) throw new MeshError('unsupported_suite', `suite ${suite.name} is not configured on ${this.nodeId}`);
-    return plan.kem;
+    // Handshakes and rotations ask only for a suite this node offers or accepts: one of its plans.
+    return this.#plans.find((candidate) => candidate.suite === suite)!.kem;
   }
 
   #verifier(algorithm: string): Sig {

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { Kem } from '../../lib/kem.js';
 import { Sig } from '../../lib/sig.js';
 import type { Logger } from '../../lib/logger.js';
-import { PQMeshSecurity, type PQMeshSecurityOptions } from '../../lib/mesh/index.js';
+import { PQMeshSecurity, type ByteStream, type PQMeshSecurityOptions } from '../../lib/mesh/index.js';
 import { DEFAULT_HANDSHAKE_LIMITS, InitiatorHandshake, Responder, type HandshakeContext, type Signer } from '../../lib/mesh/handshake.js';
 import { generateIdentity, publicKeys, type MeshIdentity, type PublicKeys } from '../../lib/mesh/identity.js';
 import { X25519MLKEM768_SUITE, type MeshSuite } from '../../lib/mesh/suites.js';
@@ -186,4 +186,57 @@ export async function fullHandshake(initiator: Party, responder: Responder, resp
   const respAuth = responderStep.reply!;
   const initiatorStep = await handshake.receive(respAuth);
   return { handshake, messages: { initHello, respHello, initAuth, respAuth }, initiator: initiatorStep.session!, responder: responderStep.session! };
+}
+
+/** Which end of a `linkedStreams` pair wrote a chunk. */
+export type StreamEnd = 'left' | 'right';
+
+/**
+ * Two in-memory byte streams joined back to back, delivering asynchronously as a socket would;
+ * `tap` sees every chunk written (a whole frame, with its length prefix) and drops it by
+ * returning false. Ending or destroying either end closes both, cleanly.
+ */
+export function linkedStreams(tap: (chunk: Uint8Array, from: StreamEnd) => boolean = () => true): [ByteStream, ByteStream] {
+  const make = (end: StreamEnd): ByteStream & { peer?: ByteStream; open: boolean } => ({
+    remote: 'memory',
+    open: true,
+    write(bytes) {
+      const copy = Uint8Array.from(bytes);
+      if (tap(copy, end)) setImmediate(() => this.peer?.onData(copy));
+      return true;
+    },
+    setPaused: () => undefined,
+    end: () => shut(),
+    destroy: () => shut(),
+    onData: () => undefined,
+    onDrain: () => undefined,
+    onClose: () => undefined,
+  });
+  const left = make('left');
+  const right = make('right');
+  left.peer = right;
+  right.peer = left;
+  const shut = () =>
+    setImmediate(() => {
+      for (const side of [left, right]) {
+        if (side.open) {
+          side.open = false;
+          side.onClose(false);
+        }
+      }
+    });
+  return [left, right];
+}
+
+export interface LogEntry {
+  level: keyof Logger;
+  fields: Record<string, unknown>;
+  message: string;
+}
+
+/** A logger that keeps every call, for tests of what a node logs. */
+export function recordingLogger(): Logger & { entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const at = (level: keyof Logger) => (fields: Record<string, unknown>, message: string) => void entries.push({ level, fields, message });
+  return { entries, fatal: at('fatal'), error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }
