@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { Kem } from '../../lib/kem.js';
 import { Sig } from '../../lib/sig.js';
 import type { Logger } from '../../lib/logger.js';
-import { PQMeshSecurity, type PQMeshSecurityOptions } from '../../lib/mesh/index.js';
+import { PQMeshSecurity, type ByteStream, type PQMeshSecurityOptions } from '../../lib/mesh/index.js';
 import { DEFAULT_HANDSHAKE_LIMITS, InitiatorHandshake, Responder, type HandshakeContext, type Signer } from '../../lib/mesh/handshake.js';
 import { generateIdentity, publicKeys, type MeshIdentity, type PublicKeys } from '../../lib/mesh/identity.js';
 import { X25519MLKEM768_SUITE, type MeshSuite } from '../../lib/mesh/suites.js';
@@ -186,4 +186,44 @@ export async function fullHandshake(initiator: Party, responder: Responder, resp
   const respAuth = responderStep.reply!;
   const initiatorStep = await handshake.receive(respAuth);
   return { handshake, messages: { initHello, respHello, initAuth, respAuth }, initiator: initiatorStep.session!, responder: responderStep.session! };
+}
+
+/**
+ * Two in-memory byte streams joined back to back, delivering asynchronously as a socket would.
+ * `tap` sees each write (a whole length-prefixed frame, as FramedTransport writes them) before
+ * it is delivered, with the writing side: 0 for the first stream, 1 for the second; it drops
+ * the write by returning false.
+ */
+export function tappedStreams(tap: (bytes: Uint8Array, side: 0 | 1) => boolean | void = () => undefined): [ByteStream, ByteStream] {
+  const sides: (ByteStream & { open: boolean })[] = [];
+  const close = (failed: boolean) =>
+    setImmediate(() => {
+      for (const side of sides) {
+        if (side.open) {
+          side.open = false;
+          side.onClose(failed);
+        }
+      }
+    });
+  for (const index of [0, 1] as const) {
+    sides.push({
+      remote: 'memory',
+      open: true,
+      write(bytes) {
+        const copy = Uint8Array.from(bytes);
+        if (tap(copy, index) === false) return true;
+        setImmediate(() => {
+          if (sides[1 - index]!.open) sides[1 - index]!.onData(copy);
+        });
+        return true;
+      },
+      setPaused: () => undefined,
+      end: () => close(false),
+      destroy: () => close(true),
+      onData: () => undefined,
+      onDrain: () => undefined,
+      onClose: () => undefined,
+    });
+  }
+  return [sides[0]!, sides[1]!];
 }
