@@ -68,7 +68,7 @@ describe(`the handshake's log lines and counts on the ${environment.backend} bac
     const respHello = new Promise<void>((resolve) => (replied = resolve));
     let fromA = 0;
     // Only a's InitHello reaches b: its InitAuth is lost, so b's half-open handshake is never completed.
-    const [left, right] = tappedStreams((bytes, side) => {
+    const [left, right] = tappedStreams((_bytes, side) => {
       if (side === 1) replied();
       return side === 1 || ++fromA === 1;
     });
@@ -99,7 +99,7 @@ describe(`the handshake's log lines and counts on the ${environment.backend} bac
     let replied!: () => void;
     const respHello = new Promise<void>((resolve) => (replied = resolve));
     let fromA = 0;
-    const [left, right] = tappedStreams((bytes, side) => {
+    const [left, right] = tappedStreams((_bytes, side) => {
       if (side === 1) replied();
       return side === 1 || ++fromA === 1;
     });
