@@ -1,52 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ready } from '../../lib/index.js';
-import { FramedTransport, MeshError, PQMeshSecurity, type ByteStream } from '../../lib/mesh/index.js';
+import { FramedTransport, MeshError, PQMeshSecurity } from '../../lib/mesh/index.js';
 import { environment } from '../support/environment.js';
-import { messages, nodePair, silentLogger } from './support.js';
+import { linkedStreams, messages, nodePair, silentLogger } from './support.js';
 
 await ready();
-
-/** Two in-memory byte streams joined back to back, delivering asynchronously as a socket would. */
-function streamPair(): [ByteStream, ByteStream] {
-  const make = (): ByteStream & { peer?: ByteStream; open: boolean } => ({
-    remote: 'memory',
-    open: true,
-    write(bytes) {
-      const copy = Uint8Array.from(bytes);
-      setImmediate(() => this.peer?.onData(copy));
-      return true;
-    },
-    setPaused: () => undefined,
-    end() {
-      close(false);
-    },
-    destroy() {
-      close(true);
-    },
-    onData: () => undefined,
-    onDrain: () => undefined,
-    onClose: () => undefined,
-  });
-  const a = make();
-  const b = make();
-  a.peer = b;
-  b.peer = a;
-  const close = (failed: boolean) =>
-    setImmediate(() => {
-      for (const side of [a, b]) {
-        if (side.open) {
-          side.open = false;
-          side.onClose(failed);
-        }
-      }
-    });
-  return [a, b];
-}
 
 describe(`channels over the caller's own framed transport on the ${environment.backend} backend`, () => {
   it('opens and accepts a channel on any byte stream, not announced as a listener’s', async () => {
     const { a, b } = await nodePair();
-    const [left, right] = streamPair();
+    const [left, right] = linkedStreams();
     let announced = 0;
     b.on('channel', () => announced++);
     const [outbound, inbound] = await Promise.all([a.openChannel(new FramedTransport(left), 'node-b'), b.acceptChannel(new FramedTransport(right), { expectedPeer: 'node-a' })]);
@@ -63,7 +26,7 @@ describe(`channels over the caller's own framed transport on the ${environment.b
 
   it('refuses an InitHello from another node than the expected one, and rejects with the refusal', async () => {
     const { a, b } = await nodePair();
-    const [left, right] = streamPair();
+    const [left, right] = linkedStreams();
     const accepted = b.acceptChannel(new FramedTransport(right), { expectedPeer: 'node-c' }).then(() => undefined, (e: unknown) => e);
     const opened = a.openChannel(new FramedTransport(left), 'node-b').then(() => undefined, (e: unknown) => e);
     const [refusal, failure] = await Promise.all([accepted, opened]);
@@ -75,7 +38,7 @@ describe(`channels over the caller's own framed transport on the ${environment.b
 
   it('counts a dial to an untrusted peer over the caller’s transport like one over TCP', async () => {
     const lonely = await PQMeshSecurity.create({ nodeId: 'lonely', logger: silentLogger });
-    const [left] = streamPair();
+    const [left] = linkedStreams();
     const error = await lonely.openChannel(new FramedTransport(left), 'stranger').then(() => undefined, (e: unknown) => e);
     expect((error as MeshError).reason).toBe('unknown_peer');
     await lonely.close();
@@ -86,7 +49,7 @@ describe('FramedTransport when the stream or a handler throws', () => {
   const frame = (bytes: number[]) => Uint8Array.of(0, 0, 0, bytes.length, ...bytes);
 
   it('a stream that throws as it ends, after a frame handler failed, still closes the transport, and later end-of-stream tasks run', async () => {
-    const [left] = streamPair();
+    const [left] = linkedStreams();
     left.end = () => {
       throw new Error('the stream cannot end');
     };
@@ -114,7 +77,7 @@ describe('FramedTransport when the stream or a handler throws', () => {
   });
 
   it('close() on a stream that throws as it ends reports the close, then the stream’s error', () => {
-    const [left] = streamPair();
+    const [left] = linkedStreams();
     left.end = () => {
       throw new Error('the stream cannot end');
     };

@@ -192,22 +192,26 @@ export async function fullHandshake(initiator: Party, responder: Responder, resp
 export type StreamEnd = 'left' | 'right';
 
 /**
- * Two in-memory byte streams joined back to back, delivering asynchronously as a socket would;
- * `tap` sees every chunk written (a whole frame, with its length prefix) and drops it by
- * returning false. Ending or destroying either end closes both, cleanly.
+ * Two in-memory byte streams joined back to back, delivering asynchronously as a socket would.
+ * `tap` sees every chunk written (a whole length-prefixed frame, as FramedTransport writes them)
+ * before it is delivered, with the end that wrote it, and drops it by returning false. Ending
+ * either end closes both cleanly; destroying one closes both as failed.
  */
-export function linkedStreams(tap: (chunk: Uint8Array, from: StreamEnd) => boolean = () => true): [ByteStream, ByteStream] {
-  const make = (end: StreamEnd): ByteStream & { peer?: ByteStream; open: boolean } => ({
+export function linkedStreams(tap: (chunk: Uint8Array, from: StreamEnd) => boolean | void = () => undefined): [ByteStream, ByteStream] {
+  const make = (end: StreamEnd): ByteStream & { peer?: ByteStream & { open: boolean }; open: boolean } => ({
     remote: 'memory',
     open: true,
     write(bytes) {
       const copy = Uint8Array.from(bytes);
-      if (tap(copy, end)) setImmediate(() => this.peer?.onData(copy));
+      if (tap(copy, end) === false) return true;
+      setImmediate(() => {
+        if (this.peer?.open) this.peer.onData(copy);
+      });
       return true;
     },
     setPaused: () => undefined,
-    end: () => shut(),
-    destroy: () => shut(),
+    end: () => shut(false),
+    destroy: () => shut(true),
     onData: () => undefined,
     onDrain: () => undefined,
     onClose: () => undefined,
@@ -216,12 +220,12 @@ export function linkedStreams(tap: (chunk: Uint8Array, from: StreamEnd) => boole
   const right = make('right');
   left.peer = right;
   right.peer = left;
-  const shut = () =>
+  const shut = (failed: boolean) =>
     setImmediate(() => {
       for (const side of [left, right]) {
         if (side.open) {
           side.open = false;
-          side.onClose(false);
+          side.onClose(failed);
         }
       }
     });
