@@ -1,0 +1,249 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { ready } from '../../lib/index.js';
+import type { Logger } from '../../lib/logger.js';
+import { FramedTransport, MeshError, PQMeshSecurity, type ByteStream, type FrameTransport, type PQMeshSecurityOptions } from '../../lib/mesh/index.js';
+import { DEFAULT_HANDSHAKE_LIMITS } from '../../lib/mesh/handshake.js';
+import { encodeAbort, encodeRehandshake, MAX_HANDSHAKE_MESSAGE, MessageType, parseAbort, PROTOCOL_VERSION } from '../../lib/mesh/messages.js';
+import { FakeClock } from '../policy/fake-clock.js';
+import { environment } from '../support/environment.js';
+import { counter } from './support.js';
+
+await ready();
+
+interface LogLine {
+  level: keyof Logger;
+  fields: Record<string, unknown>;
+  message: string;
+}
+
+/** A logger that keeps every line, for asserting the refusal messages and fields the README documents. */
+function recordingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: keyof Logger) => (fields: Record<string, unknown>, message: string) => void lines.push({ level, fields, message });
+  return { lines, logger: { fatal: at('fatal'), error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') } };
+}
+
+const failures = (lines: LogLine[]) => lines.filter((line) => line.fields.event === 'pqc_handshake_failed');
+
+/** A connected pair of in-memory byte streams; bytes arrive on a later turn, as from a socket. */
+function memoryStreams(): [ByteStream, ByteStream] {
+  const ends = [0, 1].map(() => ({ open: true }) as ByteStream & { open: boolean; other: ByteStream & { open: boolean } });
+  const finish = (failed: boolean) =>
+    setImmediate(() => {
+      for (const end of ends) if (end.open) (end.open = false), end.onClose(failed);
+    });
+  for (const [i, end] of ends.entries()) {
+    Object.assign(end, {
+      remote: 'memory',
+      other: ends[1 - i],
+      write: (bytes: Uint8Array) => {
+        const copy = Uint8Array.from(bytes);
+        setImmediate(() => end.other.open && end.other.onData(copy));
+        return true;
+      },
+      setPaused: () => undefined,
+      end: () => finish(false),
+      destroy: () => finish(true),
+    });
+  }
+  return [ends[0]!, ends[1]!];
+}
+
+/** The test's end of a connection: a framed transport whose received frames are kept in order. */
+class RawPeer {
+  readonly frames: Uint8Array[] = [];
+  readonly transport: FramedTransport;
+  closed = false;
+  #waiters: (() => void)[] = [];
+  onFrame: ((frame: Uint8Array) => void) | undefined;
+
+  constructor(stream: ByteStream) {
+    this.transport = new FramedTransport(stream, 1 << 22);
+    this.transport.onFrame = async (frame) => {
+      this.frames.push(frame);
+      this.onFrame?.(frame);
+      for (const wake of this.#waiters.splice(0)) wake();
+    };
+    this.transport.onClose = () => {
+      this.closed = true;
+      for (const wake of this.#waiters.splice(0)) wake();
+    };
+  }
+
+  /** The `index`th frame received (0-based), once it arrives. */
+  async frame(index: number): Promise<Uint8Array> {
+    while (this.frames.length <= index) {
+      if (this.closed) throw new Error(`the connection closed after ${this.frames.length} frames`);
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    return this.frames[index]!;
+  }
+
+  send(frame: Uint8Array): Promise<void> {
+    return this.transport.send(frame);
+  }
+}
+
+/** A node's framed transport joined to a RawPeer. */
+function rawLink(maxFrame?: number): { transport: FramedTransport; peer: RawPeer } {
+  const [near, far] = memoryStreams();
+  return { transport: new FramedTransport(near, maxFrame), peer: new RawPeer(far) };
+}
+
+/** Lets queued frames and their async handling run: the in-memory streams deliver on setImmediate. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+const opened: PQMeshSecurity[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((node) => node.close()));
+});
+
+async function node(nodeId: string, options: Partial<PQMeshSecurityOptions> = {}) {
+  const { logger, lines } = recordingLogger();
+  const registry = new Registry();
+  const clock = new FakeClock();
+  const created = await PQMeshSecurity.create({ registry, logger, clock, ...options, nodeId });
+  opened.push(created);
+  return { node: created, lines, registry, clock };
+}
+
+/** Two nodes that trust each other, each with its own registry, logger and fake clock. */
+async function nodes(optionsA: Partial<PQMeshSecurityOptions> = {}, optionsB: Partial<PQMeshSecurityOptions> = {}) {
+  const a = await node('node-a', optionsA);
+  const b = await node('node-b', optionsB);
+  a.node.trustPeer(b.node.getPublicKeys());
+  b.node.trustPeer(a.node.getPublicKeys());
+  return { a, b };
+}
+
+/** An InitHello's fixed head (protocol.md §3): version, type, flags, sI (16), timestamp (u64), then the initiator id's length byte at offset 27. */
+function initHelloHead(idLength: number, idBytes: number[]): Uint8Array {
+  return Uint8Array.of(PROTOCOL_VERSION, MessageType.InitHello, 0, ...new Uint8Array(16).fill(7), ...new Uint8Array(8), idLength, ...idBytes);
+}
+
+/**
+ * A's frames pass to B and B's to A through two RawPeers, so the test can watch, hold back or
+ * add frames either way: an in-memory man in the middle.
+ */
+function relay(a: PQMeshSecurity, b: PQMeshSecurity, maxFrameA?: number) {
+  const toA = rawLink(maxFrameA);
+  const toB = rawLink();
+  const pass = { toA: (_frame: Uint8Array) => true, toB: (_frame: Uint8Array) => true };
+  toA.peer.onFrame = (frame) => void (pass.toB(frame) && toB.peer.send(frame).catch(() => undefined));
+  toB.peer.onFrame = (frame) => void (pass.toA(frame) && toA.peer.send(frame).catch(() => undefined));
+  return {
+    pass,
+    /** Frames A sent arrive here; what is sent here reaches A. */
+    facingA: toA.peer,
+    facingB: toB.peer,
+    open: () => Promise.all([a.openChannel(toA.transport, 'node-b'), b.acceptChannel(toB.transport, { expectedPeer: 'node-a' })]),
+    dial: () => a.openChannel(toA.transport, 'node-b'),
+    accept: () => b.acceptChannel(toB.transport, { expectedPeer: 'node-a' }),
+  };
+}
+
+const rejection = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as MeshError);
+
+describe(`connection frame dispatch on the ${environment.backend} backend`, () => {
+  it('refuses a frame of another protocol version on an inbound connection as malformed, naming the version', async () => {
+    const { node: b, lines, registry } = await node('node-b');
+    const { transport, peer } = rawLink();
+    const accepted = rejection(b.acceptChannel(transport));
+    await peer.send(Uint8Array.of(2, MessageType.InitHello));
+    const error = await accepted;
+    expect(error?.code).toBe('ERR_PQC_MALFORMED_MESSAGE');
+    expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'malformed' })).toBe(1);
+    expect(failures(lines).map((line) => line.message)).toEqual(['unsupported protocol version 2 (this node speaks 1)']);
+  });
+
+  it('refuses a record before any handshake as malformed and closes the connection', async () => {
+    const { node: b, lines, registry } = await node('node-b');
+    const { transport, peer } = rawLink();
+    const accepted = rejection(b.acceptChannel(transport));
+    await peer.send(Uint8Array.of(PROTOCOL_VERSION, MessageType.Data, 0, 0, 0, 0));
+    expect(await accepted).toBeInstanceOf(Error);
+    expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'malformed' })).toBe(1);
+    expect(failures(lines).map((line) => [line.fields.reason, line.message])).toEqual([['malformed', 'a record before any handshake']]);
+  });
+
+  it('refuses a responder message when no dial runs as an unexpected type, not handing it to the responder', async () => {
+    const { node: b, lines } = await node('node-b');
+    const { transport, peer } = rawLink();
+    const accepted = rejection(b.acceptChannel(transport));
+    await peer.send(Uint8Array.of(PROTOCOL_VERSION, MessageType.RespHello, 0));
+    await accepted;
+    expect(failures(lines).map((line) => [line.fields.reason, line.message])).toEqual([['malformed', `message type ${MessageType.RespHello} is unknown or unexpected here`]]);
+  });
+
+  it('passes an Abort for a handshake it does not hold to the responder, which ignores it: the connection stays open', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    const accepted = link.accept();
+    await link.facingB.send(encodeAbort({ sessionI: new Uint8Array(16).fill(9), reason: 'timeout' }));
+    await settle();
+    expect(failures(b.lines)).toEqual([]);
+    expect(link.facingB.closed).toBe(false);
+    const [outbound, inbound] = await Promise.all([link.dial(), accepted]);
+    expect(outbound.sessionId).toBe(inbound.sessionId);
+  });
+
+  it('takes an inbound frame above MAX_HANDSHAKE_MESSAGE before the channel as malformed (ERR_PQC_FRAME_TOO_LARGE)', async () => {
+    const { node: b, lines, registry } = await node('node-b');
+    const { transport, peer } = rawLink();
+    const accepted = rejection(b.acceptChannel(transport));
+    await peer.send(new Uint8Array(MAX_HANDSHAKE_MESSAGE + 1).fill(1));
+    expect((await accepted)?.code).toBe('ERR_PQC_FRAME_TOO_LARGE');
+    expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'malformed' })).toBe(1);
+    expect(failures(lines).map((line) => line.fields.code)).toEqual(['ERR_PQC_FRAME_TOO_LARGE']);
+  });
+
+  it('after the channel opens, counts an oversized frame as a rejected record, not a failed handshake', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node, 16384);
+    const [outbound] = await link.open();
+    const closed = new Promise((resolve) => outbound.once('close', resolve));
+    await link.facingA.send(new Uint8Array(16385).fill(1));
+    expect(((await closed) as MeshError).code).toBe('ERR_PQC_FRAME_TOO_LARGE');
+    expect(await counter(a.registry, 'pqc_record_rejected_total', { reason: 'malformed' })).toBe(1);
+    expect(await counter(a.registry, 'pqc_handshake_failure_total')).toBe(0);
+  });
+
+  it('logs the initiator id an InitHello claims only when its bytes are all there', async () => {
+    const cases: [Uint8Array, string | null][] = [
+      [initHelloHead(1, [0x78]), 'x'], // 29 bytes: the shortest head with a whole id
+      [initHelloHead(0, []), null], // 28 bytes: no id at all
+      [initHelloHead(10, [0x61, 0x62, 0x63]), null], // the id cut short
+      [Uint8Array.of(PROTOCOL_VERSION, MessageType.InitAuth, ...new Uint8Array(40).fill(0x41)), null], // not an InitHello
+    ];
+    for (const [frame, claimed] of cases) {
+      const { node: b, lines } = await node('node-b');
+      const { transport, peer } = rawLink();
+      const accepted = rejection(b.acceptChannel(transport));
+      await peer.send(frame);
+      await accepted;
+      expect(failures(lines).map((line) => line.fields.peer)).toEqual([claimed]);
+    }
+  });
+
+  it('keeps an inbound channel open once the no-handshake timeout passes', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    const [, inbound] = await link.open();
+    b.clock.advance(DEFAULT_HANDSHAKE_LIMITS.timeoutMs + 1);
+    await settle();
+    expect(inbound.isOpen).toBe(true);
+    expect(b.node.channels('node-a')).toHaveLength(1);
+  });
+
+  it('ends an inbound connection without a handshake at the timeout', async () => {
+    const { node: b, clock } = await node('node-b');
+    const { transport } = rawLink();
+    const accepted = rejection(b.acceptChannel(transport));
+    clock.advance(DEFAULT_HANDSHAKE_LIMITS.timeoutMs);
+    const error = await accepted;
+    expect([error?.reason, error?.message]).toEqual(['timeout', 'no handshake in time']);
+  });
+});
