@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { ready } from '../../lib/index.js';
+import { PqcError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { FramedTransport, MeshError, PQMeshSecurity, type ByteStream, type FrameTransport, type PQMeshSecurityOptions } from '../../lib/mesh/index.js';
 import { DEFAULT_HANDSHAKE_LIMITS } from '../../lib/mesh/handshake.js';
@@ -245,5 +246,154 @@ describe(`connection frame dispatch on the ${environment.backend} backend`, () =
     clock.advance(DEFAULT_HANDSHAKE_LIMITS.timeoutMs);
     const error = await accepted;
     expect([error?.reason, error?.message]).toEqual(['timeout', 'no handshake in time']);
+  });
+});
+
+/** `inner` whose sends after the first `sends` reject as a closed connection would, while frames still arrive. */
+function failingSends(inner: FrameTransport, sends: number, refused = () => {}): FrameTransport {
+  let left = sends;
+  const refuse = () => {
+    refused();
+    return Promise.reject(new PqcError('ERR_PQC_CHANNEL_CLOSED', 'the connection to memory closed'));
+  };
+  return {
+    send: (frame) => (left-- > 0 ? inner.send(frame) : refuse()),
+    close: (error) => inner.close(error),
+    get closed() {
+      return inner.closed;
+    },
+    get onFrame() {
+      return inner.onFrame;
+    },
+    set onFrame(handler) {
+      inner.onFrame = handler;
+    },
+    get onClose() {
+      return inner.onClose;
+    },
+    set onClose(handler) {
+      inner.onClose = handler;
+    },
+    remote: inner.remote,
+    get inboundLimit() {
+      return inner.inboundLimit;
+    },
+    set inboundLimit(limit) {
+      inner.inboundLimit = limit;
+    },
+  };
+}
+
+const sessionOfHello = (initHello: Uint8Array) => initHello.slice(3, 19);
+
+describe(`a connection's dial on the ${environment.backend} backend`, () => {
+  it('fails a dial the peer never answers at the handshake timeout, naming the peer and the limit', async () => {
+    const { a } = await nodes();
+    const { transport, peer } = rawLink();
+    const dialled = rejection(a.node.openChannel(transport, 'node-b'));
+    await peer.frame(0);
+    a.clock.advance(DEFAULT_HANDSHAKE_LIMITS.timeoutMs);
+    const error = await dialled;
+    expect([error?.reason, error?.message]).toEqual(['timeout', `the handshake with node-b did not complete in ${DEFAULT_HANDSHAKE_LIMITS.timeoutMs} ms`]);
+    expect(await counter(a.registry, 'pqc_handshake_failure_total', { reason: 'timeout' })).toBe(1);
+  });
+
+  it('fails a dial at once when the connection closes during the handshake', async () => {
+    const { a } = await nodes();
+    const { transport, peer } = rawLink();
+    const dialled = rejection(a.node.openChannel(transport, 'node-b'));
+    await peer.frame(0);
+    peer.transport.close();
+    const error = await dialled;
+    expect([error?.reason, error?.message]).toEqual(['closed', 'the connection closed during the handshake']);
+    expect(await counter(a.registry, 'pqc_handshake_failure_total', { reason: 'closed' })).toBe(1);
+  });
+
+  it('counts an oversized frame during the dial as malformed, with the transport’s reason in the message', async () => {
+    const { a } = await nodes();
+    const { transport, peer } = rawLink(16384);
+    const dialled = rejection(a.node.openChannel(transport, 'node-b'));
+    await peer.frame(0);
+    await peer.send(new Uint8Array(16385));
+    const error = await dialled;
+    expect([error?.reason, error?.message]).toEqual([
+      'malformed',
+      'the connection closed during the handshake: memory sent a frame of 16385 bytes, more than the limit of 16384',
+    ]);
+    expect(await counter(a.registry, 'pqc_handshake_failure_total', { reason: 'malformed' })).toBe(1);
+  });
+
+  it('fails the dial, counted as closed, when its InitHello cannot be sent', async () => {
+    const { a } = await nodes();
+    const { transport } = rawLink();
+    let settled = false;
+    let sendRefused!: () => void;
+    const refused = new Promise<void>((resolve) => (sendRefused = resolve));
+    const dialled = rejection(a.node.openChannel(failingSends(transport, 0, sendRefused), 'node-b')).finally(() => (settled = true));
+    await refused;
+    await settle();
+    expect(settled).toBe(true);
+    expect((await dialled)?.code).toBe('ERR_PQC_CHANNEL_CLOSED');
+    expect(await counter(a.registry, 'pqc_handshake_failure_total', { reason: 'closed' })).toBe(1);
+  });
+
+  it('passes an Abort for another handshake to the responder: the dial goes on and completes', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    link.pass.toB = (frame) => {
+      if (frame[1] === MessageType.InitHello) void link.facingA.send(encodeAbort({ sessionI: new Uint8Array(16).fill(5), reason: 'malformed' }));
+      return true;
+    };
+    const [outbound, inbound] = await link.open();
+    expect(outbound.sessionId).toBe(inbound.sessionId);
+    expect(failures(a.lines)).toEqual([]);
+  });
+
+  it('takes an Abort whose session id cannot be read as not the dial’s: the responder refuses it and the dial ends as closed', async () => {
+    const { a } = await nodes();
+    const { transport, peer } = rawLink();
+    const dialled = rejection(a.node.openChannel(transport, 'node-b'));
+    await peer.frame(0);
+    await peer.send(Uint8Array.of(PROTOCOL_VERSION, MessageType.Abort, 1, 2));
+    const error = await dialled;
+    expect(error?.reason).toBe('closed');
+    expect(failures(a.lines).map((line) => line.fields.reason)).toEqual(['malformed', 'closed']);
+  });
+
+  it('answers a malformed responder message with an Abort naming the dial’s session and the reason', async () => {
+    const { a } = await nodes();
+    const { transport, peer } = rawLink();
+    const dialled = rejection(a.node.openChannel(transport, 'node-b'));
+    const initHello = await peer.frame(0);
+    await peer.send(Uint8Array.of(PROTOCOL_VERSION, MessageType.RespHello, 0));
+    const abort = parseAbort(await peer.frame(1));
+    expect(Buffer.from(abort.sessionI).equals(sessionOfHello(initHello))).toBe(true);
+    expect(abort.reason).toBe('malformed');
+    expect((await dialled)?.reason).toBe('malformed');
+  });
+
+  it('does not answer the peer’s Abort of the dial with an Abort of its own', async () => {
+    const { a } = await nodes();
+    const { transport, peer } = rawLink();
+    const dialled = rejection(a.node.openChannel(transport, 'node-b'));
+    const initHello = await peer.frame(0);
+    await peer.send(encodeAbort({ sessionI: sessionOfHello(initHello), reason: 'unsupported_suite' }));
+    const error = await dialled;
+    expect([error?.reason, error?.message]).toEqual(['unsupported_suite', 'node-b refused the handshake (unsupported_suite)']);
+    expect(error?.sessionI).toBeUndefined();
+    await settle();
+    expect(peer.frames).toHaveLength(1);
+  });
+
+  it('names no session in a dial that failed because its reply could not be sent (no Abort is due)', async () => {
+    const { a, b } = await nodes();
+    const toB = rawLink();
+    const facingA = rawLink();
+    facingA.peer.onFrame = (frame) => void toB.peer.send(frame);
+    toB.peer.onFrame = (frame) => void facingA.peer.send(frame);
+    const accepted = rejection(b.node.acceptChannel(toB.transport));
+    const error = await rejection(a.node.openChannel(failingSends(facingA.transport, 1), 'node-b'));
+    expect([error?.reason, error?.sessionI]).toEqual(['closed', undefined]);
+    void accepted;
   });
 });
