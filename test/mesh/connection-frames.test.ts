@@ -3,12 +3,12 @@ import { Registry } from 'prom-client';
 import { ready } from '../../lib/index.js';
 import { PqcError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import { FramedTransport, MeshError, PQMeshSecurity, type ByteStream, type FrameTransport, type PQMeshSecurityOptions } from '../../lib/mesh/index.js';
+import { FramedTransport, MeshError, PQMeshSecurity, type ByteStream, type FrameTransport, type PQMeshSecurityOptions, type SecureChannel } from '../../lib/mesh/index.js';
 import { DEFAULT_HANDSHAKE_LIMITS } from '../../lib/mesh/handshake.js';
 import { encodeAbort, encodeRehandshake, MAX_HANDSHAKE_MESSAGE, MessageType, parseAbort, PROTOCOL_VERSION } from '../../lib/mesh/messages.js';
 import { FakeClock } from '../policy/fake-clock.js';
 import { environment } from '../support/environment.js';
-import { counter } from './support.js';
+import { counter, messages } from './support.js';
 
 await ready();
 
@@ -142,7 +142,7 @@ function relay(a: PQMeshSecurity, b: PQMeshSecurity, maxFrameA?: number) {
     facingB: toB.peer,
     open: () => Promise.all([a.openChannel(toA.transport, 'node-b'), b.acceptChannel(toB.transport, { expectedPeer: 'node-a' })]),
     dial: () => a.openChannel(toA.transport, 'node-b'),
-    accept: () => b.acceptChannel(toB.transport, { expectedPeer: 'node-a' }),
+    accept: (expectedPeer = 'node-a') => b.acceptChannel(toB.transport, { expectedPeer }),
   };
 }
 
@@ -395,5 +395,167 @@ describe(`a connection's dial on the ${environment.backend} backend`, () => {
     const error = await rejection(a.node.openChannel(failingSends(facingA.transport, 1), 'node-b'));
     expect([error?.reason, error?.sessionI]).toEqual(['closed', undefined]);
     void accepted;
+  });
+});
+
+/** A's InitHellos as the relay passes them to B. */
+function countInitHellos(link: ReturnType<typeof relay>): { count: number } {
+  const seen = { count: 0 };
+  link.pass.toB = (frame) => {
+    if (frame[1] === MessageType.InitHello) seen.count++;
+    return true;
+  };
+  return seen;
+}
+
+const resynchronized = (channel: SecureChannel) => new Promise((resolve) => channel.once('resynchronized', resolve));
+
+describe(`Rehandshake requests on a connection on the ${environment.backend} backend`, () => {
+  it('makes the channel’s initiator run a fresh handshake at once, which replaces the session', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    const [outbound] = await link.open();
+    const hellos = countInitHellos(link);
+    const before = outbound.sessionId;
+    const done = resynchronized(outbound);
+    await link.facingA.send(encodeRehandshake());
+    await done;
+    expect(hellos.count).toBe(1);
+    expect(outbound.sessionId).not.toBe(before);
+  });
+
+  it('is ignored by the channel’s responder, which does not ask back', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    const [outbound, inbound] = await link.open();
+    const fromB: number[] = [];
+    link.pass.toA = (frame) => (fromB.push(frame[1]!), true);
+    await link.facingB.send(encodeRehandshake());
+    const delivered = messages(inbound, 1);
+    await outbound.send(Buffer.from('after'));
+    await delivered;
+    await settle();
+    expect(fromB).not.toContain(MessageType.Rehandshake);
+    expect(failures(b.lines)).toEqual([]);
+  });
+
+  it('is ignored on a connection without a channel: a handshake then opens one', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    const accepted = link.accept();
+    await link.facingB.send(encodeRehandshake());
+    await settle();
+    const [outbound, inbound] = await Promise.all([link.dial(), accepted]);
+    expect(outbound.sessionId).toBe(inbound.sessionId);
+    expect(failures(b.lines)).toEqual([]);
+  });
+
+  it('serves a request inside the 1 s interval once the interval since the last handshake ends, and only once', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    const [outbound] = await link.open();
+    const hellos = countInitHellos(link);
+    let done = resynchronized(outbound);
+    await link.facingA.send(encodeRehandshake()); // at 0 ms: served at once
+    await done;
+    a.clock.advance(500);
+    await link.facingA.send(encodeRehandshake()); // kept for later
+    await settle();
+    const timers = a.clock.pendingTimers;
+    a.clock.advance(100);
+    await link.facingA.send(encodeRehandshake()); // one is kept already
+    await settle();
+    expect(a.clock.pendingTimers).toBe(timers);
+    expect(hellos.count).toBe(1);
+    a.clock.advance(399);
+    await settle();
+    expect(hellos.count).toBe(1);
+    done = resynchronized(outbound);
+    a.clock.advance(1); // 1000 ms after the first
+    await done;
+    expect(hellos.count).toBe(2);
+    a.clock.advance(3000);
+    await settle();
+    expect(hellos.count).toBe(2);
+  });
+
+  it('leaves a request alone while a fresh handshake is running: no second one, nothing kept', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    const [outbound] = await link.open();
+    let hellos = 0;
+    let firstHello!: () => void;
+    const started = new Promise<void>((resolve) => (firstHello = resolve));
+    // B never sees the InitHello: the fresh handshake stays open.
+    link.pass.toB = (frame) => (frame[1] === MessageType.InitHello ? (hellos++, firstHello(), false) : true);
+    await link.facingA.send(encodeRehandshake());
+    await started;
+    a.clock.advance(1500);
+    const timers = a.clock.pendingTimers;
+    await link.facingA.send(encodeRehandshake());
+    await settle();
+    expect([hellos, a.clock.pendingTimers, outbound.isOpen]).toEqual([1, timers, true]);
+  });
+
+  it('closes the channel when its peer is no longer trusted at the fresh handshake', async () => {
+    const b = await node('node-b');
+    let trusted = true;
+    const a = await node('node-a', { trustedPeers: (id) => (trusted && id === 'node-b' ? b.node.getPublicKeys() : undefined) });
+    b.node.trustPeer(a.node.getPublicKeys());
+    const link = relay(a.node, b.node);
+    const [outbound] = await link.open();
+    trusted = false;
+    const closed = new Promise<MeshError>((resolve) => outbound.once('close', (error) => resolve(error as MeshError)));
+    await link.facingA.send(encodeRehandshake());
+    const error = await closed;
+    expect([error.reason, error.message]).toEqual(['unknown_peer', 'node-b is no longer trusted']);
+  });
+});
+
+/** A transport for a third node's dial that joins B's side of the relay: B's answers then go to it, not to A. */
+function joinB(link: ReturnType<typeof relay>): FramedTransport {
+  const third = rawLink();
+  third.peer.onFrame = (frame) => void link.facingB.send(frame).catch(() => undefined);
+  link.pass.toA = (frame) => (void third.peer.send(frame).catch(() => undefined), false);
+  return third.transport;
+}
+
+describe(`who may run a handshake on a connection on the ${environment.backend} backend`, () => {
+  it('refuses an InitHello of another node than acceptChannel’s expectedPeer, naming it', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    const [accepted, dialled] = [rejection(link.accept('node-c')), rejection(link.dial())];
+    expect((await accepted)?.reason).toBe('unknown_peer');
+    await dialled;
+    expect(failures(b.lines).map((line) => line.message)).toEqual(['a handshake from another node than the expected node-c']);
+  });
+
+  it('refuses an InitHello of another node on a connection with a channel, and keeps the channel', async () => {
+    const { a, b } = await nodes();
+    const c = await node('node-c');
+    c.node.trustPeer(b.node.getPublicKeys());
+    const link = relay(a.node, b.node);
+    const [, inbound] = await link.open();
+    const error = await rejection(c.node.openChannel(joinB(link), 'node-b'));
+    expect(error?.reason).toBe('unknown_peer');
+    expect(failures(b.lines).map((line) => [line.fields.reason, line.message])).toEqual([['unknown_peer', 'a handshake from another node on the channel with node-a']]);
+    expect(inbound.isOpen).toBe(true);
+  });
+
+  it('refuses a completed handshake of the channel’s node id under another key before RespAuth, and keeps the channel', async () => {
+    const a = await node('node-a');
+    const impostor = await node('node-a');
+    let trustedA = a.node.getPublicKeys();
+    const b = await node('node-b', { trustedPeers: (id) => (id === 'node-a' ? trustedA : undefined) });
+    a.node.trustPeer(b.node.getPublicKeys());
+    impostor.node.trustPeer(b.node.getPublicKeys());
+    const link = relay(a.node, b.node);
+    const [, inbound] = await link.open();
+    trustedA = impostor.node.getPublicKeys();
+    expect(trustedA.keyId).not.toBe(inbound.peerKeyId);
+    const error = await rejection(impostor.node.openChannel(joinB(link), 'node-b'));
+    expect([error?.reason, error?.message]).toEqual(['unknown_peer', 'node-b refused the handshake (unknown_peer)']);
+    expect(failures(b.lines).map((line) => [line.fields.reason, line.message])).toEqual([['unknown_peer', 'a handshake on the channel with node-a came from node-a']]);
+    expect(inbound.isOpen).toBe(true);
   });
 });
