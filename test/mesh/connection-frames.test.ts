@@ -497,6 +497,27 @@ describe(`Rehandshake requests on a connection on the ${environment.backend} bac
     expect([hellos, a.clock.pendingTimers, outbound.isOpen]).toEqual([1, timers, true]);
   });
 
+  it('makes the channel’s responder ask for a fresh handshake after key desync, and the initiator run it', async () => {
+    const { a, b } = await nodes();
+    const link = relay(a.node, b.node);
+    const [outbound, inbound] = await link.open();
+    let record: Uint8Array | undefined;
+    link.pass.toB = (frame) => ((record ??= frame[1] === MessageType.Data ? frame : undefined), true);
+    const fromB: number[] = [];
+    link.pass.toA = (frame) => (fromB.push(frame[1]!), true);
+    const delivered = messages(inbound, 1);
+    await outbound.send(Buffer.from('one'));
+    await delivered;
+    // The same record under an epoch B does not hold (header offset 6, protocol.md §3): key desync, seen before it authenticates.
+    const desynced = Uint8Array.from(record!);
+    new DataView(desynced.buffer).setUint32(6, 7);
+    const done = resynchronized(inbound);
+    await link.facingB.send(desynced);
+    await done;
+    expect(fromB).toContain(MessageType.Rehandshake);
+    expect(await counter(b.registry, 'pqc_record_rejected_total', { reason: 'key_desync' })).toBe(1);
+  });
+
   it('closes the channel when its peer is no longer trusted at the fresh handshake', async () => {
     const b = await node('node-b');
     let trusted = true;
