@@ -2,54 +2,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { ready } from '../../lib/index.js';
 import { PqcError } from '../../lib/errors.js';
-import type { Logger } from '../../lib/logger.js';
 import { FramedTransport, MeshError, PQMeshSecurity, type ByteStream, type FrameTransport, type PQMeshSecurityOptions, type SecureChannel } from '../../lib/mesh/index.js';
 import { DEFAULT_HANDSHAKE_LIMITS } from '../../lib/mesh/handshake.js';
 import { encodeAbort, encodeRehandshake, MAX_HANDSHAKE_MESSAGE, MessageType, parseAbort, PROTOCOL_VERSION } from '../../lib/mesh/messages.js';
 import { FakeClock } from '../policy/fake-clock.js';
 import { environment } from '../support/environment.js';
-import { counter, messages } from './support.js';
+import { counter, linkedStreams, messages, recordingLogger, type LogEntry } from './support.js';
 
 await ready();
 
-interface LogLine {
-  level: keyof Logger;
-  fields: Record<string, unknown>;
-  message: string;
-}
-
-/** A logger that keeps every line, for asserting the refusal messages and fields the README documents. */
-function recordingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: keyof Logger) => (fields: Record<string, unknown>, message: string) => void lines.push({ level, fields, message });
-  return { lines, logger: { fatal: at('fatal'), error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') } };
-}
-
-const failures = (lines: LogLine[]) => lines.filter((line) => line.fields.event === 'pqc_handshake_failed');
-
-/** A connected pair of in-memory byte streams; bytes arrive on a later turn, as from a socket. */
-function memoryStreams(): [ByteStream, ByteStream] {
-  const ends = [0, 1].map(() => ({ open: true }) as ByteStream & { open: boolean; other: ByteStream & { open: boolean } });
-  const finish = (failed: boolean) =>
-    setImmediate(() => {
-      for (const end of ends) if (end.open) (end.open = false), end.onClose(failed);
-    });
-  for (const [i, end] of ends.entries()) {
-    Object.assign(end, {
-      remote: 'memory',
-      other: ends[1 - i],
-      write: (bytes: Uint8Array) => {
-        const copy = Uint8Array.from(bytes);
-        setImmediate(() => end.other.open && end.other.onData(copy));
-        return true;
-      },
-      setPaused: () => undefined,
-      end: () => finish(false),
-      destroy: () => finish(true),
-    });
-  }
-  return [ends[0]!, ends[1]!];
-}
+const failures = (lines: LogEntry[]) => lines.filter((line) => line.fields.event === 'pqc_handshake_failed');
 
 /** The test's end of a connection: a framed transport whose received frames are kept in order. */
 class RawPeer {
@@ -88,7 +50,7 @@ class RawPeer {
 
 /** A node's framed transport joined to a RawPeer. */
 function rawLink(maxFrame?: number): { transport: FramedTransport; peer: RawPeer } {
-  const [near, far] = memoryStreams();
+  const [near, far] = linkedStreams();
   return { transport: new FramedTransport(near, maxFrame), peer: new RawPeer(far) };
 }
 
@@ -103,7 +65,8 @@ afterEach(async () => {
 });
 
 async function node(nodeId: string, options: Partial<PQMeshSecurityOptions> = {}) {
-  const { logger, lines } = recordingLogger();
+  const logger = recordingLogger();
+  const lines = logger.entries;
   const registry = new Registry();
   const clock = new FakeClock();
   const created = await PQMeshSecurity.create({ registry, logger, clock, ...options, nodeId });
