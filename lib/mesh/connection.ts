@@ -26,6 +26,8 @@ export interface MeshHost {
   readonly handshake: HandshakeContext;
   readonly responder: Responder;
   kem(suite: MeshSuite): Kem;
+  /** Throws (with the session's keys wiped) when the node no longer takes the session's suite. */
+  admit(session: Session): void;
   handshakeSucceeded(session: Session): void;
   handshakeFailed(reason: FailureReason, peerId: string | undefined, error: PqcError): void;
   recordRejected(reason: FailureReason): void;
@@ -67,6 +69,8 @@ export class Connection {
   #dial: Dial | undefined;
   #lastResync = -Infinity;
   #deferredResync: unknown;
+  /** From a repair's trust lookup to the end of its handshake: longer than its #dial. */
+  #repairing = false;
 
   constructor(
     readonly host: MeshHost,
@@ -94,9 +98,11 @@ export class Connection {
     return this.#channel;
   }
 
-  /** Runs a handshake as initiator; resolves with the channel (or, on a re-handshake, the same channel). */
+  /**
+   * Runs a handshake as initiator, one at a time: the connection's first, or a repair, which
+   * #repairing keeps single. Resolves with the channel (on a repair, the same channel).
+   */
   async handshakeWith(peer: PeerIdentity): Promise<SecureChannel> {
-    if (this.#dial) throw new PqcError('ERR_PQC_RATE_LIMITED', 'a handshake is already running on this connection');
     let handshake: InitiatorHandshake;
     try {
       handshake = await InitiatorHandshake.start(this.host.handshake, peer, this.options.extension);
@@ -106,8 +112,8 @@ export class Connection {
       throw failure;
     }
     return new Promise<SecureChannel>((resolve, reject) => {
+      // Every end of the dial clears this timer.
       const timer = this.host.clock.setTimeout(() => {
-        if (this.#dial?.handshake !== handshake) return;
         handshake.abort();
         this.#failDial(new MeshError('timeout', `the handshake with ${peer.nodeId} did not complete in ${this.host.handshake.limits.timeoutMs} ms`), peer.nodeId);
       }, this.host.handshake.limits.timeoutMs);
@@ -181,7 +187,8 @@ export class Connection {
         throw new MeshError('unknown_peer', this.#channel ? `a handshake from another node on the channel with ${expected}` : `a handshake from another node than the expected ${expected}`);
       }
       const step = await this.host.responder.receive(frame, this.#origin, this.options.extension);
-      if (step.session) this.#requireSamePeer(step.session);
+      // Checked before RespAuth goes too, so that the initiator does not open what we refuse.
+      if (step.session) this.#requireAcceptable(step.session);
       if (step.reply) await this.transport.send(step.reply);
       if (step.session) this.#established(step.session);
     } catch (error) {
@@ -191,16 +198,18 @@ export class Connection {
     }
   }
 
-  #requireSamePeer(session: Session): void {
+  /** Refuses, keys wiped, a session from another peer than the channel's or one the node no longer takes. */
+  #requireAcceptable(session: Session): void {
     const current = this.#channel;
     if (current && (session.peer.nodeId !== current.peerId || session.peer.keyId !== current.peerKeyId)) {
       session.chainKey.wipe();
       throw new MeshError('unknown_peer', `a handshake on the channel with ${current.peerId} came from ${session.peer.nodeId}`);
     }
+    this.host.admit(session);
   }
 
   #established(session: Session): SecureChannel {
-    this.#requireSamePeer(session);
+    this.#requireAcceptable(session);
     this.host.handshakeSucceeded(session);
     if (this.#channel) {
       this.#channel.replaceSession(session);
@@ -235,7 +244,7 @@ export class Connection {
    */
   #resynchronize(): boolean {
     const channel = this.#channel!;
-    if (this.#dial) return true; // the handshake already running repairs the channel
+    if (this.#repairing) return true; // the repair already running serves this one too
     const now = this.host.clock.now();
     if (now - this.#lastResync < MIN_RESYNC_INTERVAL_MS) return false;
     this.#lastResync = now;
@@ -245,13 +254,15 @@ export class Connection {
     }
     // Records sealed now would reach the peer after it switched sessions: hold them for the new one.
     channel.holdSends();
+    this.#repairing = true;
     this.host.handshake
       .peer(channel.peerId)
       .then((peer) => {
         if (!peer) throw new MeshError('unknown_peer', `${channel.peerId} is no longer trusted`);
         return this.handshakeWith(peer);
       })
-      .catch((error: unknown) => channel.close(PqcError.from(error)));
+      .catch((error: unknown) => channel.close(PqcError.from(error)))
+      .finally(() => (this.#repairing = false));
     return true;
   }
 

@@ -177,6 +177,7 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
       handshake: context,
       responder,
       kem: (suite) => this.#kem(suite),
+      admit: (session) => this.#admit(session),
       handshakeSucceeded: (session) => this.#handshakeSucceeded(session),
       handshakeFailed: (reason, peerId, error) => this.#handshakeFailed(reason, peerId, error),
       recordRejected: (reason) => this.metrics.recordRejected.inc({ reason }),
@@ -246,6 +247,11 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
       server.once('error', (error) => reject(new PqcError('ERR_PQC_INVALID_CONFIGURATION', `cannot listen on ${host}:${options.port ?? 0}: ${error.message}`, { cause: error })));
       server.listen({ host, port: options.port ?? 0 }, resolve);
     });
+    if (this.#closed) {
+      // close() ran while the server was starting, and could not see it.
+      await new Promise((resolve) => server.close(resolve));
+      this.#requireOpen();
+    }
     this.#servers.add(server);
     // A listening TCP server's address is an AddressInfo (a string only for a pipe, null before listening).
     const { port } = server.address() as AddressInfo;
@@ -400,6 +406,14 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     return channel;
   }
 
+  /** Fallback mode may end while a classical handshake runs: its session is then refused, not opened and closed. */
+  #admit(session: Session): void {
+    if (session.suite.classical && !this.#fallback?.isEnabled()) {
+      session.chainKey.wipe();
+      throw new MeshError('fallback_expired', 'fallback mode ended during the handshake');
+    }
+  }
+
   #handshakeSucceeded(session: Session): void {
     const seconds = (this.#clock.now() - session.startedAt) / 1000;
     this.metrics.handshakeSuccess.inc();
@@ -434,10 +448,6 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     const list = this.#channels.get(channel.peerId) ?? [];
     list.push(channel);
     this.#channels.set(channel.peerId, list);
-    if (this.#fallback && channel.suiteInfo.classical && !this.#fallback.isEnabled()) {
-      channel.close(new MeshError('fallback_expired', 'fallback mode ended during the handshake'));
-      return;
-    }
     if (announce) this.emit('channel', channel);
   }
 
@@ -477,11 +487,9 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
     return this.#track(new Connection(this.#host, transport, false, options)).handshakeWith(peer);
   }
 
+  // close() closes every server it knows of in its first, synchronous part, and listen() closes a
+  // server that close() overtook before it can accept: a socket never arrives at a closed node.
   #accept(socket: Socket): void {
-    if (this.#closed) {
-      socket.destroy();
-      return;
-    }
     this.#inbound(new FramedTransport(socketStream(socket), this.#maxFrame()), {});
   }
 

@@ -460,6 +460,39 @@ describe(`Rehandshake requests on a connection on the ${environment.backend} bac
     expect([hellos, a.clock.pendingTimers, outbound.isOpen]).toEqual([1, timers, true]);
   });
 
+  it('runs one repair while its trust lookup outlasts the 1 s interval: a later request joins it', async () => {
+    let keysOfB: ReturnType<PQMeshSecurity['getPublicKeys']> | undefined;
+    const held: (() => void)[] = [];
+    let lookups = 0;
+    let hold = false;
+    const a = await node('node-a', {
+      trustedPeers: (nodeId) => {
+        if (nodeId !== 'node-b' || !hold) return nodeId === 'node-b' ? keysOfB : undefined;
+        lookups++;
+        return new Promise((resolve) => held.push(() => resolve(keysOfB)));
+      },
+    });
+    const b = await node('node-b');
+    keysOfB = b.node.getPublicKeys();
+    b.node.trustPeer(a.node.getPublicKeys());
+    const link = relay(a.node, b.node);
+    const [outbound] = await link.open();
+    const hellos = countInitHellos(link);
+    hold = true;
+    await link.facingA.send(encodeRehandshake());
+    await settle();
+    a.clock.advance(1500);
+    await link.facingA.send(encodeRehandshake());
+    await settle();
+    expect([lookups, hellos.count]).toEqual([1, 0]);
+    hold = false;
+    const done = resynchronized(outbound);
+    for (const release of held.splice(0)) release();
+    await done;
+    await settle();
+    expect([lookups, hellos.count, outbound.isOpen]).toEqual([1, 1, true]);
+  });
+
   it('makes the channel’s responder ask for a fresh handshake after key desync, and the initiator run it', async () => {
     const { a, b } = await nodes();
     const link = relay(a.node, b.node);

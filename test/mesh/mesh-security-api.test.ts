@@ -180,6 +180,16 @@ describe(`PQMeshSecurity.listen and close on the ${environment.backend} backend`
     expect(await accepts(listener.port)).toBe(false);
   });
 
+  it('rejects a listen() that close() overtook, and leaves nothing listening on its port', async () => {
+    const { a, b } = await nodePair();
+    const port = await freePort();
+    const listening = rejection(b.listen({ port }));
+    await b.close();
+    expect(await listening).toMatchObject({ code: 'ERR_PQC_CHANNEL_CLOSED', message: 'node-b is closed' });
+    expect(await accepts(port)).toBe(false);
+    await a.close();
+  });
+
   it('refuses a port in use with the address and the cause', async () => {
     const { a, b } = await nodePair();
     const taken = await a.listen();

@@ -52,11 +52,12 @@ describe(`a node's open channels on the ${environment.backend} backend`, () => {
     await Promise.all([a.close(), b.close()]);
   });
 
-  it('closes a classical channel whose handshake completes after fallback mode ended', async () => {
-    const registry = new Registry();
-    const fallbackA = handler(registry, true);
+  it('refuses, as fallback_expired, a classical session that completes at the initiator after fallback mode ended', async () => {
+    const registryA = new Registry();
+    const registryB = new Registry();
+    const fallbackA = handler(registryA, true);
     const suites = [CLASSICAL];
-    const { a, b } = await nodePair({ registry, suites, fallback: fallbackA }, { registry, suites, fallback: handler(registry, true) });
+    const { a, b } = await nodePair({ registry: registryA, suites, fallback: fallbackA }, { registry: registryB, suites, fallback: handler(registryB, true) });
     let fromB = 0;
     // Fallback ends on a's side while b's RespAuth, the last handshake message, is on its way.
     const [left, right] = linkedStreams((_bytes, side) => {
@@ -65,9 +66,37 @@ describe(`a node's open channels on the ${environment.backend} backend`, () => {
     const accepted = b.acceptChannel(new FramedTransport(right));
     const dial = a.openChannel(new FramedTransport(left), 'node-b').then(() => undefined, (error: unknown) => error as PqcError);
     const inboundClosed = closeOf(await accepted);
-    expect((await dial)?.message).toContain('fallback mode ended during the handshake');
+    expect(await dial).toMatchObject({ reason: 'fallback_expired', code: 'ERR_PQC_FALLBACK_EXPIRED', message: 'fallback mode ended during the handshake' });
     await inboundClosed;
     expect(a.channels('node-b')).toEqual([]);
+    expect(await counter(registryA, 'pqc_handshake_failure_total', { reason: 'fallback_expired' })).toBe(1);
+    expect(await counter(registryA, 'pqc_handshake_success_total')).toBe(0);
+    expect(await counter(registryA, 'pqc_fallback_total', { reason: 'classical_session' })).toBe(0);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('refuses, before its RespAuth, a classical session that completes at the responder after fallback mode ended', async () => {
+    const registryA = new Registry();
+    const registryB = new Registry();
+    const fallbackB = handler(registryB, true);
+    const suites = [CLASSICAL];
+    const { a, b } = await nodePair({ registry: registryA, suites, fallback: handler(registryA, true) }, { registry: registryB, suites, fallback: fallbackB });
+    let fromA = 0;
+    let fromB = 0;
+    // Fallback ends on b's side while a's InitAuth is on its way.
+    const [left, right] = linkedStreams((_bytes, side) => {
+      if (side === 'left' && ++fromA === 2) fallbackB.disable();
+      if (side === 'right') fromB++;
+    });
+    const accepted = b.acceptChannel(new FramedTransport(right)).then(() => undefined, (error: unknown) => error as PqcError);
+    const dial = a.openChannel(new FramedTransport(left), 'node-b').then(() => undefined, (error: unknown) => error as PqcError);
+    expect(await accepted).toMatchObject({ reason: 'fallback_expired', code: 'ERR_PQC_FALLBACK_EXPIRED' });
+    expect(await dial).toMatchObject({ reason: 'fallback_expired', code: 'ERR_PQC_FALLBACK_EXPIRED' });
+    // RespHello and the Abort: no RespAuth.
+    expect(fromB).toBe(2);
+    expect([a.channels('node-b'), b.channels('node-a')]).toEqual([[], []]);
+    expect(await counter(registryB, 'pqc_handshake_failure_total', { reason: 'fallback_expired' })).toBe(1);
+    expect(await counter(registryB, 'pqc_handshake_success_total')).toBe(0);
     await Promise.all([a.close(), b.close()]);
   });
 
@@ -104,21 +133,6 @@ describe(`a node's open channels on the ${environment.backend} backend`, () => {
     expect(inbound.isOpen).toBe(true);
     expect(b.channels('node-a')).toEqual([inbound]);
     await Promise.all([a.close(), b.close()]);
-  });
-
-  it('drops TCP connections that reach a listener left open by a close during listen()', async () => {
-    const registry = new Registry();
-    const node = await PQMeshSecurity.create({ nodeId: 'node-b', registry, logger: silentLogger });
-    const listening = node.listen();
-    await node.close();
-    const listener = await listening;
-    await new Promise<void>((resolve) => {
-      const socket = connect({ port: listener.port, host: '127.0.0.1' }, () => socket.write(Buffer.from([0, 0, 0, 5, 1, 2, 3, 4, 5])));
-      socket.on('close', () => resolve()).on('error', () => undefined);
-    });
-    // Dropped unread: not even the garbage frame is parsed and counted.
-    expect(await counter(registry, 'pqc_handshake_failure_total', { reason: 'malformed' })).toBe(0);
-    await listener.close();
   });
 
   it('stops listening on listener.close(); a second close resolves at once', async () => {
