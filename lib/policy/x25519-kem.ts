@@ -82,14 +82,16 @@ function encapsulate(recipient: Uint8Array, ikm: Uint8Array, ciphertext: Uint8Ar
   // The caller's ciphertext is written only once the exchange has succeeded: a refused peer key
   // leaves the outputs as they were.
   const enc = new Uint8Array(SIZE);
-  let key: X25519Key | undefined;
   try {
-    key = deriveKeyPair(ikm, enc, ephemeral);
-    const shared = dh(key, recipient);
-    ciphertext.set(enc);
-    extractAndExpand(shared, ciphertext, recipient, sharedSecret);
+    const key = deriveKeyPair(ikm, enc, ephemeral);
+    try {
+      const shared = dh(key, recipient);
+      ciphertext.set(enc);
+      extractAndExpand(shared, ciphertext, recipient, sharedSecret);
+    } finally {
+      key.wipe();
+    }
   } finally {
-    key?.wipe();
     ephemeral.wipe();
   }
 }

@@ -34,6 +34,7 @@ vi.mock('node:crypto', async (importOriginal) => {
 });
 
 const { Kem, X25519_KEM_NAME, SecretBytes } = await import('../../lib/index.js');
+const { x25519 } = await import('../../lib/policy/x25519-kem.js');
 
 describe('X25519 KEM: every HKDF output is wiped once copied', () => {
   const kem = new Kem(X25519_KEM_NAME);
@@ -109,8 +110,11 @@ describe('X25519 KEM: every X25519 key object it makes is wiped once used', () =
       kem.decapsulate(ciphertext, secretKey);
       // A small-order peer key (u = 0) is refused after the ephemeral key was made.
       expect(() => kem.encapsulate(new Uint8Array(32))).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT' }));
-      expect(made).toHaveLength(5);
-      expect(made.map((record) => record.wiped)).toEqual([true, true, true, true, true]);
+      // The raw function too, when it answers and when it refuses.
+      x25519(secretKey, publicKey);
+      expect(() => x25519(secretKey, new Uint8Array(32))).toThrow(expect.objectContaining({ code: 'ERR_PQC_INVALID_INPUT' }));
+      expect(made).toHaveLength(7);
+      expect(made.map((record) => record.wiped)).toEqual([true, true, true, true, true, true, true]);
     } finally {
       spy.mockRestore();
     }
