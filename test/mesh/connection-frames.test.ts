@@ -180,7 +180,7 @@ describe(`connection frame dispatch on the ${environment.backend} backend`, () =
       [initHelloHead(1, [0x78]), 'x'], // 29 bytes: the shortest head with a whole id
       [initHelloHead(0, []), null], // 28 bytes: no id at all
       [initHelloHead(10, [0x61, 0x62, 0x63]), null], // the id cut short
-      [Uint8Array.of(PROTOCOL_VERSION, MessageType.InitAuth, ...new Uint8Array(40).fill(0x41)), null], // not an InitHello
+      [Uint8Array.of(PROTOCOL_VERSION, MessageType.InitAuth, ...initHelloHead(1, [0x78]).subarray(2)), null], // not an InitHello, though its bytes would read as one naming 'x'
     ];
     for (const [frame, claimed] of cases) {
       const { node: b, lines } = await node('node-b');
@@ -212,12 +212,13 @@ describe(`connection frame dispatch on the ${environment.backend} backend`, () =
   });
 });
 
-/** `inner` whose sends after the first `sends` reject as a closed connection would, while frames still arrive. */
-function failingSends(inner: FrameTransport, sends: number, refused = () => {}): FrameTransport {
+/** `inner` whose sends after the first `sends` reject as a closed connection would (once `refused` settles), while frames still arrive. */
+function failingSends(inner: FrameTransport, sends: number, refused: () => Promise<void> | void = () => {}): FrameTransport {
   let left = sends;
-  const refuse = () => {
-    refused();
-    return Promise.reject(new PqcError('ERR_PQC_CHANNEL_CLOSED', 'the connection to memory closed'));
+  // A refusal may wait for `refused` to settle, as a send does that fails once the socket goes.
+  const refuse = async () => {
+    await refused();
+    throw new PqcError('ERR_PQC_CHANNEL_CLOSED', 'the connection to memory closed');
   };
   return {
     send: (frame) => (left-- > 0 ? inner.send(frame) : refuse()),
@@ -346,6 +347,33 @@ describe(`a connection's dial on the ${environment.backend} backend`, () => {
     expect(error?.sessionI).toBeUndefined();
     await settle();
     expect(peer.frames).toHaveLength(1);
+  });
+
+  it('ignores an InitHello send that fails after the dial already ended: nothing is thrown unheard', async () => {
+    const { a } = await nodes();
+    const { transport } = rawLink();
+    let failSend!: () => void;
+    let sending!: () => void;
+    const sent = new Promise<void>((resolve) => (sending = resolve));
+    const held = failingSends(transport, 0, () => {
+      sending();
+      return new Promise<void>((resolve) => (failSend = resolve));
+    });
+    const unheard: unknown[] = [];
+    const listener = (reason: unknown) => void unheard.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const dial = rejection(a.node.openChannel(held, 'node-b'));
+      await sent;
+      transport.close();
+      expect((await dial)?.reason).toBe('closed');
+      failSend();
+      await settle();
+      expect(unheard).toEqual([]);
+      expect(await counter(a.registry, 'pqc_handshake_failure_total')).toBe(1);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
   });
 
   it('names no session in a dial that failed because its reply could not be sent (no Abort is due)', async () => {

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
-import { PQCFallbackHandler, PqcError, ready } from '../../lib/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { Kem, PQCFallbackHandler, PqcError, ready } from '../../lib/index.js';
 import { FramedTransport, generateIdentity, PQMeshSecurity } from '../../lib/mesh/index.js';
 import { X25519MLKEM768_SUITE } from '../../lib/mesh/suites.js';
 import { environment } from '../support/environment.js';
@@ -40,6 +40,23 @@ describe(`which suites a node plans at create on the ${environment.backend} back
     const node = await create({ backend: 'wasm' });
     expect(node.getSecurityLevel()).toMatchObject({ suite: 'X25519MLKEM768-MLDSA65', backend: 'wasm' });
     await node.close();
+  });
+
+  it('refuses, by default, an identity whose suites can neither initiate nor respond on the backend', async () => {
+    // Key generation and encapsulation both fail: each suite's probe says neither side runs.
+    const broken = () => {
+      throw new PqcError('ERR_PQC_OPERATION_FAILED', 'the backend failed');
+    };
+    const mlDsa87 = await generateIdentity('ML-DSA-87');
+    const spies = [vi.spyOn(Kem.prototype, 'generateKeyPair').mockImplementation(broken), vi.spyOn(Kem.prototype, 'encapsulate').mockImplementation(broken)];
+    try {
+      expect(await refusal(create({ identity: mlDsa87 }))).toMatchObject({
+        code: 'ERR_PQC_UNSUPPORTED_CAPABILITY',
+        message: 'no post-quantum suite for a ML-DSA-87 identity runs on this backend',
+      });
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 
   it('refuses an identity algorithm that no post-quantum suite signs with', async () => {
