@@ -408,7 +408,8 @@ export class PQMeshSecurity extends EventEmitter<PQMeshSecurityEvents> {
 
   /** Fallback mode may end while a classical handshake runs: its session is then refused, not opened and closed. */
   #admit(session: Session): void {
-    if (session.suite.classical && !this.#fallback?.isEnabled()) {
+    // A classical handshake starts only while a fallback handler is enabled (#suites).
+    if (session.suite.classical && !this.#fallback!.isEnabled()) {
       session.chainKey.wipe();
       throw new MeshError('fallback_expired', 'fallback mode ended during the handshake');
     }
