@@ -146,8 +146,8 @@ export class Connection {
       }
       return this.#onRehandshakeRequest();
     }
-    // Stryker disable next-line ConditionalExpression: the type test only spares a parse; #abortIsForDial's parseAbort refuses every other type too
-    const toDial = this.#dial && (HANDSHAKE_TYPES_TO_INITIATOR.has(type) || (type === MessageType.Abort && this.#abortIsForDial(frame)));
+    // #abortIsForDial's parse refuses any other type than Abort first.
+    const toDial = this.#dial && (HANDSHAKE_TYPES_TO_INITIATOR.has(type) || this.#abortIsForDial(frame));
     if (toDial) return this.#toInitiator(frame);
     if (HANDSHAKE_TYPES_TO_RESPONDER.has(type) || type === MessageType.Abort) return this.#toResponder(frame);
     return this.#refuse(new MeshError('malformed', `message type ${type} is unknown or unexpected here`), undefined);
@@ -204,10 +204,13 @@ export class Connection {
   /** Refuses, keys wiped, a session from another peer than the channel's or one the node no longer takes. */
   #requireAcceptable(session: Session): void {
     const current = this.#channel;
-    // Stryker disable next-line ConditionalExpression: kept in depth, as a key id does not name its node; no session can reach it with another node id: a repair dials the channel's peer, and a responder refused any InitHello naming another node before the handshake
-    if (current && (session.peer.nodeId !== current.peerId || session.peer.keyId !== current.peerKeyId)) {
-      session.chainKey.wipe();
-      throw new MeshError('unknown_peer', `a handshake on the channel with ${current.peerId} came from ${session.peer.nodeId}`);
+    if (current) {
+      // Stryker disable next-line ConditionalExpression: kept in depth, as a key id does not name its node; no session reaches it with another node id: a repair dials the channel's peer, and a responder refused any InitHello naming another node before the handshake
+      const sameNode = session.peer.nodeId === current.peerId;
+      if (!sameNode || session.peer.keyId !== current.peerKeyId) {
+        session.chainKey.wipe();
+        throw new MeshError('unknown_peer', `a handshake on the channel with ${current.peerId} came from ${session.peer.nodeId}`);
+      }
     }
     this.host.admit(session);
   }
@@ -309,9 +312,7 @@ export class Connection {
     this.host.handshakeFailed(reason, peerId, failure);
     this.#tellPeer(failure);
     dial.reject(failure);
-    // Stryker disable next-line ConditionalExpression: a dial with a channel is a repair, whose rejection closes the channel with this failure anyway (#resynchronize), as the transport's close then does
-    if (this.#channel) this.#channel.close(failure);
-    else this.transport.close(failure);
+    (this.#channel ?? this.transport).close(failure);
   }
 
   #onClose(error?: PqcError): void {
