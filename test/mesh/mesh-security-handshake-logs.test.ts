@@ -24,6 +24,18 @@ const inFallback = (registry: Registry) => {
   return handler;
 };
 
+/** Streams on which a's first frame (its InitHello) is all that reaches b; `respHello` settles when b first answers. */
+function initHelloOnly() {
+  let replied!: () => void;
+  const respHello = new Promise<void>((resolve) => (replied = resolve));
+  let fromA = 0;
+  const [left, right] = linkedStreams((_bytes, side) => {
+    if (side === 'right') replied();
+    return side === 'right' || ++fromA === 1;
+  });
+  return { left, right, respHello };
+}
+
 describe(`the handshake's log lines and counts on the ${environment.backend} backend`, () => {
   it('logs a refused dial at debug with its reason, the peer and the code, the error’s message as its own', async () => {
     const registry = new Registry();
@@ -64,14 +76,8 @@ describe(`the handshake's log lines and counts on the ${environment.backend} bac
     const b = await PQMeshSecurity.create({ nodeId: 'node-b', registry, clock, logger: capture.logger });
     a.trustPeer(b.getPublicKeys());
     b.trustPeer(a.getPublicKeys());
-    let replied!: () => void;
-    const respHello = new Promise<void>((resolve) => (replied = resolve));
-    let fromA = 0;
     // Only a's InitHello reaches b: its InitAuth is lost, so b's half-open handshake is never completed.
-    const [left, right] = linkedStreams((_bytes, side) => {
-      if (side === 'right') replied();
-      return side === 'right' || ++fromA === 1;
-    });
+    const { left, right, respHello } = initHelloOnly();
     const accepted = rejection(b.acceptChannel(new FramedTransport(right)));
     void rejection(a.openChannel(new FramedTransport(left), 'node-b'));
     await respHello;
@@ -96,13 +102,7 @@ describe(`the handshake's log lines and counts on the ${environment.backend} bac
     node = await PQMeshSecurity.create({ nodeId: 'node-b', clock, logger: closing });
     a.trustPeer(node.getPublicKeys());
     node.trustPeer(a.getPublicKeys());
-    let replied!: () => void;
-    const respHello = new Promise<void>((resolve) => (replied = resolve));
-    let fromA = 0;
-    const [left, right] = linkedStreams((_bytes, side) => {
-      if (side === 'right') replied();
-      return side === 'right' || ++fromA === 1;
-    });
+    const { left, right, respHello } = initHelloOnly();
     void rejection(node.acceptChannel(new FramedTransport(right)));
     void rejection(a.openChannel(new FramedTransport(left), 'node-b'));
     await respHello;
