@@ -9,10 +9,11 @@ import { hostileBytes } from './support/hostile-values.js';
 /**
  * The raw addon (lib/native/addon.ts shows its surface) called with random argument lists:
  * numbers of arguments, ops, counts and every hostile stand-in for bytes, next to buffers of
- * every length the algorithm uses, sync and many async calls at once. A raw call may throw any
- * JS Error (it is below the PqcError layer); it must never crash the process, never hang, and
- * a valid call made among them still round-trips, also when its inputs are detached, shrunk or
- * overwritten as soon as the call returns.
+ * every length the algorithm uses, sync and many async calls at once. A raw call is below the
+ * PqcError class (native-backend.ts makes PqcErrors of what it throws), but what it throws is an
+ * Error with a stable ERR_PQC_ code, which PqcError.from keeps; it must never crash the process,
+ * never hang, and a valid call made among them still round-trips, also when its inputs are
+ * detached, shrunk or overwritten as soon as the call returns.
  */
 const RUNS = fuzzRuns(300, 10_000);
 const KEMS = ['ML-KEM-512', 'ML-KEM-1024'];
@@ -40,7 +41,7 @@ describe.skipIf(!native)(`the raw addon with random arguments${native ? '' : ` (
   }
   const argumentList = (algorithm: NativeAlgorithm) => fc.array(values(algorithm), { maxLength: 7 });
 
-  /** Calls `fn`; a throw or rejection must be a JS Error. Resolves to what happened. */
+  /** Calls `fn`; a throw or rejection must be a JS Error with an ERR_PQC_ code. Resolves to what happened. */
   async function raw(fn: () => unknown): Promise<string> {
     let result: unknown;
     try {
@@ -48,6 +49,8 @@ describe.skipIf(!native)(`the raw addon with random arguments${native ? '' : ` (
       if (result instanceof Promise) result = await result;
     } catch (error) {
       if (!(error instanceof Error)) throw new Error(`the addon threw something that is not an Error: ${String(error)}`);
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('ERR_PQC_')) throw new Error(`the addon threw an Error without an ERR_PQC_ code (${String(code)}): ${error.message}`);
       return error.name;
     }
     return typeof result;
@@ -56,7 +59,7 @@ describe.skipIf(!native)(`the raw addon with random arguments${native ? '' : ` (
   async function property<T>(label: string, arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, runs = RUNS) {
     const started = performance.now();
     await fc.assert(fc.asyncProperty(arbitrary, predicate), { numRuns: runs, seed: SEED });
-    report({ target: `raw addon: ${label}`, holds: 'a JS Error or a result, never a crash', runs, seconds: (performance.now() - started) / 1000, failed: false });
+    report({ target: `raw addon: ${label}`, holds: 'an Error with an ERR_PQC_ code or a result, never a crash', runs, seconds: (performance.now() - started) / 1000, failed: false });
   }
 
   it.each(algorithms)('%s: run and runAsync with any arguments', async (name, algorithm) => {
