@@ -97,25 +97,36 @@ export class WireReader {
 }
 
 /** Builds a message; every length prefix is checked against its field's size. */
+/**
+ * Encoders write values they have checked, but a value too large for its field would otherwise
+ * be truncated in silence into another, valid-looking message.
+ */
+function fitting(value: number, max: number, field: string): number {
+  if (!(Number.isInteger(value) && value >= 0 && value <= max)) throw new RangeError(`a ${field} field cannot hold ${value}`);
+  return value;
+}
+
 export class WireWriter {
   readonly #parts: Uint8Array[] = [];
   #length = 0;
 
   u8(value: number): this {
-    return this.raw(Uint8Array.of(value));
+    return this.raw(Uint8Array.of(fitting(value, 0xff, 'u8')));
   }
 
   u16(value: number): this {
+    fitting(value, 0xffff, 'u16');
     return this.raw(Uint8Array.of(value >>> 8, value & 0xff));
   }
 
   u32(value: number): this {
     const out = new Uint8Array(4);
-    new DataView(out.buffer).setUint32(0, value);
+    new DataView(out.buffer).setUint32(0, fitting(value, 0xffff_ffff, 'u32'));
     return this.raw(out);
   }
 
   u64(value: number): this {
+    fitting(value, Number.MAX_SAFE_INTEGER, 'u64');
     const out = new Uint8Array(8);
     const view = new DataView(out.buffer);
     view.setUint32(0, Math.floor(value / 2 ** 32));

@@ -86,6 +86,24 @@ describe('WireWriter', () => {
     expect(Array.from(bytes)).toEqual([0xab, 0x12, 0x34, 0xfe, 0xdc, 0xba, 0x98, 0, 0, 1, 0, 1, 2, 3, 4, 2, 9, 8, 0, 1, 7, 6, 5]);
   });
 
+  it('writes each integer field from 0 to its largest value, and refuses anything else instead of truncating it', () => {
+    const fields = [
+      ['u8', 0xff, 1],
+      ['u16', 0xffff, 2],
+      ['u32', 0xffff_ffff, 4],
+      ['u64', Number.MAX_SAFE_INTEGER, 8],
+    ] as const;
+    for (const [field, max, length] of fields) {
+      const write = (value: number) => new WireWriter()[field](value).finish();
+      expect(write(0)).toEqual(new Uint8Array(length));
+      const read = new WireReader(write(max), 'a test message');
+      expect(read[field]()).toBe(max);
+      for (const value of [max + 1, -1, 1.5, Number.NaN]) {
+        expect(() => write(value), `${field}(${value})`).toThrow(new RangeError(`a ${field} field cannot hold ${value}`));
+      }
+    }
+  });
+
   it('takes a u8-prefixed field of up to 255 bytes and a u16-prefixed field of up to 65535', () => {
     expect(new WireWriter().short(new Uint8Array(255)).finish()).toHaveLength(256);
     expect(() => new WireWriter().short(new Uint8Array(256))).toThrow(new RangeError('a u8-prefixed field is longer than 255 bytes'));
