@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <new>
 
 namespace pqc {
@@ -261,9 +262,21 @@ Napi::Promise RunBatch(Napi::Env env, std::shared_ptr<const Algorithm> algorithm
                                        std::move(outputs), Napi::Persistent(result.As<Napi::Object>()));
 
   workers = std::min(workers, count);
-  batch->pending = workers;
   Napi::Promise promise = batch->deferred.Promise();
-  for (uint32_t w = 0; w < workers; w++) (new BatchWorker(env, batch))->Queue();
+  uint32_t queued = 0;
+  try {
+    for (; queued < workers; queued++) {
+      auto worker = std::make_unique<BatchWorker>(env, batch);
+      worker->Queue();
+      worker.release();  // Node-API deletes it once it has settled
+    }
+  } catch (const Napi::Error& error) {
+    // Queuing fails only on invalid arguments. The workers already queued share the whole batch
+    // (they take items from one counter), so only they report; with none, the batch fails here.
+    if (queued == 0) batch->deferred.Reject(error.Value());
+  }
+  // Workers report on this thread, after this function returns.
+  batch->pending = queued;
   return promise;
 }
 
