@@ -96,7 +96,6 @@ export class WireReader {
   }
 }
 
-/** Builds a message; every length prefix is checked against its field's size. */
 /**
  * Encoders write values they have checked, but a value too large for its field would otherwise
  * be truncated in silence into another, valid-looking message.
@@ -106,6 +105,7 @@ function fitting(value: number, max: number, field: string): number {
   return value;
 }
 
+/** Builds a message; every integer and length prefix is checked against its field's size. */
 export class WireWriter {
   readonly #parts: Uint8Array[] = [];
   #length = 0;
