@@ -19,6 +19,15 @@ const handler = (registry: Registry, enabled: boolean) => {
 const closeOf = (channel: SecureChannel) => new Promise<PqcError | undefined>((resolve) => channel.once('close', resolve));
 const settled = <T>(promise: Promise<T>) => Promise.race([promise.then(() => 'settled'), new Promise((resolve) => setImmediate(() => resolve('pending')))]);
 
+/** Two nodes that speak only the classical suite, each in fallback mode with its own handler and registry. */
+async function classicalPair() {
+  const [registryA, registryB] = [new Registry(), new Registry()];
+  const [fallbackA, fallbackB] = [handler(registryA, true), handler(registryB, true)];
+  const suites = [CLASSICAL];
+  const { a, b } = await nodePair({ registry: registryA, suites, fallback: fallbackA }, { registry: registryB, suites, fallback: fallbackB });
+  return { a, b, fallbackA, fallbackB, registryA, registryB };
+}
+
 /** A channel from `from` to `to` over an in-memory transport; resolves with both ends. */
 async function open(from: PQMeshSecurity, to: PQMeshSecurity, tap?: Parameters<typeof linkedStreams>[0]) {
   const [left, right] = linkedStreams(tap);
@@ -53,11 +62,7 @@ describe(`a node's open channels on the ${environment.backend} backend`, () => {
   });
 
   it('refuses, as fallback_expired, a classical session that completes at the initiator after fallback mode ended', async () => {
-    const registryA = new Registry();
-    const registryB = new Registry();
-    const fallbackA = handler(registryA, true);
-    const suites = [CLASSICAL];
-    const { a, b } = await nodePair({ registry: registryA, suites, fallback: fallbackA }, { registry: registryB, suites, fallback: handler(registryB, true) });
+    const { a, b, fallbackA, registryA } = await classicalPair();
     let fromB = 0;
     // Fallback ends on a's side while b's RespAuth, the last handshake message, is on its way.
     const [left, right] = linkedStreams((_bytes, side) => {
@@ -76,11 +81,7 @@ describe(`a node's open channels on the ${environment.backend} backend`, () => {
   });
 
   it('refuses, before its RespAuth, a classical session that completes at the responder after fallback mode ended', async () => {
-    const registryA = new Registry();
-    const registryB = new Registry();
-    const fallbackB = handler(registryB, true);
-    const suites = [CLASSICAL];
-    const { a, b } = await nodePair({ registry: registryA, suites, fallback: handler(registryA, true) }, { registry: registryB, suites, fallback: fallbackB });
+    const { a, b, fallbackB, registryB } = await classicalPair();
     let fromA = 0;
     let fromB = 0;
     // Fallback ends on b's side while a's InitAuth is on its way.
