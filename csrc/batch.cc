@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <new>
+#include <thread>
 
 namespace pqc {
 namespace {
@@ -15,15 +17,50 @@ const char* const kResourceNames[kOpCount] = {
     "x0tta6bl4-pqc:sig-sign",    "x0tta6bl4-pqc:sig-verify",
 };
 
+// The memory of the input copies of batches that have settled on this thread, for the next
+// ones: the copy is the calling thread's largest share of a part, and memory the process has not
+// used before costs a page fault per 4 KiB, tens of microseconds on some virtual machines, which
+// stalls the event loop. A few part-sized buffers are kept; a batch of one huge item is not.
+class SpareCopies {
+ public:
+  static std::vector<uint8_t> Take() {
+    std::vector<std::vector<uint8_t>>& spares = Spares();
+    if (spares.empty()) return {};
+    std::vector<uint8_t> bytes = std::move(spares.back());
+    spares.pop_back();
+    return bytes;
+  }
+
+  // `bytes` holds no secret any more: a secret copy is wiped before it is given back.
+  static void Give(std::vector<uint8_t> bytes) {
+    std::vector<std::vector<uint8_t>>& spares = Spares();
+    if (bytes.capacity() == 0 || bytes.capacity() > kLargest || spares.size() >= kKept) return;
+    bytes.clear();
+    spares.push_back(std::move(bytes));
+  }
+
+ private:
+  // Two parts in flight per pool thread, with a copy or two each (lib/native/native-backend.ts
+  // bounds a part's input bytes well below kLargest).
+  static constexpr size_t kKept = 32;
+  static constexpr size_t kLargest = size_t{1} << 20;
+
+  static std::vector<std::vector<uint8_t>>& Spares() {
+    thread_local std::vector<std::vector<uint8_t>> spares;
+    return spares;
+  }
+};
+
 // One input operand copied off the JS heap: a single value shared by every item, or one value
 // per item laid end to end. A secret one is wiped when it goes, on every path: a batch that ran,
 // and one refused while its inputs were being copied.
 struct CopiedInput {
-  explicit CopiedInput(bool secret) : secret(secret) {}
+  explicit CopiedInput(bool secret) : secret(secret), bytes(SpareCopies::Take()) {}
   CopiedInput(CopiedInput&&) = default;
   CopiedInput& operator=(CopiedInput&&) = delete;
   ~CopiedInput() {
     if (secret && !bytes.empty()) ActiveLiboqs()->mem_cleanse(bytes.data(), bytes.size());
+    SpareCopies::Give(std::move(bytes));
   }
 
   Bytes Item(uint32_t i) {
@@ -138,6 +175,8 @@ void CopyInput(Napi::Env env, const Napi::Value& value, const OperandShape& shap
   }
 }
 
+constexpr std::chrono::microseconds kYieldEvery{250};
+
 class BatchWorker final : public Napi::AsyncWorker {
  public:
   BatchWorker(Napi::Env env, std::shared_ptr<Batch> batch)
@@ -148,10 +187,20 @@ class BatchWorker final : public Napi::AsyncWorker {
     const OpShape& shape = batch.algorithm->Shape(batch.op);
     Bytes in[kMaxInputs];
     uint8_t* out[kMaxOutputs] = {};
+    auto turn_began = std::chrono::steady_clock::now();
     for (uint32_t i; (i = batch.next.fetch_add(1, std::memory_order_relaxed)) < batch.count;) {
       for (int k = 0; k < shape.inputs; k++) in[k] = batch.inputs[k].Item(i);
       for (int k = 0; k < shape.outputs; k++) out[k] = batch.outputs[k].Item(i);
       batch.values[i] = batch.algorithm->Execute(batch.op, in, out);
+      // With every core running a worker, a calling thread that wakes to hand out a part waits
+      // for one until the scheduler preempts a worker: up to a whole time slice, ~12 ms on a
+      // 2-core Linux machine, during which its event loop does not turn. A worker gives way
+      // between items instead, every kYieldEvery; yielding with nothing waiting is a system call.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - turn_began >= kYieldEvery) {
+        std::this_thread::yield();
+        turn_began = now;
+      }
     }
   }
 

@@ -120,6 +120,9 @@ const typedArrayTag = intrinsic(Symbol.toStringTag) as (this: unknown) => string
 const typedArrayByteLength = intrinsic('byteLength') as (this: unknown) => number;
 const typedArrayBuffer = intrinsic('buffer') as (this: unknown) => ArrayBufferLike;
 
+/** A typed array's length in bytes, from the built-in getter: never the caller's code. */
+export const byteLengthOf = (view: ArrayBufferView): number => typedArrayByteLength.call(view);
+
 const SHOWN_STRING_LENGTH = 16;
 
 /**

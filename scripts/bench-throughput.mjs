@@ -10,7 +10,7 @@
 // reuses the memory of the results it drops), the longest event-loop stall while the call ran
 // (perf_hooks.monitorEventLoopDelay, 1 ms resolution: the largest gap between turns of the loop,
 // which includes the 1 ms timer interval itself), the longest garbage collection in that time,
-// and the peak extra memory (resident set sampled each turn, less that before the call) ÷ the
+// and the peak extra memory (resident set sampled every millisecond, less that before the call) ÷ the
 // bytes of the batch's own inputs and outputs. The machine's cost of new memory (µs per 4 KiB
 // page) is measured first and printed with the causes of the misses.
 //
@@ -205,17 +205,17 @@ async function observe(call) {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   const before = process.memoryUsage.rss();
   let peak = before;
-  let sampling = true;
   const sample = () => {
     peak = Math.max(peak, process.memoryUsage.rss());
-    if (sampling) setImmediate(sample);
   };
+  // On a timer, as the delay monitor is: sampling on every turn would keep the calling thread
+  // busy, which no service's idle loop is, and have it compete with the pool for the cores.
+  const sampler = setInterval(sample, 1);
   histogram.enable();
-  setImmediate(sample);
   const start = now();
   const result = await call();
   const ns = Number(now() - start);
-  sampling = false;
+  clearInterval(sampler);
   histogram.disable();
   // The observer is told of the last collections in a later turn.
   await new Promise((resolve) => setImmediate(resolve));

@@ -4,7 +4,7 @@ import { SecretBytes } from '../lib/bytes.js';
 import { Op } from '../lib/engine.js';
 import { PqcError } from '../lib/errors.js';
 import type { Addon, NativeAlgorithm } from '../lib/native/addon.js';
-import { NativeKemEngine, PART_LIMIT, PART_SECRET_BYTES, partSize } from '../lib/native/native-backend.js';
+import { NativeKemEngine, PART_LIMIT, PART_BYTES, partSize } from '../lib/native/native-backend.js';
 import { parallelThreads } from '../lib/parallel-threads.js';
 
 /**
@@ -122,17 +122,36 @@ describe('batch parts of bounded size', () => {
     }
   });
 
-  it('partSize: parts of key pairs hold at most PART_SECRET_BYTES of secret keys, never fewer than 16 items', () => {
-    for (const secretKeyLength of [2400, 3168, 2560, 4032, 4896]) {
-      const limit = Math.floor(PART_SECRET_BYTES / secretKeyLength);
+  it('partSize: parts hold at most PART_BYTES of the calling thread\'s new memory (key pairs\' secret keys, input copies), never fewer than 16 items', () => {
+    // Secret keys of the key pairs, and a public key or a signature and its message of the inputs.
+    for (const itemBytes of [2400, 3168, 2560, 4032, 4896, 1184, 4627 + 64]) {
+      const limit = Math.floor(PART_BYTES / itemBytes);
       for (const count of [limit + 1, 4096, 10 ** 6]) {
-        expect(partSize(count, secretKeyLength)).toBeLessThanOrEqual(limit);
-        expect(partSize(count, secretKeyLength)).toBeGreaterThanOrEqual(pipelined ? 16 : limit);
+        expect(partSize(count, itemBytes)).toBeLessThanOrEqual(limit);
+        expect(partSize(count, itemBytes)).toBeGreaterThanOrEqual(pipelined ? 16 : limit);
       }
     }
     // A 32-byte shared secret is far from the bound: the item limit applies.
     expect(partSize(10 ** 6, 32)).toBe(partSize(10 ** 6));
     expect(partSize(8, 4896)).toBe(8);
+  });
+
+  it('cuts parts by the bytes of the inputs it copies: a part of 4 KiB items holds at most PART_BYTES of them', async () => {
+    const { engine, parts, turns } = fakeEngine({ delay: () => 0 });
+    const itemBytes = 4096;
+    const count = 4 * PART_LIMIT;
+    const large = Array.from({ length: count }, (_, i) => new Uint8Array(itemBytes).fill(i % 251));
+    try {
+      const { outputs } = await engine.runAsync(Op.KemEncaps, count, [large]);
+      expect(outputs[0]!.map((ct) => ct[0])).toEqual(large.map((key) => key[0]));
+    } finally {
+      turns.stop();
+    }
+    const limit = PART_BYTES / itemBytes;
+    expect(parts.map((part) => part.items)).toEqual(Array.from({ length: count / limit }, () => limit));
+    // The same count of 8-byte items goes in larger parts: only the item limits bind them.
+    expect(partSize(count, 8)).toBe(partSize(count));
+    expect(partSize(count, 8)).toBeGreaterThan(limit);
   });
 
   it('after the first parts, one part is queued per turn of the event loop, and the number in flight is bounded', async () => {

@@ -1,5 +1,5 @@
 import { markAsUntransferable } from 'node:worker_threads';
-import { SecretBytes } from '../bytes.js';
+import { byteLengthOf, SecretBytes } from '../bytes.js';
 import { PqcError } from '../errors.js';
 import { Op, type BatchInput, type BatchResult, type KemEngine, type SigEngine } from '../engine.js';
 import { parallelThreads } from '../parallel-threads.js';
@@ -80,19 +80,25 @@ const workersFor = (count: number) => Math.min(count, parallelThreads);
  */
 export const PART_LIMIT = 512;
 /**
- * The calling thread makes each secret output's ArrayBuffer when it queues a part, and new memory
- * costs a page fault per 4 KiB (tens of microseconds on some virtual machines): a part's secret
- * outputs are bounded too, which matters for key pairs (2.4–4.9 KB of secret key an item).
+ * The calling thread copies a part's inputs and makes each secret output's ArrayBuffer when it
+ * queues the part, and memory new to the process costs a page fault per 4 KiB (tens of
+ * microseconds on some virtual machines): the bytes a part's items take there are bounded too.
+ * That matters for key pairs (2.4–4.9 KB of secret key an item) and for verification (up to
+ * 4.6 KB of signature an item), and keeps the copies of the parts in flight small enough for the
+ * addon to reuse their memory (csrc/batch.cc, SpareCopies).
  */
-export const PART_SECRET_BYTES = 128 * 1024;
+export const PART_BYTES = 128 * 1024;
 const PIPELINE_DEPTH = 4;
 const MIN_PART = 16;
 const IN_FLIGHT = parallelThreads * PIPELINE_DEPTH;
 
-/** Items per part of a batch of `count` whose items each have `secretBytes` of secret outputs. */
-export function partSize(count: number, secretBytes = 0): number {
+/**
+ * Items per part of a batch of `count` whose items each take `itemBytes` of the calling thread's
+ * new memory (input copies and secret outputs).
+ */
+export function partSize(count: number, itemBytes = 0): number {
   const workers = workersFor(count);
-  const limit = Math.max(MIN_PART, Math.min(PART_LIMIT, Math.floor(PART_SECRET_BYTES / Math.max(1, secretBytes))));
+  const limit = Math.max(MIN_PART, Math.min(PART_LIMIT, Math.floor(PART_BYTES / Math.max(1, itemBytes))));
   if (count <= limit && (count < 2 * MIN_PART || workers === 1)) return count;
   return Math.min(limit, Math.max(MIN_PART, Math.ceil(count / (workers * PIPELINE_DEPTH))));
 }
@@ -132,9 +138,19 @@ abstract class NativeEngine {
     }
   }
 
+  /**
+   * The calling thread's new memory per item: a copy of each per-item input (the first item's
+   * size: only messages vary) and the secret key of a key pair. The other ops' one secret
+   * output is a 32-byte shared secret, or none.
+   */
+  #itemBytes(op: Op, inputs: BatchInput[]): number {
+    let bytes = KEY_PAIR_OPS.includes(op) ? this.algorithm.secretKeyLength : 0;
+    for (const input of inputs) if (Array.isArray(input) && input.length > 0) bytes += byteLengthOf(input[0]!);
+    return bytes;
+  }
+
   runAsync(op: Op, count: number, inputs: BatchInput[]): Promise<BatchResult> {
-    // The other ops' one secret output is a 32-byte shared secret, or none.
-    const size = partSize(count, KEY_PAIR_OPS.includes(op) ? this.algorithm.secretKeyLength : 0);
+    const size = partSize(count, this.#itemBytes(op, inputs));
     const parts = Math.ceil(count / size);
     const workers = parts === 1 ? workersFor(count) : 1;
     const outputs: Uint8Array[][] = [];
