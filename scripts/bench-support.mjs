@@ -1,8 +1,9 @@
 // Helpers the bench*.mjs scripts share: failing with the script's name, progress lines, one-line
-// error text, the native-backend check, and the child processes that bench-mesh.mjs and
+// error text, the native-backend check, the calling thread's CPU time, and the child processes that bench-mesh.mjs and
 // bench-control-plane.mjs run each measurement in (the IPC message is { ok, result, error }).
 // The timing and its statistics are the package's (dist/bench/timing.js).
 import { fork } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -87,3 +88,11 @@ const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 /** A module of the built package, named by its path under dist/ (e.g. 'bench/timing.js'). */
 export const dist = (file) => import(pathToFileURL(path.join(distRoot, ...file.split('/'))).href);
 
+/** CPU time this thread has run, in ns (Linux's schedstat), or undefined where there is none. */
+export function threadCpuNs() {
+  try {
+    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+  } catch {
+    return undefined;
+  }
+}

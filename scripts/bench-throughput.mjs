@@ -7,10 +7,11 @@
 // 10,000 concurrent single `…Async` calls (gathered into shared runs, lib/coalesced-calls.ts),
 // each beside the sync call in the same process: time per item, rate ÷ sync rate and ÷ the rate
 // of a sync loop that keeps its results (as a batch must: its memory is new, where the plain loop
-// reuses the memory of the results it drops), the longest event-loop stall while the call ran
+// reuses the memory of the results it drops), the calling thread's CPU time per item and the rate
+// that leaves the pool, the longest event-loop stall while the call ran
 // (perf_hooks.monitorEventLoopDelay, 1 ms resolution: the largest gap between turns of the loop,
-// which includes the 1 ms timer interval itself), the longest garbage collection in that time,
-// and the peak extra memory (resident set sampled every millisecond, less that before the call) ÷ the
+// which includes the 1 ms timer interval itself), the longest garbage collection in that time
+// beside that of the sync loop keeping its results, and the peak extra memory (resident set sampled every millisecond, less that before the call) ÷ the
 // bytes of the batch's own inputs and outputs. The machine's cost of new memory (µs per 4 KiB
 // page) is measured first and printed with the causes of the misses.
 //
@@ -23,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { answerParent, dist, failer, forkJob, oneLine, progress, requireNative } from './bench-support.mjs';
+import { answerParent, dist, failer, forkJob, oneLine, progress, requireNative, threadCpuNs } from './bench-support.mjs';
 import { THROUGHPUT_SECTION, writeSection } from './benchmarks-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -185,23 +186,41 @@ function syncTime(run) {
  * memory not used before, which the plain loop (its results dropped and their memory reused)
  * never pays for. Up to KEPT_LIMIT calls, in a loop run once.
  */
-function syncKeptTime(run, size) {
+async function syncKeptTime(run, size) {
   const calls = Math.min(size, KEPT_LIMIT);
   const kept = new Array(calls);
   global.gc();
+  const gc = longestCollection();
   const start = now();
   for (let i = 0; i < calls; i++) kept[i] = run(i);
-  return Number(now() - start) / calls;
+  const ns = Number(now() - start) / calls;
+  return { ns, gcMs: await gc.end() };
 }
 
-/** Wall time, longest stall, longest garbage-collection pause and peak extra resident memory of `call()`. */
+/** The longest garbage collection from now until `end()`, in ms. */
+function longestCollection() {
+  let longest = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) longest = Math.max(longest, entry.duration);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    async end() {
+      // The observer is told of the last collections later, after the next turn (found by test).
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      observer.disconnect();
+      return longest;
+    },
+  };
+}
+
+/**
+ * Wall time, the calling thread's CPU time (undefined off Linux), longest stall, longest
+ * garbage-collection pause and peak extra resident memory of `call()`.
+ */
 async function observe(call) {
   global.gc();
-  let gcMs = 0;
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcMs = Math.max(gcMs, entry.duration);
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
+  const gc = longestCollection();
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   const before = process.memoryUsage.rss();
   let peak = before;
@@ -212,18 +231,18 @@ async function observe(call) {
   // busy, which no service's idle loop is, and have it compete with the pool for the cores.
   const sampler = setInterval(sample, 1);
   histogram.enable();
+  const cpu = threadCpuNs();
   const start = now();
   const result = await call();
   const ns = Number(now() - start);
+  const cpuNs = cpu === undefined ? undefined : threadCpuNs() - cpu;
   clearInterval(sampler);
   histogram.disable();
-  // The observer is told of the last collections in a later turn.
-  await new Promise((resolve) => setImmediate(resolve));
-  gcObserver.disconnect();
+  const gcMs = await gc.end();
   sample();
   // A call shorter than the timer interval has no sample: its whole duration was the stall.
   const stallMs = histogram.count > 0 ? Math.max(histogram.max / 1e6, ns / 1e6 / (histogram.count + 1)) : ns / 1e6;
-  return { ns, stallMs, gcMs, extraBytes: peak - before, result };
+  return { ns, cpuNs, stallMs, gcMs, extraBytes: peak - before, result };
 }
 
 async function measureJob(job) {
@@ -231,22 +250,28 @@ async function measureJob(job) {
   const op = operation(pqc, job);
   const syncNs = syncTime(op.sync);
   const { size, mode } = job;
-  // Small batches repeat to smooth the machine's noise: the best time, the median stall.
-  const rounds = size <= 4096 ? (job.quick ? 3 : 7) : 1;
+  // Small batches and the concurrent calls repeat to smooth the machine's noise: the best time,
+  // the median stall. The rounds after the first are a service's warm state (compiled code, a
+  // grown heap); a single round of 10,000 calls measured mostly the first.
+  const rounds = size <= 4096 || mode === 'single' ? (job.quick ? 3 : 7) : 1;
   // Issuing the concurrent calls is part of what is timed: a service makes them one by one.
   const call = mode === 'many' ? op.many(size) : () => Promise.all(Array.from({ length: size }, (_, i) => op.single(i)));
   await (mode === 'many' ? op.many(Math.min(size, 256))() : Promise.all(Array.from({ length: Math.min(size, 256) }, (_, i) => op.single(i))));
   const samples = [];
   for (let round = 0; round < rounds; round++) {
-    const { ns, stallMs, gcMs, extraBytes, result } = await observe(call);
+    const { ns, cpuNs, stallMs, gcMs, extraBytes, result } = await observe(call);
     if (result.length !== size) throw new Error(`${job.name} ${job.op}: ${result.length} results for ${size} items`);
-    samples.push({ ns, stallMs, gcMs, extraBytes });
+    samples.push({ ns, cpuNs, stallMs, gcMs, extraBytes });
   }
+  const fastest = samples.reduce((best, s) => (s.ns < best.ns ? s : best));
+  const kept = await syncKeptTime(op.sync, size);
   return {
     syncNs,
-    syncKeptNs: syncKeptTime(op.sync, size),
+    syncKeptNs: kept.ns,
+    syncKeptGcMs: kept.gcMs,
     gcMs: median(samples.map((s) => s.gcMs)),
-    perItemNs: Math.min(...samples.map((s) => s.ns)) / size,
+    perItemNs: fastest.ns / size,
+    cpuPerItemNs: fastest.cpuNs === undefined ? undefined : fastest.cpuNs / size,
     stallMs: median(samples.map((s) => s.stallMs)),
     extraBytes: Math.max(...samples.map((s) => s.extraBytes)),
     ownBytes: size * op.outBytes + Math.min(size, DISTINCT) * op.inBytes,
@@ -345,27 +370,31 @@ const MISS_CAUSES = [
       'rate misses: a batch keeps all its results, so its outputs are memory used for the first time, which ' +
       `the kernel faults in at ${run.pageFaultUs.toFixed(1)} µs per 4 KiB page on this machine (a loop of ` +
       'sync calls drops its results and reuses their memory); "sync, results kept" is a sync loop that ' +
-      'keeps them too, the like-for-like baseline. Beyond that a batch of 256 pays the pool\'s wake-up ' +
-      'for every run (the like-for-like C ceiling, liboqs C in 256-op runs on the pool\'s threads, is ' +
-      '1.69–1.94× in the section above), and the calling thread\'s share (copying inputs, one ArrayBuffer ' +
-      'per secret, the result objects) takes a core the pool\'s threads would otherwise have',
+      'keeps them too, the like-for-like baseline. Beyond that the calling thread\'s share (the input ' +
+      'checks and copies, one ArrayBuffer per secret, the result objects, and for concurrent calls a ' +
+      'promise and its continuations per call, with the garbage collection of them all) takes CPU the ' +
+      `pool's threads would otherwise have: on ${os.availableParallelism()} cores the rate is at most ` +
+      `${os.availableParallelism()} × sync ÷ (sync + the calling thread's CPU per item), the cap in the table; and ` +
+      'a batch of 256 pays the pool\'s wake-up for every run (the like-for-like C ceiling, liboqs C in ' +
+      '256-op runs on the pool\'s threads, is 1.69–1.94× in the section above)',
   ],
   [
     'stall',
     () =>
-      'stall misses: the calling thread\'s share of a part uses new memory too (the copy of its inputs, each ' +
-      'secret\'s ArrayBuffer, the result objects V8 then moves to its old generation), at the page cost above; "longest GC pause" ' +
-      'is the longest single garbage collection during the call (part of the stall); on a machine whose ' +
-      'cores are busy with other work, the calling thread also waits for a core between its turns',
+      'stall misses: garbage collection of the results already handed out. Every result survives, and V8 ' +
+      'copies surviving young objects in one pause (a scavenge) whose length is set by its young ' +
+      'generation (`--max-semi-space-size`), not by the batch: the sync loop that keeps as many results ' +
+      'has pauses as long ("longest GC pause", in brackets). The calling thread\'s own share is handed out ' +
+      'one part per turn of the event loop, and the pool\'s workers give way to it every 250 µs (with ' +
+      'every core running a worker, it waited up to a whole time slice, ~12 ms, for one); on a machine ' +
+      'whose cores are busy with other work it still waits for a core between its turns',
   ],
   [
     'memory',
     () =>
       'memory misses: each secret item lives in an ArrayBuffer of its own (the secret-memory rule), and ' +
       'each item has a view and a result object: about 300 bytes of V8 objects an item beside a ' +
-      '32-byte shared secret, which outweighs its own bytes when the outputs are small (decapsulation); ' +
-      'and the parts in flight (up to 8 of 512 items) hold copies of their inputs, which outweigh inputs ' +
-      'that repeat 1,024 values (verification: up to 19 MB of ML-DSA-87 signatures)',
+      '32-byte shared secret, which outweighs its own bytes when the outputs are small (decapsulation)',
   ],
 ];
 
@@ -377,15 +406,17 @@ function render(results, skipped, run) {
     const rateTarget = r.mode === 'many' ? TARGETS.batchRate : TARGETS.coalescedRate;
     const memory = r.extraBytes / r.ownBytes;
     r.misses = [rate < rateTarget && 'rate', r.stallMs > TARGETS.stallMs && 'stall', r.mode === 'many' && memory > TARGETS.memory && 'memory'].filter(Boolean);
-    return `| ${r.name} | ${r.op} | ${r.mode === 'many' ? `batch of ${r.size.toLocaleString('en-US')}` : `${r.size.toLocaleString('en-US')} concurrent …Async`} | ${us(r.syncNs)} | ${us(r.syncKeptNs)} | ${us(r.perItemNs)} | ${rate.toFixed(2)} ${mark(rate >= rateTarget)} | ${(r.syncKeptNs / r.perItemNs).toFixed(2)} | ${r.stallMs.toFixed(1)} ${mark(r.stallMs <= TARGETS.stallMs)} | ${r.gcMs.toFixed(1)} | ${r.mode === 'many' ? `${(r.extraBytes / 2 ** 20).toFixed(0)} MiB, ${memory.toFixed(2)} ${mark(memory <= TARGETS.memory)}` : '—'} |`;
+    const cores = os.availableParallelism();
+    const calling = r.cpuPerItemNs === undefined ? '—' : `${us(r.cpuPerItemNs)} (${((cores * r.syncNs) / (r.syncNs + r.cpuPerItemNs)).toFixed(2)}×)`;
+    return `| ${r.name} | ${r.op} | ${r.mode === 'many' ? `batch of ${r.size.toLocaleString('en-US')}` : `${r.size.toLocaleString('en-US')} concurrent …Async`} | ${us(r.syncNs)} | ${us(r.syncKeptNs)} | ${us(r.perItemNs)} | ${rate.toFixed(2)} ${mark(rate >= rateTarget)} | ${(r.syncKeptNs / r.perItemNs).toFixed(2)} | ${calling} | ${r.stallMs.toFixed(1)} ${mark(r.stallMs <= TARGETS.stallMs)} | ${r.gcMs.toFixed(1)} (${r.syncKeptGcMs.toFixed(1)}) | ${r.mode === 'many' ? `${(r.extraBytes / 2 ** 20).toFixed(0)} MiB, ${memory.toFixed(2)} ${mark(memory <= TARGETS.memory)}` : '—'} |`;
   });
   const count = (what) => results.filter((r) => !r.misses.includes(what)).length;
   const batches = results.filter((r) => r.mode === 'many');
   return [
     `Targets: longest stall ≤ ${TARGETS.stallMs} ms; batch rate ≥ ${TARGETS.batchRate}× and ${run.concurrent.toLocaleString('en-US')} concurrent \`…Async\` calls ≥ ${TARGETS.coalescedRate}× the sync rate; a batch's peak extra memory ≤ ${TARGETS.memory}× its own inputs and outputs.`,
     '',
-    '| Algorithm | Operation | Call | sync, µs | sync, results kept, µs | per item, µs | rate ÷ sync | rate ÷ sync with results kept | longest stall, ms | longest GC pause, ms | peak extra memory, ÷ own bytes |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| Algorithm | Operation | Call | sync, µs | sync, results kept, µs | per item, µs | rate ÷ sync | rate ÷ sync with results kept | calling thread's CPU per item, µs (rate cap on ${os.availableParallelism()} cores) | longest stall, ms | longest GC pause, ms (sync loop keeping results) | peak extra memory, ÷ own bytes |`,
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...lines,
     '',
     ...(run.loadBefore > 2 * os.availableParallelism()
@@ -396,8 +427,9 @@ function render(results, skipped, run) {
     ...MISS_CAUSES.filter(([what]) => results.some((r) => r.misses.includes(what))).map(([, why]) => `- ${why(run)}`),
     `- liboqs ${run.status.liboqs.version} (${run.status.liboqs.path}); ${os.availableParallelism()} cores, libuv pool of ${Number(process.env.UV_THREADPOOL_SIZE) || 4} threads; Node ${process.version}`,
     '- longest stall: the largest gap between turns of the event loop while the call ran (wall time, the 1 ms timer interval included); on a machine whose cores are busy with other work it includes the time the calling thread waited for one',
-    `- sync, results kept: one loop of as many sync calls as the batch has items (at most ${KEPT_LIMIT.toLocaleString('en-US')}), each result kept until the loop ends; fresh memory: ${run.pageFaultUs.toFixed(1)} µs per 4 KiB page (first write to each page of a new 64 MiB ArrayBuffer)`,
-    `- inputs cycle through ${DISTINCT} distinct values; batches of up to 4,096 items: best time and median stall of several rounds, larger ones one round; each measurement in a fresh child process`,
+    "- calling thread's CPU per item: the calling thread's CPU time during the call (Linux's schedstat), of the fastest round, ÷ items",
+    `- sync, results kept: one loop of as many sync calls as the batch has items (at most ${KEPT_LIMIT.toLocaleString('en-US')}), each result kept until the loop ends, and the longest garbage collection during it; fresh memory: ${run.pageFaultUs.toFixed(1)} µs per 4 KiB page (first write to each page of a new 64 MiB ArrayBuffer)`,
+    `- inputs cycle through ${DISTINCT} distinct values; batches of up to 4,096 items and the concurrent calls: best time and median stall of several rounds, larger batches one round; each measurement in a fresh child process`,
     `- load average ${run.loadBefore.toFixed(2)} before, ${run.loadAfter.toFixed(2)} after; ${run.elapsed.toFixed(0)} s in all${run.nice !== undefined ? `; priority ${run.nice}` : ''}; ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: \`npm run bench:throughput${run.command ? ` -- ${run.command}` : ''}\``,
   ].join('\n');
 }

@@ -11,13 +11,12 @@
 // Every measurement runs once per round, the rounds alternating between them; times are the best
 // round, stalls the median round's longest. Markdown to stdout, progress to stderr; --write puts
 // the section into BENCHMARKS.md. Exits 1 when it cannot measure, not when a target is missed.
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { dist, failer, oneLine, progress } from './bench-support.mjs';
+import { dist, failer, oneLine, progress, threadCpuNs } from './bench-support.mjs';
 import { WASM_SECTION, writeSection } from './benchmarks-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -113,15 +112,6 @@ async function sigCalls(name, op) {
       batch: (n) => ((ms, ss) => () => sig.verifyMany(ms, ss, publicKey))(repeat(messages, n), repeat(signatures, n)),
     },
   }[op];
-}
-
-/** CPU time this thread has run, in ns (Linux's schedstat), or undefined where there is none. */
-function threadCpuNs() {
-  try {
-    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
