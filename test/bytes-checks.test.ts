@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe as group, expect, it } from 'vitest';
 import {
+  byteLengthOf,
   describe,
   isArray,
   MAX_BATCH,
@@ -191,6 +192,19 @@ group('requireBytes', () => {
       'key[1] must be a Uint8Array, got Uint8Array look-alike (not a real Uint8Array)',
     );
     expect(refusal(() => requireBytes(new Proxy(new Uint8Array(4), {}), 'key'))).toBe('key must be a Uint8Array, got Proxy');
+  });
+});
+
+group('byteLengthOf', () => {
+  it("is a view's length in bytes, from the built-in getter, never from the caller's code", () => {
+    expect(byteLengthOf(new Uint8Array(new ArrayBuffer(16), 4, 7))).toBe(7);
+    expect(byteLengthOf(new Uint16Array(3))).toBe(6);
+    class Lying extends Uint8Array {
+      override get byteLength(): number {
+        throw new Error('the caller ran');
+      }
+    }
+    expect(byteLengthOf(new Lying(5))).toBe(5);
   });
 });
 
