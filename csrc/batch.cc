@@ -40,8 +40,8 @@ class SpareCopies {
   }
 
  private:
-  // Two parts in flight per pool thread, with a copy or two each (lib/native/native-backend.ts
-  // bounds a part's input bytes well below kLargest).
+  // The parts in flight (IN_FLIGHT in lib/native/native-backend.ts: 4 per pool thread) hold a
+  // copy per input operand each, and that file bounds a part's input bytes well below kLargest.
   static constexpr size_t kKept = 32;
   static constexpr size_t kLargest = size_t{1} << 20;
 

@@ -303,9 +303,11 @@ function verdict() {
 
 // The pool's size, as the package computes it.
 const { parallelThreads: threads } = await dist('parallel-threads.js');
+// info().wasm names the WebAssembly package only where it is the default backend.
+const { wasmPackageVersion } = await dist('wasm/wasm-backend.js');
 const machine = [
   `- ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores available to Node; worker threads: ${threads} (UV_THREADPOOL_SIZE${process.env.UV_THREADPOOL_SIZE ? `=${process.env.UV_THREADPOOL_SIZE}` : ' unset, default 4'}, at most the cores)`,
-  `- Node ${process.version}; @oqs/liboqs-js ${pqc.info().wasm?.version ?? '?'}; ${rounds} rounds; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; ${elapsed.toFixed(0)} s in all`,
+  `- Node ${process.version}; @oqs/liboqs-js ${wasmPackageVersion()}; ${rounds} rounds; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; ${elapsed.toFixed(0)} s in all`,
   `- ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: \`npm run bench:wasm${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``,
 ];
 
