@@ -1,9 +1,10 @@
 // Helpers the bench*.mjs scripts share: failing with the script's name, progress lines, one-line
-// error text, the native-backend check, the calling thread's CPU time, and the child processes that bench-mesh.mjs and
+// error text, the native-backend check, the calling thread's CPU time and what stalled its loop, and the child processes that bench-mesh.mjs and
 // bench-control-plane.mjs run each measurement in (the IPC message is { ok, result, error }).
 // The timing and its statistics are the package's (dist/bench/timing.js).
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -88,11 +89,60 @@ const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 /** A module of the built package, named by its path under dist/ (e.g. 'bench/timing.js'). */
 export const dist = (file) => import(pathToFileURL(path.join(distRoot, ...file.split('/'))).href);
 
-/** CPU time this thread has run, in ns (Linux's schedstat), or undefined where there is none. */
-export function threadCpuNs() {
+/** [time on a core, time waiting for one] of this thread so far, in ns (Linux's schedstat), or undefined. */
+function schedstat() {
   try {
-    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+    return fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ', 2).map(Number);
   } catch {
     return undefined;
   }
+}
+
+/** CPU time this thread has run, in ns (Linux's schedstat), or undefined where there is none. */
+export const threadCpuNs = () => schedstat()?.[0];
+
+/**
+ * What made this thread's event loop stall, from now until `stop()`: the longest gap between
+ * ticks of a 1 ms timer (ms), how much of that gap the thread spent waiting for a core (ms;
+ * undefined off Linux), and the longest garbage collection (ms).
+ */
+export function stallCauses() {
+  let last = performance.now();
+  let lastWait = schedstat()?.[1];
+  let gap = 0;
+  let waited;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    const wait = schedstat()?.[1];
+    if (now - last > gap) {
+      gap = now - last;
+      waited = wait === undefined ? undefined : (wait - lastWait) / 1e6;
+    }
+    last = now;
+    lastWait = wait;
+  }, 1);
+  const gc = longestCollection();
+  return {
+    async stop() {
+      clearInterval(ticker);
+      return { gapMs: gap, waitedMs: waited, gcMs: await gc.end() };
+    },
+  };
+}
+
+/** The longest garbage collection from now until `end()`, in ms. */
+export function longestCollection() {
+  let longest = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) longest = Math.max(longest, entry.duration);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    async end() {
+      // The observer is told of the last collections later, after the next turn (found by test).
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      observer.disconnect();
+      return longest;
+    },
+  };
 }

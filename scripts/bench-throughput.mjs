@@ -22,9 +22,9 @@
 // "## Batches and the event loop" section of BENCHMARKS.md and leaves the other sections alone.
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { answerParent, dist, failer, forkJob, oneLine, progress, requireNative, threadCpuNs } from './bench-support.mjs';
+import { answerParent, dist, failer, forkJob, longestCollection, oneLine, progress, requireNative, threadCpuNs } from './bench-support.mjs';
 import { THROUGHPUT_SECTION, writeSection } from './benchmarks-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -198,22 +198,6 @@ async function syncKeptTime(run, size) {
   return { ns, gcMs: await gc.end() };
 }
 
-/** The longest garbage collection from now until `end()`, in ms. */
-function longestCollection() {
-  let longest = 0;
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) longest = Math.max(longest, entry.duration);
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  return {
-    async end() {
-      // The observer is told of the last collections later, after the next turn (found by test).
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      observer.disconnect();
-      return longest;
-    },
-  };
-}
 
 /**
  * Wall time, the calling thread's CPU time (undefined off Linux), longest stall, longest

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { dist, failer, oneLine, progress, threadCpuNs } from './bench-support.mjs';
+import { dist, failer, oneLine, progress, stallCauses, threadCpuNs } from './bench-support.mjs';
 import { WASM_SECTION, writeSection } from './benchmarks-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -116,8 +116,8 @@ async function sigCalls(name, op) {
 
 /**
  * ns per item of `run` (which does `items` items), the longest stall of the loop meanwhile and
- * how long `run` took to return its promise (ms), and the calling thread's CPU time per item
- * (ns). The monitor runs a little before and after, so that a stall at either end is caught: it
+ * how long `run` took to return its promise (ms), the calling thread's CPU time per item (ns),
+ * and what the longest gap was made of (stallCauses). The monitor runs a little before and after, so that a stall at either end is caught: it
  * records an interval when its timer next fires.
  */
 async function timed(run, items) {
@@ -125,6 +125,7 @@ async function timed(run, items) {
   histogram.enable();
   await sleep(3 * RESOLUTION_MS);
   histogram.reset();
+  const causes = stallCauses();
   const cpu = threadCpuNs();
   const start = process.hrtime.bigint();
   const pending = run();
@@ -135,6 +136,7 @@ async function timed(run, items) {
   await sleep(3 * RESOLUTION_MS);
   histogram.disable();
   return {
+    ...(await causes.stop()),
     perItem: ns / items,
     stallMs: Math.max(0, histogram.max / 1e6 - RESOLUTION_MS),
     callMs: Number(returned - start) / 1e6,
@@ -267,6 +269,18 @@ function table(head, lines) {
   return [line(head), rule, ...lines.map(line)].join('\n');
 }
 
+/**
+ * The longest gap of a stall the call's own part does not explain: the calling thread waiting for
+ * a core (both were running other threads: the pool's, V8's compiler and collector threads, other
+ * processes) and garbage collection.
+ */
+function gapCauses(s, idle) {
+  const parts = [];
+  if (s.waitedMs !== undefined) parts.push(`${s.waitedMs.toFixed(1)} ms of it waiting for a core`);
+  parts.push(`the longest garbage collection ${s.gcMs.toFixed(1)} ms`);
+  return `the call returned in ${s.callMs.toFixed(1)} ms; its longest gap ${s.gapMs.toFixed(1)} ms: ${parts.join(', ')}; idle loop ${idle.toFixed(1)} ms`;
+}
+
 function verdict() {
   const lines = [];
   const cells = rows.flatMap((row) => batchKeys.filter((key) => row.result[key]).map((key) => ({ row, key, ratio: row.result.sync.perItem / row.result[key].perItem })));
@@ -289,7 +303,7 @@ function verdict() {
         ? `no longer than the idle loop's ${idle.toFixed(1)} ms: the machine's`
         : s.callMs >= s.stallMs - idle - RESOLUTION_MS
           ? `the call took ${s.callMs.toFixed(1)} ms to return: ${s.key === 'concurrent' ? `making ${CONCURRENT} calls in one turn of the loop` : 'its own synchronous part: the argument checks in Kem/Sig and the set-up before any thread is reached'}`
-          : `the call returned in ${s.callMs.toFixed(1)} ms; idle loop ${idle.toFixed(1)} ms`;
+          : gapCauses(s, idle);
     lines.push(`  - missed: ${s.row.name} ${s.row.op}, ${s.key}: ${s.stallMs.toFixed(1)} ms (${why})`);
   }
   const idle = median(rows.map((row) => row.result.idle.stallMs));
