@@ -121,7 +121,9 @@ const typedArrayByteLength = intrinsic('byteLength') as (this: unknown) => numbe
 const typedArrayBuffer = intrinsic('buffer') as (this: unknown) => ArrayBufferLike;
 
 /** A typed array's length in bytes, from the built-in getter: never the caller's code. */
-export const byteLengthOf = (view: ArrayBufferView): number => typedArrayByteLength.call(view);
+export function byteLengthOf(view: ArrayBufferView): number {
+  return typedArrayByteLength.call(view);
+}
 
 const SHOWN_STRING_LENGTH = 16;
 
