@@ -1,10 +1,26 @@
-import type { BatchInput, Engine, Op } from './engine.js';
+import type { BatchInput, BatchResult, Engine, Op } from './engine.js';
 import { eachInSlices } from './slices.js';
 
-/** One item's outputs and value, as a pooled run of one gives them. */
-export interface CallResult {
-  outputs: Uint8Array[];
-  value: number;
+/**
+ * One call's outputs and value, read from the result of the run it went in: one object for
+ * each of a server's concurrent calls, where copying out its outputs took an array more. It
+ * holds the whole run's result, other calls' secrets included: the Kem or Sig method that made
+ * the call takes its own items out at once and drops it, and never hands it on.
+ */
+export class CallResult {
+  constructor(
+    readonly runResult: BatchResult,
+    readonly index: number,
+  ) {}
+
+  /** Output `k` of the call (a public value or a secret, as the engine made it). */
+  output(k: number): Uint8Array {
+    return this.runResult.outputs[k]![this.index]!;
+  }
+
+  get value(): number {
+    return this.runResult.values[this.index]!;
+  }
 }
 
 interface Call {
@@ -70,8 +86,7 @@ export class CoalescedCalls {
 }
 
 async function runAlone(engine: Pick<Engine, 'runAsync'>, op: Op, inputs: Uint8Array[]): Promise<CallResult> {
-  const { outputs, values } = await engine.runAsync(op, 1, inputs);
-  return { outputs: outputs.map((items) => items[0]!), value: values[0]! };
+  return new CallResult(await engine.runAsync(op, 1, inputs), 0);
 }
 
 /**
@@ -91,6 +106,5 @@ async function runTogether(engine: Pick<Engine, 'runAsync'>, op: Op, calls: Call
     await Promise.all([runTogether(engine, op, calls.slice(0, half)), runTogether(engine, op, calls.slice(half))]);
     return;
   }
-  const { outputs, values } = result;
-  await eachInSlices(calls.length, (i) => calls[i]!.resolve({ outputs: outputs.map((items) => items[i]!), value: values[i]! }));
+  await eachInSlices(calls.length, (i) => calls[i]!.resolve(new CallResult(result, i)));
 }

@@ -164,30 +164,33 @@ export class Kem {
 
   async generateKeyPairAsync(options: { seed?: Uint8Array } = {}): Promise<KemKeyPair> {
     const { seed } = requireOptions(options);
-    const { outputs } = await (seed === undefined
+    const call = await (seed === undefined
       ? this.#calls.run(Op.KemKeypair, [])
       : this.#calls.run(Op.KemKeypairDerand, [this.#seed(seed, 'keypair')]));
-    return { publicKey: outputs[0]!, secretKey: SecretBytes.view(outputs[1]!) };
+    return { publicKey: call.output(0), secretKey: SecretBytes.view(call.output(1)) };
   }
 
   async encapsulateAsync(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Promise<Encapsulation> {
     const pk = this.#publicKey(publicKey);
     const given = requireOptions(options).seed;
     const seed = given === undefined ? undefined : this.#seed(given, 'encaps');
-    const { outputs } = await (seed ? this.#calls.run(Op.KemEncapsDerand, [pk, seed]) : this.#calls.run(Op.KemEncaps, [pk])).catch(
-      (error: unknown) => {
-        throw this.#keyError(error, 'publicKey');
-      },
-    );
-    return { ciphertext: outputs[0]!, sharedSecret: SecretBytes.view(outputs[1]!) };
+    // A try instead of .catch(): one promise less for each of a server's concurrent calls.
+    try {
+      const call = await (seed ? this.#calls.run(Op.KemEncapsDerand, [pk, seed]) : this.#calls.run(Op.KemEncaps, [pk]));
+      return { ciphertext: call.output(0), sharedSecret: SecretBytes.view(call.output(1)) };
+    } catch (error) {
+      throw this.#keyError(error, 'publicKey');
+    }
   }
 
   async decapsulateAsync(ciphertext: Uint8Array, secretKey: Uint8Array): Promise<SecretBytes> {
     const inputs = [this.#ciphertext(ciphertext), this.#secretKey(secretKey)];
-    const { outputs } = await this.#calls.run(Op.KemDecaps, inputs).catch((error: unknown) => {
+    try {
+      const call = await this.#calls.run(Op.KemDecaps, inputs);
+      return SecretBytes.view(call.output(0));
+    } catch (error) {
       throw this.#keyError(error, 'secretKey');
-    });
-    return SecretBytes.view(outputs[0]!);
+    }
   }
 
   /** `count` key pairs generated across the pool (from `seeds`, one per pair, when given). */

@@ -85,14 +85,14 @@ export class Sig {
   }
 
   async generateKeyPairAsync(): Promise<SigKeyPair> {
-    const { outputs } = await this.#calls.run(Op.SigKeypair, []);
-    return { publicKey: outputs[0]!, secretKey: SecretBytes.view(outputs[1]!) };
+    const call = await this.#calls.run(Op.SigKeypair, []);
+    return { publicKey: call.output(0), secretKey: SecretBytes.view(call.output(1)) };
   }
 
   async signAsync(message: Uint8Array, secretKey: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
     const inputs = [requireBytes(message, 'message'), this.#secretKey(secretKey), this.#context(options)];
-    const { outputs, value } = await this.#calls.run(Op.SigSign, inputs);
-    return trimmed(outputs[0]!, value);
+    const call = await this.#calls.run(Op.SigSign, inputs);
+    return trimmed(call.output(0), call.value);
   }
 
   async verifyAsync(
