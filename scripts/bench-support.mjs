@@ -1,6 +1,7 @@
 // Helpers the bench*.mjs scripts share: failing with the script's name, progress lines, one-line
-// error text, the native-backend check, the calling thread's CPU time and what stalled its loop, and the child processes that bench-mesh.mjs and
-// bench-control-plane.mjs run each measurement in (the IPC message is { ok, result, error }).
+// error text, the native-backend check, the calling thread's CPU time and what stalled its loop,
+// and the child processes that bench-mesh.mjs, bench-control-plane.mjs and bench-throughput.mjs
+// run each measurement in (the IPC message is { ok, result, error }).
 // The timing and its statistics are the package's (dist/bench/timing.js).
 import { fork } from 'node:child_process';
 import fs from 'node:fs';

@@ -11,8 +11,9 @@
 // that leaves the pool, the longest event-loop stall while the call ran
 // (perf_hooks.monitorEventLoopDelay, 1 ms resolution: the largest gap between turns of the loop,
 // which includes the 1 ms timer interval itself), the longest garbage collection in that time
-// beside that of the sync loop keeping its results, and the peak extra memory (resident set sampled every millisecond, less that before the call) ÷ the
-// bytes of the batch's own inputs and outputs. The machine's cost of new memory (µs per 4 KiB
+// beside that of the sync loop keeping its results, and the peak extra memory (resident set
+// sampled every millisecond, less that before the call) ÷ the bytes of the batch's own inputs
+// and outputs. The machine's cost of new memory (µs per 4 KiB
 // page) is measured first and printed with the causes of the misses.
 //
 // Each measurement runs in a child process of this script, so that each starts from a fresh heap
@@ -393,7 +394,8 @@ const MISS_CAUSES = [
   [
     'stall',
     () =>
-      'stall misses: garbage collection of the results already handed out. Every result survives, and V8 ' +
+      'stall misses: garbage collection of the results already handed out (and, for concurrent calls, of ' +
+      'the promises of the calls still pending). Every result survives, and V8 ' +
       'copies surviving young objects in one pause (a scavenge) whose length is set by its young ' +
       'generation (`--max-semi-space-size`), not by the batch: the sync loop that keeps as many results ' +
       'has pauses as long ("longest GC pause", in brackets). The calling thread\'s own share is handed out ' +
