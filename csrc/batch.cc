@@ -45,8 +45,14 @@ class SpareCopies {
   static constexpr size_t kKept = 32;
   static constexpr size_t kLargest = size_t{1} << 20;
 
+  // Reserved in full when the thread first takes a copy (Take, while inputs are being copied, where
+  // running out of memory is reported): Give runs in a destructor and must not allocate.
   static std::vector<std::vector<uint8_t>>& Spares() {
-    thread_local std::vector<std::vector<uint8_t>> spares;
+    thread_local std::vector<std::vector<uint8_t>> spares = [] {
+      std::vector<std::vector<uint8_t>> reserved;
+      reserved.reserve(kKept);
+      return reserved;
+    }();
     return spares;
   }
 };

@@ -221,8 +221,8 @@ async function observe(call, collectFirst) {
   const cpu = threadCpuNs();
   const start = now();
   // The caller's own loop making concurrent calls is timed, but its stall is the caller's: the
-  // monitor starts again once the loop is over (its first interval after the loop, which spans
-  // the loop, is recorded in the timers phase before the check phase resets it).
+  // monitor starts again once the loop is over (reset() also forgets the timer's last tick, so the
+  // interval that spans the loop is not recorded).
   let issueNs;
   const issued = () => {
     issueNs = Number(now() - start);
@@ -235,8 +235,9 @@ async function observe(call, collectFirst) {
   histogram.disable();
   const gcMs = await gc.end();
   sample();
-  // A call shorter than the timer interval has no sample: its whole duration was the stall.
-  const stallMs = histogram.count > 0 ? Math.max(histogram.max / 1e6, ns / 1e6 / (histogram.count + 1)) : ns / 1e6;
+  // A call shorter than the timer interval has no sample: its whole watched duration was the stall.
+  const watchedMs = (ns - (issueNs ?? 0)) / 1e6;
+  const stallMs = histogram.count > 0 ? Math.max(histogram.max / 1e6, watchedMs / (histogram.count + 1)) : watchedMs;
   return { ns, cpuNs, issueNs, stallMs, gcMs, extraBytes: peak - before, result };
 }
 
