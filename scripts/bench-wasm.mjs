@@ -117,8 +117,9 @@ async function sigCalls(name, op) {
 /**
  * ns per item of `run` (which does `items` items), the longest stall of the loop meanwhile and
  * how long `run` took to return its promise (ms), the calling thread's CPU time per item (ns),
- * and what the longest gap was made of (stallCauses). The monitor runs a little before and after, so that a stall at either end is caught: it
- * records an interval when its timer next fires.
+ * and what the longest gap was made of (stallCauses). The monitor runs a little before and
+ * after, so that a stall at either end is caught: it records an interval when its timer next
+ * fires.
  */
 async function timed(run, items) {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
