@@ -253,9 +253,12 @@ export function requireCount(count: unknown): number {
   return count;
 }
 
+// Shared by every call without options: one object less for each of a server's concurrent calls.
+const NO_OPTIONS = Object.freeze({});
+
 /** An options argument: undefined (none) or an object; null or a primitive is a caller's mistake. */
 export function requireOptions<T extends object>(value: T | undefined): Partial<T> {
-  if (value === undefined) return {};
+  if (value === undefined) return NO_OPTIONS;
   if (!isReadableObject(value)) {
     throw new PqcError('ERR_PQC_INVALID_INPUT', `options must be an object, got ${describe(value)}`);
   }

@@ -2,30 +2,21 @@ import type { BatchInput, BatchResult, Engine, Op } from './engine.js';
 import { eachInSlices } from './slices.js';
 
 /**
- * One call's outputs and value, read from the result of the run it went in: one object for
- * each of a server's concurrent calls, where copying out its outputs took an array more. It
- * holds the whole run's result, other calls' secrets included: the Kem or Sig method that made
- * the call takes its own items out at once and drops it, and never hands it on.
+ * What a Kem or Sig method makes of its call's share of a run, and of an error: made once per
+ * method, not per call, so that each of a server's concurrent calls costs only its promise and
+ * its Call. `result` gets the whole run's result, other calls' secrets included: it takes out its
+ * own call's items and never hands the rest on.
  */
-export class CallResult {
-  constructor(
-    readonly runResult: BatchResult,
-    readonly index: number,
-  ) {}
-
-  /** Output `k` of the call (a public value or a secret, as the engine made it). */
-  output(k: number): Uint8Array {
-    return this.runResult.outputs[k]![this.index]!;
-  }
-
-  get value(): number {
-    return this.runResult.values[this.index]!;
-  }
+export interface CallShape<T> {
+  result(run: BatchResult, index: number, inputs: Uint8Array[]): T;
+  /** The error the caller sees for a run's error (by default, the error itself). */
+  error?(error: unknown): unknown;
 }
 
 interface Call {
   inputs: Uint8Array[];
-  resolve: (result: CallResult) => void;
+  shape: CallShape<unknown>;
+  resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
 }
 
@@ -52,26 +43,26 @@ export class CoalescedCalls {
   constructor(readonly engine: Pick<Engine, 'runAsync' | 'parallelism'>) {}
 
   /** `op` on one item's `inputs`, gathered with the concurrent calls of the same op. */
-  run(op: Op, inputs: Uint8Array[]): Promise<CallResult> {
+  run<T>(op: Op, inputs: Uint8Array[], shape: CallShape<T>): Promise<T> {
     const parallelism = this.engine.parallelism;
-    if (parallelism === undefined) return runAlone(this.engine, op, inputs);
+    if (parallelism === undefined) return runAlone(this.engine, op, inputs, shape);
     let kind = this.#kinds.get(op);
     if (!kind) this.#kinds.set(op, (kind = { running: 0, waiting: [] }));
-    return new Promise((resolve, reject) => {
-      const call = { inputs, resolve, reject };
-      if (kind.gathering) {
-        kind.gathering.push(call);
-      } else if (kind.running < parallelism) {
-        const calls = (kind.gathering = [call]);
-        kind.running++;
-        queueMicrotask(() => {
-          kind.gathering = undefined;
-          this.#start(op, kind, calls);
-        });
-      } else {
-        kind.waiting.push(call);
-      }
-    });
+    const promise = new Promise<T>(takeSettlers);
+    const call: Call = { inputs, shape: shape as CallShape<unknown>, resolve: takenResolve, reject: takenReject };
+    if (kind.gathering) {
+      kind.gathering.push(call);
+    } else if (kind.running < parallelism) {
+      const calls = (kind.gathering = [call]);
+      kind.running++;
+      queueMicrotask(() => {
+        kind.gathering = undefined;
+        this.#start(op, kind, calls);
+      });
+    } else {
+      kind.waiting.push(call);
+    }
+    return promise;
   }
 
   #start(op: Op, kind: Kind, calls: Call[]): void {
@@ -85,8 +76,23 @@ export class CoalescedCalls {
   }
 }
 
-async function runAlone(engine: Pick<Engine, 'runAsync'>, op: Op, inputs: Uint8Array[]): Promise<CallResult> {
-  return new CallResult(await engine.runAsync(op, 1, inputs), 0);
+// A promise's resolving functions, taken out of its executor: a closure per call would add an
+// object and a context to every pending call, which a garbage collection then copies.
+let takenResolve!: (value: unknown) => void;
+let takenReject!: (error: unknown) => void;
+function takeSettlers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  takenResolve = resolve as (value: unknown) => void;
+  takenReject = reject;
+}
+
+async function runAlone<T>(engine: Pick<Engine, 'runAsync'>, op: Op, inputs: Uint8Array[], shape: CallShape<T>): Promise<T> {
+  let result;
+  try {
+    result = await engine.runAsync(op, 1, inputs);
+  } catch (error) {
+    throw shape.error ? shape.error(error) : error;
+  }
+  return shape.result(result, 0, inputs);
 }
 
 /**
@@ -97,14 +103,30 @@ async function runTogether(engine: Pick<Engine, 'runAsync'>, op: Op, calls: Call
   const inputs: BatchInput[] = calls[0]!.inputs.map((first, k) =>
     calls.every((call) => call.inputs[k] === first) ? first : calls.map((call) => call.inputs[k]!),
   );
-  let result;
+  let result: BatchResult;
   try {
     result = await engine.runAsync(op, calls.length, inputs);
   } catch (error) {
-    if (calls.length === 1) return calls[0]!.reject(error);
+    if (calls.length === 1) return settleFailed(calls[0]!, error);
     const half = calls.length >> 1;
     await Promise.all([runTogether(engine, op, calls.slice(0, half)), runTogether(engine, op, calls.slice(half))]);
     return;
   }
-  await eachInSlices(calls.length, (i) => calls[i]!.resolve(new CallResult(result, i)));
+  await eachInSlices(calls.length, (i) => settle(calls[i]!, result, i));
+}
+
+function settle(call: Call, result: BatchResult, index: number): void {
+  try {
+    call.resolve(call.shape.result(result, index, call.inputs));
+  } catch (error) {
+    call.reject(error);
+  }
+}
+
+function settleFailed(call: Call, error: unknown): void {
+  try {
+    call.reject(call.shape.error ? call.shape.error(error) : error);
+  } catch (mapped) {
+    call.reject(mapped);
+  }
 }

@@ -1,3 +1,5 @@
+import { SecretBytes } from './bytes.js';
+
 /**
  * The contract every backend implements for one algorithm: operations numbered as in the
  * addon (csrc/algorithm.h), each taking its inputs then its outputs, so that Kem and Sig
@@ -50,6 +52,11 @@ export type BatchInput = Uint8Array | Uint8Array[];
 /** Item `i` of a batch input: the shared value, or the item's own. */
 export function batchItem(input: BatchInput, i: number): Uint8Array {
   return Array.isArray(input) ? input[i]! : input;
+}
+
+/** Item `i` of a key-pair run: its public key and, in memory of its own, its secret key. */
+export function keyPairAt({ outputs }: BatchResult, i: number): { publicKey: Uint8Array; secretKey: SecretBytes } {
+  return { publicKey: outputs[0]![i]!, secretKey: SecretBytes.view(outputs[1]![i]!) };
 }
 
 /** The outputs a KEM operation writes, in operand order. */

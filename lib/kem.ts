@@ -1,7 +1,7 @@
 import { createKemEngine, type BackendChoice } from './backend.js';
 import { isArray, requireArray, requireByteArray, requireBytes, requireCount, requireDisjoint, requireOptions, requireOutputObject, SecretBytes } from './bytes.js';
-import { CoalescedCalls } from './coalesced-calls.js';
-import { Op, type KemEngine } from './engine.js';
+import { CoalescedCalls, type CallShape } from './coalesced-calls.js';
+import { keyPairAt, Op, type BatchResult, type KemEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
 import type { PQCFallbackHandler } from './policy/fallback-handler.js';
@@ -42,6 +42,16 @@ export class Kem {
   readonly sharedSecretLength: number;
   readonly #engine: KemEngine;
   readonly #calls: CoalescedCalls;
+  // What the …Async calls make of their share of a gathered run (lib/coalesced-calls.ts).
+  readonly #keyPairCall: CallShape<KemKeyPair> = { result: keyPairAt };
+  readonly #encapsulationCall: CallShape<Encapsulation> = {
+    result: encapsulationAt,
+    error: (error) => this.#keyError(error, 'publicKey'),
+  };
+  readonly #decapsulationCall: CallShape<SecretBytes> = {
+    result: decapsulationAt,
+    error: (error) => this.#keyError(error, 'secretKey'),
+  };
   /** ML-KEM's k, for key checks the backend does not make itself; 0 when not needed. */
   readonly #checkRank: number;
   readonly #mlKem: boolean;
@@ -162,34 +172,37 @@ export class Kem {
     }
   }
 
-  async generateKeyPairAsync(options: { seed?: Uint8Array } = {}): Promise<KemKeyPair> {
-    const { seed } = requireOptions(options);
-    const call = await (seed === undefined
-      ? this.#calls.run(Op.KemKeypair, [])
-      : this.#calls.run(Op.KemKeypairDerand, [this.#seed(seed, 'keypair')]));
-    return { publicKey: call.output(0), secretKey: SecretBytes.view(call.output(1)) };
-  }
-
-  async encapsulateAsync(publicKey: Uint8Array, options: { seed?: Uint8Array } = {}): Promise<Encapsulation> {
-    const pk = this.#publicKey(publicKey);
-    const given = requireOptions(options).seed;
-    const seed = given === undefined ? undefined : this.#seed(given, 'encaps');
-    // A try instead of .catch(): one promise less for each of a server's concurrent calls.
+  // The …Async methods are not async functions: each of a server's concurrent calls then costs
+  // one promise, not two and a suspended frame. Their checks' errors reject, as an async
+  // function's would.
+  generateKeyPairAsync(options?: { seed?: Uint8Array }): Promise<KemKeyPair> {
     try {
-      const call = await (seed ? this.#calls.run(Op.KemEncapsDerand, [pk, seed]) : this.#calls.run(Op.KemEncaps, [pk]));
-      return { ciphertext: call.output(0), sharedSecret: SecretBytes.view(call.output(1)) };
+      const { seed } = requireOptions(options);
+      return seed === undefined
+        ? this.#calls.run(Op.KemKeypair, [], this.#keyPairCall)
+        : this.#calls.run(Op.KemKeypairDerand, [this.#seed(seed, 'keypair')], this.#keyPairCall);
     } catch (error) {
-      throw this.#keyError(error, 'publicKey');
+      return Promise.reject(error);
     }
   }
 
-  async decapsulateAsync(ciphertext: Uint8Array, secretKey: Uint8Array): Promise<SecretBytes> {
-    const inputs = [this.#ciphertext(ciphertext), this.#secretKey(secretKey)];
+  encapsulateAsync(publicKey: Uint8Array, options?: { seed?: Uint8Array }): Promise<Encapsulation> {
     try {
-      const call = await this.#calls.run(Op.KemDecaps, inputs);
-      return SecretBytes.view(call.output(0));
+      const pk = this.#publicKey(publicKey);
+      const given = requireOptions(options).seed;
+      return given === undefined
+        ? this.#calls.run(Op.KemEncaps, [pk], this.#encapsulationCall)
+        : this.#calls.run(Op.KemEncapsDerand, [pk, this.#seed(given, 'encaps')], this.#encapsulationCall);
     } catch (error) {
-      throw this.#keyError(error, 'secretKey');
+      return Promise.reject(error);
+    }
+  }
+
+  decapsulateAsync(ciphertext: Uint8Array, secretKey: Uint8Array): Promise<SecretBytes> {
+    try {
+      return this.#calls.run(Op.KemDecaps, [this.#ciphertext(ciphertext), this.#secretKey(secretKey)], this.#decapsulationCall);
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
@@ -230,28 +243,28 @@ export class Kem {
   // The pooled runs of the …Many calls, on checked inputs; their results are made in slices.
 
   async #generateKeyPairs(count: number, seeds: Uint8Array[] | undefined): Promise<KemKeyPair[]> {
-    const { outputs } = seeds
+    const result = seeds
       ? await this.#engine.runAsync(Op.KemKeypairDerand, count, [seeds])
       : await this.#engine.runAsync(Op.KemKeypair, count, []);
-    return mapInSlices(count, (i) => ({ publicKey: outputs[0]![i]!, secretKey: SecretBytes.view(outputs[1]![i]!) }));
+    return mapInSlices(count, (i) => keyPairAt(result, i));
   }
 
   async #encapsulations(pks: Uint8Array[], seeds: Uint8Array[] | undefined, name: string): Promise<Encapsulation[]> {
-    const { outputs } = await (
+    const result = await (
       seeds
         ? this.#engine.runAsync(Op.KemEncapsDerand, pks.length, [pks, seeds])
         : this.#engine.runAsync(Op.KemEncaps, pks.length, [pks])
     ).catch((error: unknown) => {
       throw this.#keyError(error, name);
     });
-    return mapInSlices(pks.length, (i) => ({ ciphertext: outputs[0]![i]!, sharedSecret: SecretBytes.view(outputs[1]![i]!) }));
+    return mapInSlices(pks.length, (i) => encapsulationAt(result, i));
   }
 
   async #decapsulations(cts: Uint8Array[], sk: Uint8Array | Uint8Array[]): Promise<SecretBytes[]> {
-    const { outputs } = await this.#engine.runAsync(Op.KemDecaps, cts.length, [cts, sk]).catch((error: unknown) => {
+    const result = await this.#engine.runAsync(Op.KemDecaps, cts.length, [cts, sk]).catch((error: unknown) => {
       throw this.#keyError(error, 'secretKey');
     });
-    return mapInSlices(cts.length, (i) => SecretBytes.view(outputs[0]![i]!));
+    return mapInSlices(cts.length, (i) => decapsulationAt(result, i));
   }
 
   /** `index` names an item of a batch, as requireBytes does. */
@@ -306,3 +319,13 @@ export class Kem {
 }
 
 const itemName = (name: string, index: number | undefined) => (index === undefined ? name : `${name}[${index}]`);
+
+/** Item `i` of an encapsulation run. */
+function encapsulationAt({ outputs }: BatchResult, i: number): Encapsulation {
+  return { ciphertext: outputs[0]![i]!, sharedSecret: SecretBytes.view(outputs[1]![i]!) };
+}
+
+/** Item `i` of a decapsulation run. */
+function decapsulationAt({ outputs }: BatchResult, i: number): SecretBytes {
+  return SecretBytes.view(outputs[0]![i]!);
+}

@@ -1,7 +1,7 @@
 import { createSigEngine, type BackendChoice } from './backend.js';
 import { isArray, requireByteArray, requireBytes, requireCount, requireOptions, SecretBytes } from './bytes.js';
-import { CoalescedCalls } from './coalesced-calls.js';
-import { Op, type SigEngine } from './engine.js';
+import { CoalescedCalls, type CallShape } from './coalesced-calls.js';
+import { keyPairAt, Op, type SigEngine } from './engine.js';
 import { PqcError } from './errors.js';
 import { publicBytes } from './public-bytes.js';
 import { hasBoundedResponse, mlDsaParameters } from './ml-dsa-input-checks.js';
@@ -35,6 +35,10 @@ export class Sig {
   readonly contextSupported: boolean;
   readonly #engine: SigEngine;
   readonly #calls: CoalescedCalls;
+  // What the …Async calls make of their share of a gathered run (lib/coalesced-calls.ts).
+  readonly #keyPairCall: CallShape<SigKeyPair> = { result: keyPairAt };
+  readonly #signCall: CallShape<Uint8Array> = { result: ({ outputs, values }, i) => trimmed(outputs[0]![i]!, values[i]!) };
+  readonly #verifyCall: CallShape<boolean> = { result: ({ values }, i, inputs) => values[i] === 1 && this.#inBounds(inputs[1]!) };
   /** Set when verification must apply FIPS 204's bound on z before the backend does the rest. */
   readonly #boundCheck: ReturnType<typeof mlDsaParameters>;
 
@@ -84,33 +88,33 @@ export class Sig {
     return this.#inBounds(sig) && this.#engine.run(Op.SigVerify, msg, sig, pk, context) === 1;
   }
 
-  async generateKeyPairAsync(): Promise<SigKeyPair> {
-    const call = await this.#calls.run(Op.SigKeypair, []);
-    return { publicKey: call.output(0), secretKey: SecretBytes.view(call.output(1)) };
+  // Not async functions, as Kem's …Async methods are not (lib/kem.ts).
+  generateKeyPairAsync(): Promise<SigKeyPair> {
+    return this.#calls.run(Op.SigKeypair, [], this.#keyPairCall);
   }
 
-  async signAsync(message: Uint8Array, secretKey: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
-    const inputs = [requireBytes(message, 'message'), this.#secretKey(secretKey), this.#context(options)];
-    const call = await this.#calls.run(Op.SigSign, inputs);
-    return trimmed(call.output(0), call.value);
+  signAsync(message: Uint8Array, secretKey: Uint8Array, options?: SignOptions): Promise<Uint8Array> {
+    try {
+      return this.#calls.run(Op.SigSign, [requireBytes(message, 'message'), this.#secretKey(secretKey), this.#context(options)], this.#signCall);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  async verifyAsync(
-    message: Uint8Array,
-    signature: Uint8Array,
-    publicKey: Uint8Array,
-    options: SignOptions = {},
-  ): Promise<boolean> {
-    const msg = requireBytes(message, 'message');
-    const sig = requireBytes(signature, 'signature');
-    const { value } = await this.#calls.run(Op.SigVerify, [msg, sig, this.#publicKey(publicKey), this.#context(options)]);
-    return value === 1 && this.#inBounds(sig);
+  verifyAsync(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array, options?: SignOptions): Promise<boolean> {
+    try {
+      const msg = requireBytes(message, 'message');
+      const sig = requireBytes(signature, 'signature');
+      return this.#calls.run(Op.SigVerify, [msg, sig, this.#publicKey(publicKey), this.#context(options)], this.#verifyCall);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async generateKeyPairMany(count: number): Promise<SigKeyPair[]> {
     const n = requireCount(count);
-    const { outputs } = await this.#engine.runAsync(Op.SigKeypair, n, []);
-    return mapInSlices(n, (i) => ({ publicKey: outputs[0]![i]!, secretKey: SecretBytes.view(outputs[1]![i]!) }));
+    const result = await this.#engine.runAsync(Op.SigKeypair, n, []);
+    return mapInSlices(n, (i) => keyPairAt(result, i));
   }
 
   /** Signs every message with one key, across the pool. */
@@ -161,7 +165,7 @@ export class Sig {
     return requireBytes(value, 'secretKey', this.secretKeyLength, `${this.name} secret key`);
   }
 
-  #context(options: SignOptions): Uint8Array {
+  #context(options: SignOptions | undefined): Uint8Array {
     const given = requireOptions(options).context;
     if (given === undefined) return NO_CONTEXT;
     const context = requireBytes(given, 'context');

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CoalescedCalls } from '../lib/coalesced-calls.js';
+import { CoalescedCalls, type CallShape } from '../lib/coalesced-calls.js';
 import { batchItem, Op, type BatchInput, type BatchResult } from '../lib/engine.js';
 import { PqcError } from '../lib/errors.js';
 import { Kem, ready, SecretBytes, Sig } from '../lib/index.js';
@@ -49,29 +49,31 @@ function standIn(parallelism: number | undefined) {
 }
 
 const item = (byte: number) => [Uint8Array.of(byte)];
+/** A call's share of its run, as the stand-in engine made it. */
+const itemOf: CallShape<{ output: Uint8Array; value: number }> = { result: ({ outputs, values }, i) => ({ output: outputs[0]![i]!, value: values[i]! }) };
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('gathering concurrent calls', () => {
   it('a lone call runs alone, at once, and completes', async () => {
     const { calls, runs, settleAll } = standIn(2);
-    const result = calls.run(Op.KemEncaps, item(7));
+    const result = calls.run(Op.KemEncaps, item(7), itemOf);
     await Promise.resolve();
     expect(runs.map((run) => run.count)).toEqual([1]);
     await settleAll();
     const call = await result;
-    expect([call.output(0), call.value]).toEqual([Uint8Array.of(7, Op.KemEncaps), 7]);
+    expect([call.output, call.value]).toEqual([Uint8Array.of(7, Op.KemEncaps), 7]);
   });
 
   it('calls made in one synchronous stretch go in one run; while `parallelism` runs are in flight the rest wait and go together', async () => {
     const { calls, runs, settleAll } = standIn(2);
-    const first = Array.from({ length: 5 }, (_, i) => calls.run(Op.KemEncaps, item(i)));
+    const first = Array.from({ length: 5 }, (_, i) => calls.run(Op.KemEncaps, item(i), itemOf));
     await flush();
-    const second = Array.from({ length: 3 }, (_, i) => calls.run(Op.KemEncaps, item(10 + i)));
+    const second = Array.from({ length: 3 }, (_, i) => calls.run(Op.KemEncaps, item(10 + i), itemOf));
     await flush();
     // Two runs in flight: these wait.
-    const waiting = [calls.run(Op.KemEncaps, item(20))];
+    const waiting = [calls.run(Op.KemEncaps, item(20), itemOf)];
     await flush();
-    waiting.push(calls.run(Op.KemEncaps, item(21)));
+    waiting.push(calls.run(Op.KemEncaps, item(21), itemOf));
     await flush();
     expect(runs.map((run) => run.count)).toEqual([5, 3]);
     await settleAll();
@@ -81,19 +83,19 @@ describe('gathering concurrent calls', () => {
 
   it('calls of different kinds are gathered apart', async () => {
     const { calls, runs, settleAll } = standIn(1);
-    const results = [calls.run(Op.KemEncaps, item(1)), calls.run(Op.KemDecaps, item(2)), calls.run(Op.KemEncaps, item(3))];
+    const results = [calls.run(Op.KemEncaps, item(1), itemOf), calls.run(Op.KemDecaps, item(2), itemOf), calls.run(Op.KemEncaps, item(3), itemOf)];
     await settleAll();
     expect(runs.map((run) => [run.op, run.count])).toEqual([
       [Op.KemEncaps, 2],
       [Op.KemDecaps, 1],
     ]);
-    expect((await Promise.all(results)).map((result) => result.output(0)[1])).toEqual([Op.KemEncaps, Op.KemDecaps, Op.KemEncaps]);
+    expect((await Promise.all(results)).map((result) => result.output[1])).toEqual([Op.KemEncaps, Op.KemDecaps, Op.KemEncaps]);
   });
 
   it('an operand every call shares is passed once; one that differs is passed per call', async () => {
     const { calls, runs, settleAll } = standIn(1);
     const shared = Uint8Array.of(9);
-    const results = [1, 2, 3].map((b) => calls.run(Op.KemDecaps, [Uint8Array.of(b), shared]));
+    const results = [1, 2, 3].map((b) => calls.run(Op.KemDecaps, [Uint8Array.of(b), shared], itemOf));
     await settleAll();
     expect(Array.isArray(runs[0]!.inputs[0])).toBe(true);
     expect(runs[0]!.inputs[1]).toBe(shared);
@@ -103,16 +105,59 @@ describe('gathering concurrent calls', () => {
   it('one bad input fails only its own call: a failed run is run again in halves', async () => {
     const { calls, runs, settleAll } = standIn(1);
     const bytes = [1, 2, 0xff, 4, 5, 6, 0xff, 8];
-    const results = bytes.map((b) => calls.run(Op.KemEncaps, item(b)).then((r) => r.value, (error: PqcError) => error.code));
+    const results = bytes.map((b) => calls.run(Op.KemEncaps, item(b), itemOf).then((r) => r.value, (error: PqcError) => error.code));
     await settleAll();
     expect(await Promise.all(results)).toEqual([1, 2, 'ERR_PQC_OPERATION_FAILED', 4, 5, 6, 'ERR_PQC_OPERATION_FAILED', 8]);
     // 8, then halves of 4, then the failing halves' halves of 2, then the failing ones alone.
     expect(runs.length).toBeLessThan(bytes.length + 1 + 2 + 4);
   });
 
+  it("a call's error is the one its shape makes of its run's error, alone or gathered", async () => {
+    const mapped: CallShape<number> = {
+      result: ({ values }, i) => values[i]!,
+      error: (error) => new PqcError('ERR_PQC_INVALID_INPUT', `mapped ${(error as PqcError).code}`),
+    };
+    for (const parallelism of [1, undefined]) {
+      const { calls, settleAll } = standIn(parallelism);
+      const results = [1, 0xff, 3].map((b) => calls.run(Op.KemEncaps, item(b), mapped).catch((error: PqcError) => `${error.code}: ${error.message}`));
+      await settleAll();
+      expect(await Promise.all(results)).toEqual([1, 'ERR_PQC_INVALID_INPUT: mapped ERR_PQC_OPERATION_FAILED', 3]);
+    }
+  });
+
+  it('a shape whose error mapping throws still settles its call, with what it threw', async () => {
+    const throwing: CallShape<number> = {
+      result: ({ values }, i) => values[i]!,
+      error: () => {
+        throw new PqcError('ERR_PQC_INVALID_INPUT', 'the mapping threw');
+      },
+    };
+    for (const parallelism of [1, undefined]) {
+      const { calls, settleAll } = standIn(parallelism);
+      const results = [0xff, 2].map((b) => calls.run(Op.KemEncaps, item(b), throwing).catch((error: PqcError) => error.message));
+      await settleAll();
+      expect(await Promise.all(results)).toEqual(['the mapping threw', 2]);
+    }
+  });
+
+  it("a shape's result that throws fails only its own call; the result is given the call's own inputs", async () => {
+    const picky: CallShape<number> = {
+      result: ({ values }, i, inputs) => {
+        if (inputs[0]![0] === 2) throw new PqcError('ERR_PQC_INVALID_INPUT', 'two');
+        return values[i]! * 10 + inputs[0]![0]!;
+      },
+    };
+    for (const parallelism of [1, undefined]) {
+      const { calls, settleAll } = standIn(parallelism);
+      const results = [1, 2, 3].map((b) => calls.run(Op.KemEncaps, item(b), picky).catch((error: PqcError) => error.message));
+      await settleAll();
+      expect(await Promise.all(results)).toEqual([11, 'two', 33]);
+    }
+  });
+
   it('an engine without parallelism runs each call alone', async () => {
     const { calls, runs, settleAll } = standIn(undefined);
-    const results = [1, 2, 3].map((b) => calls.run(Op.KemEncaps, item(b)));
+    const results = [1, 2, 3].map((b) => calls.run(Op.KemEncaps, item(b), itemOf));
     await settleAll();
     expect(runs.map((run) => run.count)).toEqual([1, 1, 1]);
     expect((await Promise.all(results)).map((result) => result.value)).toEqual([1, 2, 3]);
