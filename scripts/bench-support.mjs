@@ -103,47 +103,88 @@ function schedstat() {
 export const threadCpuNs = () => schedstat()?.[0];
 
 /**
+ * The longest gap between calls of `tick()` (made on a 1 ms timer), when it began and ended
+ * (performance.now() times), and how much of it this thread spent waiting for a core (ms;
+ * undefined off Linux).
+ */
+export function gapWatch() {
+  let last;
+  let lastWait;
+  let longest;
+  const reset = () => {
+    last = performance.now();
+    lastWait = schedstat()?.[1];
+    longest = { ms: 0, startMs: last, endMs: last, waitedMs: undefined };
+  };
+  reset();
+  return {
+    tick() {
+      const now = performance.now();
+      const wait = schedstat()?.[1];
+      if (now - last > longest.ms) {
+        longest = { ms: now - last, startMs: last, endMs: now, waitedMs: wait === undefined ? undefined : (wait - lastWait) / 1e6 };
+      }
+      last = now;
+      lastWait = wait;
+    },
+    reset,
+    longest: () => longest,
+  };
+}
+
+/**
  * What made this thread's event loop stall, from now until `stop()`: the longest gap between
  * ticks of a 1 ms timer (ms), how much of that gap the thread spent waiting for a core (ms;
  * undefined off Linux), and the longest garbage collection (ms).
  */
 export function stallCauses() {
-  let last = performance.now();
-  let lastWait = schedstat()?.[1];
-  let gap = 0;
-  let waited;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    const wait = schedstat()?.[1];
-    if (now - last > gap) {
-      gap = now - last;
-      waited = wait === undefined ? undefined : (wait - lastWait) / 1e6;
-    }
-    last = now;
-    lastWait = wait;
-  }, 1);
+  const watch = gapWatch();
+  const ticker = setInterval(watch.tick, 1);
   const gc = longestCollection();
   return {
     async stop() {
       clearInterval(ticker);
-      return { gapMs: gap, waitedMs: waited, gcMs: await gc.end() };
+      const { ms, waitedMs } = watch.longest();
+      return { gapMs: ms, waitedMs, gcMs: await gc.end() };
     },
+  };
+}
+
+/**
+ * Every garbage collection from now until `stop()`: `longestBetween(start, end)` is the longest
+ * that began in that span (performance.now() times), in ms, and `pausedBetween` their time in
+ * it, once `settled()` has resolved. One log serves many rounds: waiting for the observer after
+ * each would leave the pool idle between them, and a pool woken from idle runs the next round
+ * slower (a batch of 256: 13.9 against 8.6 µs an item, median of the rounds).
+ */
+export function collectionLog() {
+  const entries = [];
+  const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    // The observer is told of the last collections later, after the next turn (found by test).
+    settled: () => new Promise((resolve) => setTimeout(resolve, 10)),
+    longestBetween(start, end) {
+      return entries.reduce((longest, entry) => (entry.startTime >= start && entry.startTime < end ? Math.max(longest, entry.duration) : longest), 0);
+    },
+    /** How much of the span collections took (their pauses' overlap with it), in ms. */
+    pausedBetween(start, end) {
+      return entries.reduce((paused, entry) => paused + Math.max(0, Math.min(end, entry.startTime + entry.duration) - Math.max(start, entry.startTime)), 0);
+    },
+    stop: () => observer.disconnect(),
   };
 }
 
 /** The longest garbage collection from now until `end()`, in ms. */
 export function longestCollection() {
-  let longest = 0;
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) longest = Math.max(longest, entry.duration);
-  });
-  observer.observe({ entryTypes: ['gc'] });
+  const log = collectionLog();
+  const start = performance.now();
   return {
     async end() {
-      // The observer is told of the last collections later, after the next turn (found by test).
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      observer.disconnect();
-      return longest;
+      const end = performance.now();
+      await log.settled();
+      log.stop();
+      return log.longestBetween(start, end);
     },
   };
 }

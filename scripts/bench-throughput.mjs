@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { answerParent, dist, failer, forkJob, longestCollection, oneLine, progress, requireNative, threadCpuNs } from './bench-support.mjs';
+import { answerParent, collectionLog, dist, failer, forkJob, gapWatch, longestCollection, oneLine, progress, requireNative, threadCpuNs } from './bench-support.mjs';
 import { THROUGHPUT_SECTION, writeSection } from './benchmarks-file.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,6 +42,7 @@ const MAX_OUTPUT_BYTES = 1.5 * 2 ** 30;
 const MESSAGE_LENGTH = 64;
 const KEPT_LIMIT = 65536;
 const WARM_UP_MS = 100;
+const ROUNDS_MS = 300;
 const PAGE = 4096;
 
 const KEMS = ['ML-KEM-512', 'ML-KEM-768', 'ML-KEM-1024'];
@@ -201,17 +202,20 @@ async function syncKeptTime(run, size) {
 
 
 /**
- * Wall time, the calling thread's CPU time (undefined off Linux), longest stall, longest
- * garbage-collection pause and peak extra resident memory of `call()`, after a full collection
- * when `collectFirst`.
+ * Wall time, the calling thread's CPU time (undefined off Linux), longest stall, the call's span
+ * and the longest gap between the sampler's ticks (gapWatch: its span, and the time waited for a
+ * core in it), both for the collections log, and peak extra resident memory of `call()`, after a
+ * full collection when `collectFirst`.
  */
 async function observe(call, collectFirst) {
   if (collectFirst) global.gc();
-  const gc = longestCollection();
+  const startMs = performance.now();
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   const before = process.memoryUsage.rss();
   let peak = before;
+  const gap = gapWatch();
   const sample = () => {
+    gap.tick();
     peak = Math.max(peak, process.memoryUsage.rss());
   };
   // On a timer, as the delay monitor is: sampling on every turn would keep the calling thread
@@ -226,19 +230,22 @@ async function observe(call, collectFirst) {
   let issueNs;
   const issued = () => {
     issueNs = Number(now() - start);
-    setImmediate(() => histogram.reset());
+    setImmediate(() => {
+      histogram.reset();
+      gap.reset();
+    });
   };
   const result = await call(issued);
   const ns = Number(now() - start);
   const cpuNs = cpu === undefined ? undefined : threadCpuNs() - cpu;
   clearInterval(sampler);
   histogram.disable();
-  const gcMs = await gc.end();
+  const endMs = performance.now();
   sample();
   // A call shorter than the timer interval has no sample: its whole watched duration was the stall.
   const watchedMs = (ns - (issueNs ?? 0)) / 1e6;
   const stallMs = histogram.count > 0 ? Math.max(histogram.max / 1e6, watchedMs / (histogram.count + 1)) : watchedMs;
-  return { ns, cpuNs, issueNs, stallMs, gcMs, extraBytes: peak - before, result };
+  return { ns, cpuNs, issueNs, stallMs, startMs, endMs, gap: gap.longest(), extraBytes: peak - before, result };
 }
 
 async function measureJob(job) {
@@ -248,8 +255,12 @@ async function measureJob(job) {
   const { size, mode } = job;
   // Small batches and the concurrent calls repeat to smooth the machine's noise: the best time,
   // the median stall. The rounds after the first are a service's warm state (compiled code, a
-  // grown heap); a single round of 10,000 calls measured mostly the first.
-  const rounds = size <= 4096 || mode === 'single' ? (job.quick ? 3 : 7) : 1;
+  // grown heap); a single round of 10,000 calls measured mostly the first. A batch of 256 takes
+  // 2–3 ms, within one of the machine's hiccups: the rounds go on for at least ROUNDS_MS, so
+  // that the best time is not that of a handful of them.
+  const repeated = size <= 4096 || mode === 'single';
+  const minRounds = repeated ? (job.quick ? 3 : 7) : 1;
+  const roundsMs = repeated && !job.quick ? ROUNDS_MS : 0;
   // Making the concurrent calls is part of what is timed: a service makes them one by one.
   const call =
     mode === 'many'
@@ -262,20 +273,29 @@ async function measureJob(job) {
   // Warmed up as the sync call is (syncTime runs it for well over 100 ms): the calls that repeat
   // run themselves for WARM_UP_MS first, so that their code is compiled as a service's would be;
   // the large batches, measured once, are warmed by a batch of 256.
-  if (rounds > 1) {
+  if (repeated) {
     for (const start = now(); Number(now() - start) < WARM_UP_MS * 1e6; ) await call();
   } else {
     await op.many(256)();
   }
   const samples = [];
-  for (let round = 0; round < rounds; round++) {
+  const collections = collectionLog();
+  for (const start = now(); samples.length < minRounds || Number(now() - start) < roundsMs * 1e6; ) {
     // A forced full collection releases memory that the next call then faults in again (at this
     // machine's page cost: it doubled the time of a batch of 256): the repeated calls run warm,
     // as a service's do; a large batch, measured once, starts from a collected heap.
-    const { ns, cpuNs, issueNs, stallMs, gcMs, extraBytes, result } = await observe(call, rounds === 1);
+    const { result, ...sample } = await observe(call, !repeated);
     if (result.length !== size) throw new Error(`${job.name} ${job.op}: ${result.length} results for ${size} items`);
-    samples.push({ ns, cpuNs, issueNs, stallMs, gcMs, extraBytes });
+    samples.push(sample);
   }
+  await collections.settled();
+  collections.stop();
+  for (const sample of samples) {
+    sample.gcMs = collections.longestBetween(sample.startMs, sample.endMs);
+    sample.gapGcMs = collections.pausedBetween(sample.gap.startMs, sample.gap.endMs);
+  }
+  // The round whose stall is the median (the lower of two), and what its longest gap was made of.
+  const typical = [...samples].sort((a, b) => a.stallMs - b.stallMs)[(samples.length - 1) >> 1];
   const fastest = samples.reduce((best, s) => (s.ns < best.ns ? s : best));
   const kept = await syncKeptTime(op.sync, size);
   return {
@@ -286,7 +306,8 @@ async function measureJob(job) {
     issueMs: mode === 'single' ? median(samples.map((s) => s.issueNs)) / 1e6 : undefined,
     perItemNs: fastest.ns / size,
     cpuPerItemNs: fastest.cpuNs === undefined ? undefined : fastest.cpuNs / size,
-    stallMs: median(samples.map((s) => s.stallMs)),
+    stallMs: typical.stallMs,
+    gap: { ms: typical.gap.ms, gcMs: typical.gapGcMs, waitedMs: typical.gap.waitedMs },
     extraBytes: Math.max(...samples.map((s) => s.extraBytes)),
     ownBytes: size * op.outBytes + Math.min(size, DISTINCT) * op.inBytes,
   };
@@ -395,7 +416,9 @@ const MISS_CAUSES = [
   [
     'stall',
     () =>
-      'stall misses: garbage collection of the results already handed out (and, for concurrent calls, of ' +
+      'stall misses: each row\'s longest gap is broken down into the garbage collection in it and the ' +
+      'time the calling thread waited for a core; the rest is the calling thread\'s own work. The ' +
+      'collections are of the results already handed out (and, for concurrent calls, of ' +
       'the promises of the calls still pending). Every result survives, and V8 ' +
       'copies surviving young objects in one pause (a scavenge) whose length is set by its young ' +
       'generation (`--max-semi-space-size`), not by the batch: the sync loop that keeps as many results ' +
@@ -423,15 +446,17 @@ function render(results, skipped, run) {
     r.misses = [rate < rateTarget && 'rate', r.stallMs > TARGETS.stallMs && 'stall', r.mode === 'many' && memory > TARGETS.memory && 'memory'].filter(Boolean);
     const cores = os.availableParallelism();
     const calling = r.cpuPerItemNs === undefined ? '—' : `${us(r.cpuPerItemNs)} (${((cores * r.syncNs) / (r.syncNs + r.cpuPerItemNs)).toFixed(2)}×)`;
-    return `| ${r.name} | ${r.op} | ${r.mode === 'many' ? `batch of ${r.size.toLocaleString('en-US')}` : `${r.size.toLocaleString('en-US')} concurrent …Async, made in ${r.issueMs.toFixed(1)} ms`} | ${us(r.syncNs)} | ${us(r.syncKeptNs)} | ${us(r.perItemNs)} | ${rate.toFixed(2)} ${mark(rate >= rateTarget)} | ${(r.syncKeptNs / r.perItemNs).toFixed(2)} | ${calling} | ${r.stallMs.toFixed(1)} ${mark(r.stallMs <= TARGETS.stallMs)} | ${r.gcMs.toFixed(1)} (${r.syncKeptGcMs.toFixed(1)}) | ${r.mode === 'many' ? `${(r.extraBytes / 2 ** 20).toFixed(0)} MiB, ${memory.toFixed(2)} ${mark(memory <= TARGETS.memory)}` : '—'} |`;
+    const waited = r.gap.waitedMs === undefined ? '—' : r.gap.waitedMs.toFixed(1);
+    const gap = `${r.gap.ms.toFixed(1)} (${r.gap.gcMs.toFixed(1)}, ${waited})`;
+    return `| ${r.name} | ${r.op} | ${r.mode === 'many' ? `batch of ${r.size.toLocaleString('en-US')}` : `${r.size.toLocaleString('en-US')} concurrent …Async, made in ${r.issueMs.toFixed(1)} ms`} | ${us(r.syncNs)} | ${us(r.syncKeptNs)} | ${us(r.perItemNs)} | ${rate.toFixed(2)} ${mark(rate >= rateTarget)} | ${(r.syncKeptNs / r.perItemNs).toFixed(2)} | ${calling} | ${r.stallMs.toFixed(1)} ${mark(r.stallMs <= TARGETS.stallMs)} | ${gap} | ${r.gcMs.toFixed(1)} (${r.syncKeptGcMs.toFixed(1)}) | ${r.mode === 'many' ? `${(r.extraBytes / 2 ** 20).toFixed(0)} MiB, ${memory.toFixed(2)} ${mark(memory <= TARGETS.memory)}` : '—'} |`;
   });
   const count = (what) => results.filter((r) => !r.misses.includes(what)).length;
   const batches = results.filter((r) => r.mode === 'many');
   return [
     `Targets: longest stall ≤ ${TARGETS.stallMs} ms; batch rate ≥ ${TARGETS.batchRate}× and ${run.concurrent.toLocaleString('en-US')} concurrent \`…Async\` calls ≥ ${TARGETS.coalescedRate}× the sync rate; a batch's peak extra memory ≤ ${TARGETS.memory}× its own inputs and outputs.`,
     '',
-    `| Algorithm | Operation | Call | sync, µs | sync, results kept, µs | per item, µs | rate ÷ sync | rate ÷ sync with results kept | calling thread's CPU per item, µs (rate cap on ${os.availableParallelism()} cores) | longest stall, ms | longest GC pause, ms (sync loop keeping results) | peak extra memory, ÷ own bytes |`,
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| Algorithm | Operation | Call | sync, µs | sync, results kept, µs | per item, µs | rate ÷ sync | rate ÷ sync with results kept | calling thread's CPU per item, µs (rate cap on ${os.availableParallelism()} cores) | longest stall, ms | that round's longest gap, ms (of it: GC, waiting for a core) | longest GC pause, ms (sync loop keeping results) | peak extra memory, ÷ own bytes |`,
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...lines,
     '',
     ...(run.loadBefore > 2 * os.availableParallelism()
@@ -441,10 +466,11 @@ function render(results, skipped, run) {
     ...skipped.map((line) => `- not run: ${line} (over ${MAX_OUTPUT_BYTES / 2 ** 30} GiB)`),
     ...MISS_CAUSES.filter(([what]) => results.some((r) => r.misses.includes(what))).map(([, why]) => `- ${why(run)}`),
     `- liboqs ${run.status.liboqs.version} (${run.status.liboqs.path}); ${os.availableParallelism()} cores, libuv pool of ${Number(process.env.UV_THREADPOOL_SIZE) || 4} threads; Node ${process.version}`,
-    '- longest stall: the largest gap between turns of the event loop while the call ran (wall time, the 1 ms timer interval included); on a machine whose cores are busy with other work it includes the time the calling thread waited for one. For the concurrent calls, from the end of the loop that makes them (the caller\'s own stretch, "made in", median of the rounds; it includes each call\'s input checks) to the last result',
+    '- longest stall: the largest gap between turns of the event loop while the call ran (wall time, the 1 ms timer interval included), of the round with the median stall; on a machine whose cores are busy with other work it includes the time the calling thread waited for one. For the concurrent calls, from the end of the loop that makes them (the caller\'s own stretch, "made in", median of the rounds; it includes each call\'s input checks) to the last result',
+    "- that round's longest gap: the longest gap between ticks of the 1 ms memory sampler (close to the stall, measured apart from it), the garbage-collection pauses within it (a PerformanceObserver's entries) and the time the calling thread spent waiting for a core in it (Linux's schedstat)",
     "- calling thread's CPU per item: the calling thread's CPU time during the call (Linux's schedstat), of the fastest round, ÷ items",
     `- sync, results kept: one loop of as many sync calls as the batch has items (at most ${KEPT_LIMIT.toLocaleString('en-US')}), each result kept until the loop ends, and the longest garbage collection during it; fresh memory: ${run.pageFaultUs.toFixed(1)} µs per 4 KiB page (first write to each page of a new 64 MiB ArrayBuffer)`,
-    `- inputs cycle through ${DISTINCT} distinct values; batches of up to 4,096 items and the concurrent calls: warmed up for ${WARM_UP_MS} ms, then best time and median stall of several rounds, with no forced collection between them; larger batches one round, after a full collection; each measurement in a fresh child process`,
+    `- inputs cycle through ${DISTINCT} distinct values; batches of up to 4,096 items and the concurrent calls: warmed up for ${WARM_UP_MS} ms, then best time and median stall of at least 7 rounds and ${ROUNDS_MS} ms of them, with no forced collection between them; larger batches one round, after a full collection; each measurement in a fresh child process`,
     `- load average ${run.loadBefore.toFixed(2)} before, ${run.loadAfter.toFixed(2)} after; ${run.elapsed.toFixed(0)} s in all${run.nice !== undefined ? `; priority ${run.nice}` : ''}; ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}: \`npm run bench:throughput${run.command ? ` -- ${run.command}` : ''}\``,
   ].join('\n');
 }
