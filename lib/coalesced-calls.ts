@@ -3,8 +3,8 @@ import { eachInSlices } from './slices.js';
 
 /**
  * What a Kem or Sig method makes of its call's share of a run, and of an error: made once per
- * method, not per call, so that each of a server's concurrent calls costs only its promise and
- * its Call. `result` gets the whole run's result, other calls' secrets included: it takes out its
+ * Kem or Sig, not per call, so that each of a server's concurrent calls costs only its promise
+ * and its Call. `result` gets the whole run's result, other calls' secrets included: it takes out its
  * own call's items and never hands the rest on.
  */
 export interface CallShape<T> {
@@ -50,6 +50,7 @@ export class CoalescedCalls {
     if (!kind) this.#kinds.set(op, (kind = { running: 0, waiting: [] }));
     const promise = new Promise<T>(takeSettlers);
     const call: Call = { inputs, shape: shape as CallShape<unknown>, resolve: takenResolve, reject: takenReject };
+    releaseSettlers();
     if (kind.gathering) {
       kind.gathering.push(call);
     } else if (kind.running < parallelism) {
@@ -77,12 +78,18 @@ export class CoalescedCalls {
 }
 
 // A promise's resolving functions, taken out of its executor: a closure per call would add an
-// object and a context to every pending call, which a garbage collection then copies.
+// object and a context to every pending call, which a garbage collection then copies. The
+// executor runs at once, inside `new Promise`, and `run` reads them straight after, with no code
+// of the caller's in between; then it lets go of them, which would otherwise keep the last
+// call's promise, and its result (a secret), reachable until the next call.
 let takenResolve!: (value: unknown) => void;
 let takenReject!: (error: unknown) => void;
 function takeSettlers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
   takenResolve = resolve as (value: unknown) => void;
   takenReject = reject;
+}
+function releaseSettlers(): void {
+  takenResolve = takenReject = undefined!;
 }
 
 async function runAlone<T>(engine: Pick<Engine, 'runAsync'>, op: Op, inputs: Uint8Array[], shape: CallShape<T>): Promise<T> {

@@ -90,7 +90,11 @@ export class Sig {
 
   // Not async functions, as Kem's …Async methods are not (lib/kem.ts).
   generateKeyPairAsync(): Promise<SigKeyPair> {
-    return this.#calls.run(Op.SigKeypair, [], this.#keyPairCall);
+    try {
+      return this.#calls.run(Op.SigKeypair, [], this.#keyPairCall);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   signAsync(message: Uint8Array, secretKey: Uint8Array, options?: SignOptions): Promise<Uint8Array> {

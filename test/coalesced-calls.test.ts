@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { collectGarbage } from '../lib/bench/timing.js';
 import { CoalescedCalls, type CallShape } from '../lib/coalesced-calls.js';
 import { batchItem, Op, type BatchInput, type BatchResult } from '../lib/engine.js';
 import { PqcError } from '../lib/errors.js';
@@ -153,6 +154,24 @@ describe('gathering concurrent calls', () => {
       await settleAll();
       expect(await Promise.all(results)).toEqual([11, 'two', 33]);
     }
+  });
+
+  it("lets go of a settled call: neither its promise nor its result (a secret, for most ops) stays reachable", async () => {
+    const { calls, settleAll } = standIn(1);
+    const released = new Set<string>();
+    const finalization = new FinalizationRegistry<string>((what) => released.add(what));
+    // In a function of its own, so that no register of this test's suspended frame holds them.
+    await (async () => {
+      const promise = calls.run(Op.KemEncaps, item(5), itemOf);
+      finalization.register(promise, 'promise');
+      await settleAll();
+      finalization.register(await promise, 'result');
+    })();
+    for (let i = 0; i < 50 && released.size < 2; i++) {
+      collectGarbage();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect([...released].sort()).toEqual(['promise', 'result']);
   });
 
   it('an engine without parallelism runs each call alone', async () => {

@@ -69,14 +69,25 @@ function outputs(fields: Record<string, () => Uint8Array>): Slot {
   return options(Object.fromEntries(Object.entries(fields).map(([key, base]) => [key, bytes(base)])));
 }
 
-/** Calls `target[method]` with the arguments the slots made; it must succeed or fail with a PqcError. */
+/**
+ * Calls `target[method]` with the arguments the slots made; it must succeed or fail with a
+ * PqcError. A method that returns a promise (…Async, …Many) must reject, never throw at once.
+ */
 async function expectOnlyPqcErrors(label: string, target: object, method: string, slots: Slot[], runs = RUNS): Promise<void> {
   const started = performance.now();
+  const promising = /(Async|Many)$/.test(method);
   await fc.assert(
     fc.asyncProperty(fc.tuple(...slots), async (makers) => {
       const args = makers.map((make) => make());
       try {
-        await (target as Record<string, (...a: unknown[]) => unknown>)[method]!(...args);
+        let outcome: unknown;
+        try {
+          outcome = (target as Record<string, (...a: unknown[]) => unknown>)[method]!(...args);
+        } catch (error) {
+          if (promising) throw new Error(`${method} threw at once instead of rejecting: ${String(error)}`);
+          throw error;
+        }
+        await outcome;
       } catch (error) {
         if (!(error instanceof PqcError) || !error.code.startsWith('ERR_PQC_')) {
           throw new Error(`${method} threw ${String((error as Error)?.stack ?? error)}`);
