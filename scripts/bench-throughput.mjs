@@ -407,7 +407,7 @@ const MISS_CAUSES = [
       'sync calls drops its results and reuses their memory); "sync, results kept" is a sync loop that ' +
       'keeps them too, the like-for-like baseline. Beyond that the calling thread\'s share (the input ' +
       'checks and copies, one ArrayBuffer per secret, the result objects, and for concurrent calls a ' +
-      'promise and its continuations per call, with the garbage collection of them all) takes CPU the ' +
+      'promise per call, with the garbage collection of them all) takes CPU the ' +
       `pool's threads would otherwise have: on ${os.availableParallelism()} cores the rate is at most ` +
       `${os.availableParallelism()} × sync ÷ (sync + the calling thread's CPU per item), the cap in the table; and ` +
       'a batch of 256 pays the pool\'s wake-up for every run (the like-for-like C ceiling, liboqs C in ' +
@@ -415,7 +415,7 @@ const MISS_CAUSES = [
   ],
   [
     'stall',
-    () =>
+    (run) =>
       'stall misses: each row\'s longest gap is broken down into the garbage collection in it and the ' +
       'time the calling thread waited for a core; the rest is the calling thread\'s own work. The ' +
       'collections are of the results already handed out (and, for concurrent calls, of ' +
@@ -425,7 +425,12 @@ const MISS_CAUSES = [
       'has pauses as long ("longest GC pause", in brackets). The calling thread\'s own share is handed out ' +
       'one part per turn of the event loop, and the pool\'s workers give way to it every 250 µs (with ' +
       'every core running a worker, it waited up to a whole time slice, ~12 ms, for one); on a machine ' +
-      'whose cores are busy with other work it still waits for a core between its turns',
+      'whose cores are busy with other work it still waits for a core between its turns. At a million ' +
+      'items each array of a million entries (the checked copy of an input array, each output\'s ' +
+      'items, the results) is 8 MB that V8 makes in one piece, and the kernel faults it in: 2,048 ' +
+      `pages at ${run.pageFaultUs.toFixed(1)} µs, ${((2048 * run.pageFaultUs) / 1000).toFixed(0)} ms in one turn on this machine, ` +
+      'any code\'s array of a million included (found in a CPU profile of a million ML-DSA-44 ' +
+      'verifications, whose gaps hold no collection)',
   ],
   [
     'memory',
