@@ -417,7 +417,9 @@ const MISS_CAUSES = [
     'stall',
     (run) =>
       'stall misses: each row\'s longest gap is broken down into the garbage collection in it and the ' +
-      'time the calling thread waited for a core; the rest is the calling thread\'s own work. The ' +
+      'time the calling thread waited for a core; the rest is the calling thread\'s own work, or time ' +
+      'the virtual machine\'s host took its core away, which the guest cannot see (a batch of 65,536 or ' +
+      'more is measured once, and can catch it). The ' +
       'collections are of the results already handed out (and, for concurrent calls, of ' +
       'the promises of the calls still pending). Every result survives, and V8 ' +
       'copies surviving young objects in one pause (a scavenge) whose length is set by its young ' +
