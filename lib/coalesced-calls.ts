@@ -4,8 +4,8 @@ import { eachInSlices } from './slices.js';
 /**
  * What a Kem or Sig method makes of its call's share of a run, and of an error: made once per
  * Kem or Sig, not per call, so that each of a server's concurrent calls costs only its promise
- * and its Call. `result` gets the whole run's result, other calls' secrets included: it takes out its
- * own call's items and never hands the rest on.
+ * and its Call. `result` gets the whole run's result, other calls' secrets included: it takes
+ * out its own call's items and never hands the rest on.
  */
 export interface CallShape<T> {
   result(run: BatchResult, index: number, inputs: Uint8Array[]): T;
